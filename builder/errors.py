@@ -1,0 +1,62 @@
+"""The one exception type every user-facing failure uses (see DESIGN.md, Errors)."""
+
+from __future__ import annotations
+
+
+class BuilderError(Exception):
+    """A problem the user can fix: names where it is, what is wrong, and how to fix it.
+
+    `node`, `edge`, `field` and `file` say where; `hint` says what to do. The UI
+    shows it on the node, the CLI prints `str(err)` and exits 1.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        node: str | None = None,
+        edge: tuple[str, str] | None = None,
+        field: str | None = None,
+        file: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.node = node
+        self.edge = edge
+        self.field = field
+        self.file = file
+        self.hint = hint
+
+    @property
+    def where(self) -> str | None:
+        """The place the error names, as shown before the message."""
+        if self.node is not None:
+            return self.node if self.field is None else f"{self.node}.{self.field}"
+        if self.edge is not None:
+            return f"edge {self.edge[0]} -> {self.edge[1]}"
+        if self.file is not None:
+            return self.file
+        return self.field
+
+    def __str__(self) -> str:
+        text = self.message if self.where is None else f"{self.where}: {self.message}"
+        if self.hint:
+            text = f"{text.rstrip('.')}. {self.hint}"
+        return text
+
+
+class BuilderWarning:
+    """A likely mistake that does not stop the graph from building."""
+
+    def __init__(self, message: str, *, node: str | None = None, hint: str | None = None):
+        self.message = message
+        self.node = node
+        self.hint = hint
+
+    def __str__(self) -> str:
+        text = self.message if self.node is None else f"{self.node}: {self.message}"
+        return f"{text.rstrip('.')}. {self.hint}" if self.hint else text
+
+    def __repr__(self) -> str:
+        return f"BuilderWarning({str(self)!r})"
