@@ -42,7 +42,9 @@ class LayerSpec:
     min_inputs: int = 1
     max_inputs: int | None = 1  # None: any number
     # Constructor source for __init__, e.g. "nn.Conv2d(3, 6, kernel_size=5)"; None: no submodule.
-    emit_init: Callable[[list[Shape], dict[str, Any]], str | None] = field(default=lambda s, p: None)
+    emit_init: Callable[[list[Shape], dict[str, Any]], str | None] = field(
+        default=lambda s, p: None
+    )
     # Expression for forward(), from the attribute name and the input variable names.
     emit_forward: Callable[[str, list[str], dict[str, Any]], str] = field(
         default=lambda attr, xs, p: f"self.{attr}({xs[0]})"

@@ -7,7 +7,10 @@ def test_error_names_node_then_message_then_hint():
         node="conv2",
         hint="Lower kernel_size or add padding.",
     )
-    assert str(err) == "conv2: kernel 5 is larger than its 3x3 input. Lower kernel_size or add padding."
+    assert (
+        str(err)
+        == "conv2: kernel 5 is larger than its 3x3 input. Lower kernel_size or add padding."
+    )
 
 
 def test_error_names_field_of_node():
