@@ -6,6 +6,7 @@ project needs to change to add one.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,6 +15,9 @@ Shape = tuple[int, ...]
 """A tensor shape without the batch dimension."""
 
 PARAM_KINDS = ("int", "float", "bool", "choice", "int_or_tuple", "shape")
+
+Lines = str | list[str]
+"""What emit_forward returns: one expression, or statements that assign `{out}`."""
 
 
 @dataclass(frozen=True)
@@ -46,13 +50,81 @@ class LayerSpec:
         default=lambda s, p: None
     )
     # Expression for forward(), from the attribute name and the input variable names.
-    emit_forward: Callable[[str, list[str], dict[str, Any]], str] = field(
+    emit_forward: Callable[[str, list[str], dict[str, Any]], Lines] = field(
         default=lambda attr, xs, p: f"self.{attr}({xs[0]})"
     )
     count_params: Callable[[list[Shape], dict[str, Any]], int] = field(default=lambda s, p: 0)
     count_macs: Callable[[list[Shape], Shape, dict[str, Any]], int] = field(
         default=lambda s, out, p: 0
     )
+    # "float32": needs float input; "int64": needs token ids; "any": passes the dtype through.
+    input_dtype: str = "float32"
+    # Short name used to make node ids ("conv" -> conv1, conv2 ...).
+    id_prefix: str = ""
 
     def defaults(self) -> dict[str, Any]:
         return {p.name: p.default for p in self.params}
+
+    def param(self, name: str) -> Param | None:
+        return next((p for p in self.params if p.name == name), None)
+
+
+class ShapeError(ValueError):
+    """Raised by a shape rule; shapes.py turns it into a BuilderError naming the node."""
+
+    def __init__(self, message: str, hint: str | None = None):
+        super().__init__(message)
+        self.hint = hint
+
+
+# ---- small helpers the specs share -------------------------------------------------------
+
+
+def pair(value: int | list[int] | tuple[int, ...], n: int = 2) -> tuple[int, ...]:
+    """An int-or-tuple param as an n-tuple, the way torch reads it."""
+    if isinstance(value, int):
+        return (value,) * n
+    values = tuple(value)
+    return values * n if len(values) == 1 else values
+
+
+def numel(shape: Shape) -> int:
+    return math.prod(shape)
+
+
+def fmt_shape(shape: Shape) -> str:
+    return "×".join(str(d) for d in shape) if shape else "scalar"
+
+
+def literal(value: Any) -> str:
+    """Python source for a validated param value (ints, floats, bools, tuples, choice strings)."""
+    if isinstance(value, list):
+        value = tuple(value)
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return repr(value)
+    return repr(value)
+
+
+def module_call(cls: str, positional: list[Any], params: dict[str, Any], spec_params) -> str:
+    """`nn.Cls(pos..., kw=value)` with only the params that differ from torch's default."""
+    args = [literal(v) for v in positional]
+    for p in spec_params:
+        value = params.get(p.name, p.default)
+        if p.name.startswith("_") or value == p.default or _same_pair(value, p.default):
+            continue
+        args.append(f"{p.name}={literal(value)}")
+    return f"nn.{cls}({', '.join(args)})"
+
+
+def _same_pair(a: Any, b: Any) -> bool:
+    if isinstance(a, list | tuple) and isinstance(b, int):
+        return all(v == b for v in a)
+    return False
+
+
+def expect_rank(shapes: list[Shape], ranks: tuple[int, ...], what: str, hint: str | None = None):
+    """Raise a ShapeError unless the single input has one of the given ranks."""
+    shape = shapes[0]
+    if len(shape) not in ranks:
+        raise ShapeError(f"expects {what} but gets ({', '.join(map(str, shape))})", hint)
+    return shape

@@ -1,0 +1,516 @@
+"""Architecture: a network as a networkx graph of layer nodes, with graph JSON v1 in and out.
+
+Loading is strict because graph files are untrusted: every key, type and value is
+checked, and each problem is a BuilderError naming the node, edge or field.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+
+from .errors import BuilderError
+from .layers import REGISTRY, get_spec
+from .layers.base import Param
+
+FORMAT = "layercraft"
+VERSION = 1
+MAX_NODES = 1000
+MAX_FILE_BYTES = 5_000_000
+ID_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+TOP_KEYS = {"format", "version", "name", "nodes", "edges"}
+NODE_KEYS = {"id", "type", "params", "pos"}
+EDGE_KEYS = {"source", "target", "target_port"}
+MAX_INT = 10**9
+
+
+class Architecture:
+    """A network under construction: typed layer nodes and ordered edges between them."""
+
+    def __init__(self, name: str = "Untitled") -> None:
+        self.name = name
+        self.graph = nx.DiGraph()
+
+    # ---- reading ----------------------------------------------------------------------
+
+    @property
+    def node_ids(self) -> list[str]:
+        return list(self.graph.nodes)
+
+    @property
+    def edges(self) -> list[tuple[str, str]]:
+        """Every edge, grouped by target in input order."""
+        return [(src, dst) for dst in self.graph.nodes for src in self.inputs_of(dst)]
+
+    def type_of(self, node_id: str) -> str:
+        return self._node(node_id)["type"]
+
+    def params_of(self, node_id: str) -> dict[str, Any]:
+        """The node's params with the spec's defaults filled in."""
+        node = self._node(node_id)
+        return {**get_spec(node["type"]).defaults(), **node["params"]}
+
+    def user_params_of(self, node_id: str) -> dict[str, Any]:
+        return dict(self._node(node_id)["params"])
+
+    def pos_of(self, node_id: str) -> tuple[float, float] | None:
+        return self._node(node_id).get("pos")
+
+    def inputs_of(self, node_id: str) -> list[str]:
+        return list(self._node(node_id)["inputs"])
+
+    def outputs_of(self, node_id: str) -> list[str]:
+        return list(self.graph.successors(node_id))
+
+    def input_nodes(self) -> list[str]:
+        return [n for n in self.graph.nodes if self.type_of(n) == "Input"]
+
+    def output_nodes(self) -> list[str]:
+        return [n for n in self.graph.nodes if self.graph.out_degree(n) == 0]
+
+    def topological_order(self) -> list[str]:
+        """Nodes so every node comes after its inputs; ties keep insertion order."""
+        order = {n: i for i, n in enumerate(self.graph.nodes)}
+        return list(nx.lexicographical_topological_sort(self.graph, key=order.__getitem__))
+
+    def __contains__(self, node_id: object) -> bool:
+        return node_id in self.graph
+
+    def __len__(self) -> int:
+        return self.graph.number_of_nodes()
+
+    # ---- editing ----------------------------------------------------------------------
+
+    def add_node(
+        self,
+        type_name: str,
+        params: dict[str, Any] | None = None,
+        *,
+        id: str | None = None,
+        pos: tuple[float, float] | list[float] | None = None,
+    ) -> str:
+        """Add a layer node; returns its id (made from the type when not given)."""
+        spec = get_spec(type_name)
+        if len(self) >= MAX_NODES:
+            raise BuilderError(
+                f"a graph may hold at most {MAX_NODES} nodes", hint="Remove some layers first."
+            )
+        node_id = self.fresh_id(spec.id_prefix or type_name.lower()) if id is None else id
+        _check_id(node_id)
+        if node_id in self.graph:
+            raise BuilderError(
+                f"a node named {node_id!r} already exists", node=node_id, hint="Pick another name."
+            )
+        clean = validate_params(type_name, params or {}, node_id)
+        self.graph.add_node(
+            node_id, type=type_name, params=clean, inputs=[], pos=_check_pos(pos, node_id)
+        )
+        return node_id
+
+    def fresh_id(self, prefix: str) -> str:
+        """The first unused id of the form prefix1, prefix2, ..."""
+        n = 1
+        while f"{prefix}{n}" in self.graph:
+            n += 1
+        return f"{prefix}{n}"
+
+    def remove_node(self, node_id: str) -> None:
+        self._node(node_id)
+        for succ in self.outputs_of(node_id):
+            self.graph.nodes[succ]["inputs"] = [s for s in self.inputs_of(succ) if s != node_id]
+        self.graph.remove_node(node_id)
+
+    def connect(self, src: str, dst: str, port: int | None = None) -> None:
+        """Add an edge src -> dst; port is its place among dst's inputs (None: last)."""
+        self._node(src)
+        node = self._node(dst)
+        if src == dst:
+            raise BuilderError("a node cannot feed itself", edge=(src, dst))
+        if self.graph.has_edge(src, dst):
+            raise BuilderError("these nodes are already connected", edge=(src, dst))
+        spec = get_spec(node["type"])
+        if spec.max_inputs is not None and len(node["inputs"]) >= spec.max_inputs:
+            what = "no inputs" if spec.max_inputs == 0 else f"{spec.max_inputs} input"
+            raise BuilderError(
+                f"{dst} ({node['type']}) takes {what}",
+                edge=(src, dst),
+                hint="Remove its current input first, or use Add/Concat to merge branches."
+                if spec.max_inputs
+                else None,
+            )
+        if nx.has_path(self.graph, dst, src):
+            raise BuilderError(
+                "this edge would make a cycle", edge=(src, dst), hint="Networks must flow one way."
+            )
+        self.graph.add_edge(src, dst)
+        inputs = node["inputs"]
+        inputs.insert(len(inputs) if port is None else max(0, min(port, len(inputs))), src)
+
+    def disconnect(self, src: str, dst: str) -> None:
+        if not self.graph.has_edge(src, dst):
+            raise BuilderError("there is no such edge", edge=(src, dst))
+        self.graph.remove_edge(src, dst)
+        self.graph.nodes[dst]["inputs"].remove(src)
+
+    def reorder_inputs(self, node_id: str, ordered: list[str]) -> None:
+        if sorted(ordered) != sorted(self.inputs_of(node_id)):
+            raise BuilderError("the new order must list exactly the current inputs", node=node_id)
+        self.graph.nodes[node_id]["inputs"] = list(ordered)
+
+    def set_params(self, node_id: str, params: dict[str, Any]) -> None:
+        """Replace the node's user-set params (validated first; nothing changes on error)."""
+        node = self._node(node_id)
+        node["params"] = validate_params(node["type"], params, node_id)
+
+    def update_params(self, node_id: str, **changes: Any) -> None:
+        """Change some params, keeping the others."""
+        self.set_params(node_id, {**self.user_params_of(node_id), **changes})
+
+    def set_pos(self, node_id: str, pos: tuple[float, float] | list[float] | None) -> None:
+        self._node(node_id)["pos"] = _check_pos(pos, node_id)
+
+    def rename_node(self, old: str, new: str) -> None:
+        """Give a node a new id, keeping its edges and input order."""
+        self._node(old)
+        if new == old:
+            return
+        _check_id(new)
+        if new in self.graph:
+            raise BuilderError(
+                f"a node named {new!r} already exists", node=old, hint="Pick another name."
+            )
+        nx.relabel_nodes(self.graph, {old: new}, copy=False)
+        for succ in self.outputs_of(new):
+            self.graph.nodes[succ]["inputs"] = [
+                new if s == old else s for s in self.inputs_of(succ)
+            ]
+
+    def insert_after(self, node_id: str | None, type_name: str, params: dict | None = None) -> str:
+        """Add a layer after node_id and move node_id's outgoing edges onto it."""
+        if node_id is None:
+            return self.add_node(type_name, params)
+        successors = self.outputs_of(node_id)
+        pos = self.pos_of(node_id)
+        new_pos = None if pos is None else (pos[0], pos[1] + 100)
+        new_id = self.add_node(type_name, params, pos=new_pos)
+        try:
+            for succ in successors:
+                port = self.inputs_of(succ).index(node_id)
+                self.disconnect(node_id, succ)
+                self.connect(new_id, succ, port)
+            self.connect(node_id, new_id)
+        except BuilderError:
+            self.remove_node(new_id)
+            raise
+        return new_id
+
+    def duplicate_node(self, node_id: str) -> str:
+        """A copy of the node (same type and params), unconnected, placed beside it."""
+        pos = self.pos_of(node_id)
+        return self.add_node(
+            self.type_of(node_id),
+            self.user_params_of(node_id),
+            pos=None if pos is None else (pos[0] + 60, pos[1] + 60),
+        )
+
+    def copy(self) -> Architecture:
+        return copy.deepcopy(self)
+
+    def _node(self, node_id: str) -> dict[str, Any]:
+        try:
+            return self.graph.nodes[node_id]
+        except (KeyError, TypeError):
+            raise BuilderError(f"there is no node named {str(node_id)[:64]!r}") from None
+
+    # ---- JSON v1 ----------------------------------------------------------------------
+
+    def to_json(self) -> dict[str, Any]:
+        nodes = []
+        for n in self.graph.nodes:
+            node = {"id": n, "type": self.type_of(n), "params": self.user_params_of(n)}
+            if self.pos_of(n) is not None:
+                node["pos"] = list(self.pos_of(n))
+            nodes.append(node)
+        edges = []
+        for dst in self.graph.nodes:
+            inputs = self.inputs_of(dst)
+            for port, src in enumerate(inputs):
+                edge = {"source": src, "target": dst}
+                if len(inputs) > 1:
+                    edge["target_port"] = port
+                edges.append(edge)
+        return {
+            "format": FORMAT,
+            "version": VERSION,
+            "name": self.name,
+            "nodes": nodes,
+            "edges": edges,
+        }
+
+    def to_json_string(self) -> str:
+        return json.dumps(self.to_json(), indent=2)
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(self.to_json_string() + "\n", encoding="utf-8")
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | str | bytes) -> Architecture:
+        """Build from graph JSON v1 (a dict or its text); strict, see the module docstring."""
+        if isinstance(data, str | bytes):
+            if len(data) > MAX_FILE_BYTES:
+                raise BuilderError(
+                    f"the graph file is larger than {MAX_FILE_BYTES // 1_000_000} MB"
+                )
+            try:
+                data = json.loads(data)
+            except (ValueError, RecursionError) as exc:
+                raise BuilderError(
+                    f"not valid JSON ({exc})", hint="Open a graph saved by LayerCraft."
+                ) from None
+        return _load(cls, data)
+
+    @classmethod
+    def load(cls, path: str | Path) -> Architecture:
+        path = Path(path)
+        try:
+            if path.stat().st_size > MAX_FILE_BYTES:
+                raise BuilderError(f"larger than {MAX_FILE_BYTES // 1_000_000} MB", file=str(path))
+            text = path.read_bytes()
+        except OSError as exc:
+            raise BuilderError(f"cannot read the file ({exc.strerror})", file=str(path)) from None
+        try:
+            return cls.from_json(text)
+        except BuilderError as err:
+            if err.node is None and err.edge is None and err.file is None:
+                err.file = str(path)
+            raise
+
+
+# ---- loading helpers ----------------------------------------------------------------------
+
+
+def _load(cls, data: Any) -> Architecture:
+    if not isinstance(data, dict):
+        raise BuilderError(
+            "a graph file must hold a JSON object", hint="Open a graph saved by LayerCraft."
+        )
+    _check_keys(data, TOP_KEYS, "the graph")
+    if data.get("format") != FORMAT:
+        raise BuilderError('not a LayerCraft graph: "format" must be "layercraft"', field="format")
+    if data.get("version") != VERSION or isinstance(data.get("version"), bool):
+        raise BuilderError(
+            f"unsupported version {str(data.get('version'))[:20]!r}; this LayerCraft reads version 1",
+            field="version",
+        )
+    name = data.get("name", "Untitled")
+    if not isinstance(name, str) or len(name) > 200:
+        raise BuilderError("name must be text of at most 200 characters", field="name")
+    nodes, edges = data.get("nodes"), data.get("edges", [])
+    if not isinstance(nodes, list) or not isinstance(edges, list):
+        raise BuilderError('"nodes" and "edges" must be lists', field="nodes")
+    if len(nodes) > MAX_NODES:
+        raise BuilderError(
+            f"{len(nodes)} nodes is more than the limit of {MAX_NODES}", field="nodes"
+        )
+    arch = cls(name)
+    for node in nodes:
+        _load_node(arch, node)
+    ordered = _ordered_edges(arch, edges)
+    for src, dst, port in ordered:
+        if arch.graph.has_edge(src, dst):
+            raise BuilderError("duplicate edge", edge=(src, dst))
+        arch.connect(src, dst, port)
+    return arch
+
+
+def _load_node(arch: Architecture, node: Any) -> None:
+    if not isinstance(node, dict):
+        raise BuilderError("each node must be a JSON object", field="nodes")
+    node_id = node.get("id")
+    if not isinstance(node_id, str):
+        raise BuilderError('each node needs an "id" string', field="nodes")
+    _check_id(node_id)
+    _check_keys(node, NODE_KEYS, node_id)
+    if node_id in arch.graph:
+        raise BuilderError("duplicate node id", node=node_id, hint="Give every node its own id.")
+    type_name = node.get("type")
+    if not isinstance(type_name, str) or type_name not in REGISTRY:
+        raise BuilderError(
+            f"unknown layer type {str(type_name)[:40]!r}",
+            node=node_id,
+            field="type",
+            hint=f"Use one of: {', '.join(sorted(REGISTRY))}.",
+        )
+    params = node.get("params", {})
+    if not isinstance(params, dict):
+        raise BuilderError("params must be a JSON object", node=node_id, field="params")
+    arch.add_node(type_name, params, id=node_id, pos=node.get("pos"))
+
+
+def _ordered_edges(arch: Architecture, edges: list[Any]) -> list[tuple[str, str, int | None]]:
+    """Edges sorted so each target gets its inputs by target_port, then file order."""
+    rows = []
+    for i, edge in enumerate(edges):
+        if not isinstance(edge, dict):
+            raise BuilderError("each edge must be a JSON object", field="edges")
+        src, dst = edge.get("source"), edge.get("target")
+        if not isinstance(src, str) or not isinstance(dst, str):
+            raise BuilderError('each edge needs "source" and "target" strings', field="edges")
+        label = (src[:64], dst[:64])
+        unknown = set(edge) - EDGE_KEYS
+        if unknown:
+            raise BuilderError(f"unknown key {sorted(unknown)[0][:40]!r}", edge=label)
+        for end in (src, dst):
+            if end not in arch.graph:
+                raise BuilderError(
+                    f"edge points to a missing node {end[:64]!r}",
+                    edge=label,
+                    hint="Remove the edge or add the node.",
+                )
+        port = edge.get("target_port")
+        if port is not None and (
+            not isinstance(port, int) or isinstance(port, bool) or not 0 <= port < MAX_NODES
+        ):
+            raise BuilderError("target_port must be a whole number of 0 or more", edge=label)
+        rows.append((port if port is not None else MAX_NODES + i, i, src, dst))
+    rows.sort()
+    return [(src, dst, None) for _, _, src, dst in rows]
+
+
+def _check_keys(obj: dict, allowed: set[str], where: str) -> None:
+    unknown = sorted(str(k)[:40] for k in obj if k not in allowed)
+    if unknown:
+        raise BuilderError(
+            f"{where}: unknown key {unknown[0]!r}",
+            hint=f"Allowed keys: {', '.join(sorted(allowed))}.",
+        )
+
+
+def _check_id(node_id: Any) -> None:
+    if not isinstance(node_id, str) or not ID_PATTERN.fullmatch(node_id):
+        raise BuilderError(
+            f"node id {str(node_id)[:64]!r} is not a valid name",
+            field="id",
+            hint="Use letters, digits and _ (not first a digit), at most 64 characters.",
+        )
+
+
+def _check_pos(pos: Any, node_id: str) -> tuple[float, float] | None:
+    if pos is None:
+        return None
+    if (
+        not isinstance(pos, list | tuple)
+        or len(pos) != 2
+        or not all(_is_number(v) and math.isfinite(v) for v in pos)
+    ):
+        raise BuilderError("pos must be two numbers [x, y]", node=node_id, field="pos")
+    return (float(pos[0]), float(pos[1]))
+
+
+# ---- param validation ---------------------------------------------------------------------
+
+
+def validate_params(
+    type_name: str, params: dict[str, Any], node_id: str | None = None
+) -> dict[str, Any]:
+    """Check user params against the spec; returns a clean copy (tuples as lists)."""
+    spec = get_spec(type_name)
+    if not isinstance(params, dict):
+        raise BuilderError("params must be a JSON object", node=node_id, field="params")
+    clean = {}
+    for name, value in params.items():
+        param = spec.param(name) if isinstance(name, str) else None
+        if param is None:
+            known = ", ".join(p.name for p in spec.params) or "none"
+            raise BuilderError(
+                f"{type_name} has no parameter {str(name)[:40]!r}",
+                node=node_id,
+                field=str(name)[:40],
+                hint=f"Its parameters: {known}.",
+            )
+        clean[name] = check_value(param, value, node_id)
+    return clean
+
+
+def check_value(param: Param, value: Any, node_id: str | None = None) -> Any:
+    """One param value checked against its declared kind and range; returns it cleaned."""
+    where = {"node": node_id, "field": param.name}
+    if value is None:
+        if param.optional:
+            return None
+        raise BuilderError("needs a value", **where)
+    kind = param.kind
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise BuilderError(f"must be true or false, not {_show(value)}", **where)
+        return value
+    if kind == "choice":
+        if value not in param.choices or not isinstance(value, str | int | float):
+            raise BuilderError(
+                f"must be one of {', '.join(map(str, param.choices))}, not {_show(value)}", **where
+            )
+        return value
+    if kind == "int":
+        return _check_int(param, value, where)
+    if kind == "float":
+        if not _is_number(value) or not math.isfinite(value):
+            raise BuilderError(f"must be a number, not {_show(value)}", **where)
+        _check_range(param, value, where)
+        return float(value)
+    if kind == "int_or_tuple":
+        if isinstance(value, list | tuple):
+            if not 1 <= len(value) <= 3:
+                raise BuilderError("must be a number or a list of 1 to 3 numbers", **where)
+            return [_check_int(param, v, where) for v in value]
+        return _check_int(param, value, where)
+    if kind == "shape":
+        if not isinstance(value, list | tuple) or not 1 <= len(value) <= 4:
+            raise BuilderError("must be a list of 1 to 4 sizes, e.g. [1, 28, 28]", **where)
+        sizes = [
+            _check_int(Param(param.name, "int", 1, "", min=1, max=MAX_INT), v, where) for v in value
+        ]
+        if math.prod(sizes) > 10**9:
+            raise BuilderError("is too large (over a billion values per sample)", **where)
+        return sizes
+    raise AssertionError(f"unknown param kind {kind}")
+
+
+def _check_int(param: Param, value: Any, where: dict) -> int:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise BuilderError(f"must be a whole number, not {_show(value)}", **where)
+    _check_range(param, value, where)
+    return value
+
+
+def _check_range(param: Param, value: float, where: dict) -> None:
+    low = param.min
+    high = param.max if param.max is not None else (MAX_INT if param.kind != "float" else None)
+    if low is not None and value < low:
+        raise BuilderError(f"must be at least {_num(low)}, not {_num(value)}", **where)
+    if high is not None and value > high:
+        raise BuilderError(f"must be at most {_num(high)}, not {_num(value)}", **where)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _num(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def _show(value: Any) -> str:
+    text = (
+        json.dumps(value)
+        if isinstance(value, str | int | float | bool | list)
+        else type(value).__name__
+    )
+    return text if len(text) <= 40 else text[:37] + "..."

@@ -1,0 +1,177 @@
+"""Core layers: the input, fully connected layers and reshaping glue."""
+
+from __future__ import annotations
+
+from .base import LayerSpec, Param, ShapeError, fmt_shape, module_call, numel
+
+
+def _input_shape(shapes, p):
+    return tuple(p["shape"])
+
+
+def _linear_shape(shapes, p):
+    shape = shapes[0]
+    if len(shape) > 2:
+        raise ShapeError(
+            f"expects a flat input but gets ({', '.join(map(str, shape))})",
+            "Insert Flatten before it.",
+        )
+    return (*shape[:-1], p["out_features"])
+
+
+def _linear_params(shapes, p):
+    in_features = shapes[0][-1]
+    return in_features * p["out_features"] + (p["out_features"] if p["bias"] else 0)
+
+
+def _linear_macs(shapes, out, p):
+    return numel(shapes[0]) * p["out_features"]
+
+
+def _flatten_dims(shape, p):
+    # torch counts the batch as dim 0; our shapes leave it out.
+    rank = len(shape) + 1
+    start = p["start_dim"] % rank
+    end = p["end_dim"] % rank
+    if start == 0 or end < start:
+        raise ShapeError(
+            f"cannot flatten dims {p['start_dim']}..{p['end_dim']} of a {len(shape)}-D input",
+            "Keep start_dim at 1 or more so the batch dimension stays.",
+        )
+    return start - 1, end - 1
+
+
+def _flatten_shape(shapes, p):
+    shape = shapes[0]
+    start, end = _flatten_dims(shape, p)
+    return (*shape[:start], numel(shape[start : end + 1]), *shape[end + 1 :])
+
+
+def _unflatten_shape(shapes, p):
+    shape = shapes[0]
+    dim = p["dim"] % (len(shape) + 1)
+    if dim == 0:
+        raise ShapeError("cannot unflatten the batch dimension", "Use dim 1 or more.")
+    size = tuple(p["unflattened_size"])
+    if numel(size) != shape[dim - 1]:
+        raise ShapeError(
+            f"cannot split a dimension of {shape[dim - 1]} into {fmt_shape(size)}",
+            f"Choose sizes whose product is {shape[dim - 1]}.",
+        )
+    return (*shape[: dim - 1], *size, *shape[dim:])
+
+
+def _reshape_shape(shapes, p):
+    shape, target = shapes[0], tuple(p["shape"])
+    if numel(target) != numel(shape):
+        raise ShapeError(
+            f"cannot reshape {fmt_shape(shape)} ({numel(shape)} values) into {fmt_shape(target)} "
+            f"({numel(target)} values)",
+            f"Choose a shape with {numel(shape)} values in all.",
+        )
+    return target
+
+
+def _same_shape(shapes, p):
+    return shapes[0]
+
+
+INPUT = LayerSpec(
+    type="Input",
+    category="core",
+    help="Where data enters the network. Shape excludes the batch dimension.",
+    params=(
+        Param("shape", "shape", [1, 28, 28], "Shape of one sample, without the batch dimension."),
+        Param(
+            "dtype",
+            "choice",
+            "float32",
+            "float32 for features and images, int64 for token ids (feed an Embedding).",
+            choices=("float32", "int64"),
+        ),
+    ),
+    min_inputs=0,
+    max_inputs=0,
+    infer_shape=_input_shape,
+    emit_forward=lambda attr, xs, p: xs[0],
+    input_dtype="any",
+    id_prefix="input",
+)
+
+LINEAR = LayerSpec(
+    type="Linear",
+    category="core",
+    help="Fully connected layer: every output is a weighted sum of all inputs.",
+    params=(
+        Param("out_features", "int", 10, "Number of output units.", min=1, max=1_000_000),
+        Param("bias", "bool", True, "Learn an additive bias."),
+    ),
+    infer_shape=_linear_shape,
+    emit_init=lambda s, p: module_call(
+        "Linear", [s[0][-1], p["out_features"]], p, LINEAR.params[1:]
+    ),
+    count_params=_linear_params,
+    count_macs=_linear_macs,
+    id_prefix="fc",
+)
+
+FLATTEN = LayerSpec(
+    type="Flatten",
+    category="core",
+    help="Flattens dimensions into one, e.g. (16, 5, 5) into (400).",
+    params=(
+        Param("start_dim", "int", 1, "First dim to flatten (the batch is dim 0).", min=1, max=8),
+        Param("end_dim", "int", -1, "Last dim to flatten (-1: the last).", min=-8, max=8),
+    ),
+    infer_shape=_flatten_shape,
+    emit_init=lambda s, p: module_call("Flatten", [], p, FLATTEN.params),
+    input_dtype="any",
+    id_prefix="flatten",
+)
+
+UNFLATTEN = LayerSpec(
+    type="Unflatten",
+    category="core",
+    help="Splits one dimension into several, e.g. (64) into (1, 8, 8).",
+    params=(
+        Param("dim", "int", 1, "Dim to split (the batch is dim 0).", min=1, max=8),
+        Param("unflattened_size", "shape", [1, 8, 8], "Sizes the dim is split into."),
+    ),
+    infer_shape=_unflatten_shape,
+    emit_init=lambda s, p: f"nn.Unflatten({p['dim']}, {tuple(p['unflattened_size'])!r})",
+    input_dtype="any",
+    id_prefix="unflatten",
+)
+
+RESHAPE = LayerSpec(
+    type="Reshape",
+    category="core",
+    help="Reshapes each sample to a new shape with the same number of values.",
+    params=(Param("shape", "shape", [1, 8, 8], "New shape, without the batch dimension."),),
+    infer_shape=_reshape_shape,
+    emit_forward=lambda attr, xs, p: f"{xs[0]}.reshape(-1, {', '.join(map(str, p['shape']))})",
+    input_dtype="any",
+    id_prefix="reshape",
+)
+
+IDENTITY = LayerSpec(
+    type="Identity",
+    category="core",
+    help="Passes its input through unchanged; handy as a placeholder.",
+    infer_shape=_same_shape,
+    emit_init=lambda s, p: "nn.Identity()",
+    input_dtype="any",
+    id_prefix="identity",
+)
+
+DROPOUT = LayerSpec(
+    type="Dropout",
+    category="core",
+    help="Randomly zeroes inputs while training, a regulariser against overfitting.",
+    params=(Param("p", "float", 0.5, "Probability of zeroing each value.", min=0.0, max=1.0),),
+    infer_shape=_same_shape,
+    emit_init=lambda s, p: module_call("Dropout", [], p, DROPOUT.params),
+    id_prefix="dropout",
+)
+
+SPECS = (INPUT, LINEAR, FLATTEN, UNFLATTEN, RESHAPE, IDENTITY, DROPOUT)

@@ -1,0 +1,78 @@
+"""Nodes that combine several inputs, in edge order."""
+
+from __future__ import annotations
+
+from .base import LayerSpec, Param, ShapeError, fmt_shape
+
+
+def _same_shapes(shapes, p):
+    first = shapes[0]
+    for other in shapes[1:]:
+        if other != first:
+            raise ShapeError(
+                f"inputs have different shapes {fmt_shape(first)} and {fmt_shape(other)}",
+                "Make them equal, e.g. with a 1x1 Conv2d or a Linear on one branch.",
+            )
+    return first
+
+
+def _concat_shape(shapes, p):
+    rank = len(shapes[0])
+    if any(len(s) != rank for s in shapes):
+        raise ShapeError(
+            "inputs have different numbers of dimensions: " + ", ".join(map(fmt_shape, shapes)),
+            "Flatten or reshape the inputs to the same rank.",
+        )
+    dim = p["dim"] % (rank + 1)
+    if dim == 0:
+        raise ShapeError(
+            "cannot concatenate along the batch (dim 0)", "Use dim 1 (channels/features)."
+        )
+    axis = dim - 1
+    for other in shapes[1:]:
+        for i, (a, b) in enumerate(zip(shapes[0], other, strict=True)):
+            if i != axis and a != b:
+                raise ShapeError(
+                    f"inputs {fmt_shape(shapes[0])} and {fmt_shape(other)} differ outside dim {p['dim']}",
+                    "Only the concatenated dimension may differ; match the others (e.g. padding).",
+                )
+    return tuple(
+        sum(s[axis] for s in shapes) if i == axis else size for i, size in enumerate(shapes[0])
+    )
+
+
+SPECS = (
+    LayerSpec(
+        type="Add",
+        category="merge",
+        help="Adds its inputs element-wise (residual / skip connections).",
+        min_inputs=2,
+        max_inputs=None,
+        infer_shape=_same_shapes,
+        emit_forward=lambda attr, xs, p: " + ".join(xs),
+        id_prefix="add",
+    ),
+    LayerSpec(
+        type="Concat",
+        category="merge",
+        help="Joins its inputs along one dimension (channels by default), as in Inception.",
+        params=(
+            Param("dim", "int", 1, "Dimension to join along (the batch is 0).", min=-8, max=8),
+        ),
+        min_inputs=2,
+        max_inputs=None,
+        infer_shape=_concat_shape,
+        emit_forward=lambda attr, xs, p: f"torch.cat([{', '.join(xs)}], dim={p['dim']})",
+        id_prefix="concat",
+    ),
+    LayerSpec(
+        type="Multiply",
+        category="merge",
+        help="Multiplies its inputs element-wise (gating).",
+        min_inputs=2,
+        max_inputs=None,
+        infer_shape=_same_shapes,
+        emit_forward=lambda attr, xs, p: " * ".join(xs),
+        id_prefix="mul",
+    ),
+)

@@ -1,0 +1,236 @@
+"""Layers for token ids and sequences (all batch-first): embeddings, recurrent nets, attention."""
+
+from __future__ import annotations
+
+from .base import LayerSpec, Param, ShapeError, expect_rank, module_call, numel
+
+GATES = {"RNN": 1, "GRU": 3, "LSTM": 4}
+SEQUENCE_HINT = (
+    "Recurrent and attention layers take (sequence, features); add an Embedding or Reshape first."
+)
+
+
+def _embedding_shape(shapes, p):
+    return (*shapes[0], p["embedding_dim"])
+
+
+EMBEDDING_PARAMS = (
+    Param(
+        "num_embeddings", "int", 1000, "Vocabulary size: token ids run from 0 to this - 1.", min=1
+    ),
+    Param("embedding_dim", "int", 32, "Length of each token's learned vector.", min=1),
+    Param(
+        "padding_idx",
+        "int",
+        None,
+        "Token id whose vector stays zero (padding).",
+        min=0,
+        optional=True,
+    ),
+)
+
+EMBEDDING = LayerSpec(
+    type="Embedding",
+    category="sequence",
+    help="Looks up a learned vector for each token id.",
+    params=EMBEDDING_PARAMS,
+    infer_shape=_embedding_shape,
+    emit_init=lambda s, p: module_call(
+        "Embedding", [p["num_embeddings"], p["embedding_dim"]], p, EMBEDDING_PARAMS[2:]
+    ),
+    count_params=lambda s, p: p["num_embeddings"] * p["embedding_dim"],
+    input_dtype="int64",
+    id_prefix="embed",
+)
+
+
+def _recurrent_shape(shapes, p):
+    length, _ = expect_rank(shapes, (2,), "a (sequence, features) input", SEQUENCE_HINT)
+    width = p["hidden_size"] * (2 if p["bidirectional"] else 1)
+    return (width,) if p["return"] == "last" else (length, width)
+
+
+def _recurrent_params(cls):
+    def count(shapes, p):
+        gates, hidden = GATES[cls], p["hidden_size"]
+        directions = 2 if p["bidirectional"] else 1
+        total, features = 0, shapes[0][-1]
+        for _ in range(p["num_layers"]):
+            per_direction = gates * hidden * (features + hidden) + (
+                2 * gates * hidden if p["bias"] else 0
+            )
+            total += per_direction * directions
+            features = hidden * directions
+        return total
+
+    return count
+
+
+def _recurrent_macs(cls):
+    def count(shapes, out, p):
+        return shapes[0][0] * _recurrent_params(cls)(shapes, p)
+
+    return count
+
+
+def _recurrent_forward(attr, xs, p):
+    lines = [f"{{out}}, _ = self.{attr}({xs[0]})"]
+    if p["return"] == "last":
+        lines.append("{out} = {out}[:, -1]  # last time step")
+    return lines
+
+
+def _recurrent_spec(cls, help_text):
+    params = (
+        Param("hidden_size", "int", 64, "Size of the hidden state.", min=1),
+        Param("num_layers", "int", 1, "Recurrent layers stacked on each other.", min=1, max=16),
+        Param("bidirectional", "bool", False, "Also read the sequence backwards."),
+        Param("dropout", "float", 0.0, "Dropout between stacked layers.", min=0.0, max=1.0),
+        Param("bias", "bool", True, "Learn additive biases."),
+        Param(
+            "return",
+            "choice",
+            "last",
+            "last: the final time step only (for classifiers); sequence: every step.",
+            choices=("last", "sequence"),
+        ),
+    )
+    ctor_params = tuple(q for q in params[1:] if q.name != "return")
+
+    def emit_init(shapes, p):
+        call = module_call(cls, [shapes[0][-1], p["hidden_size"]], p, ctor_params)
+        return call[:-1] + ", batch_first=True)"
+
+    return LayerSpec(
+        type=cls,
+        category="sequence",
+        help=help_text,
+        params=params,
+        infer_shape=_recurrent_shape,
+        emit_init=emit_init,
+        emit_forward=_recurrent_forward,
+        count_params=_recurrent_params(cls),
+        count_macs=_recurrent_macs(cls),
+        id_prefix=cls.lower(),
+    )
+
+
+def _attention_shape(shapes, p, heads_key):
+    _, embed = expect_rank(shapes, (2,), "a (sequence, features) input", SEQUENCE_HINT)
+    if embed % p[heads_key]:
+        raise ShapeError(
+            f"{p[heads_key]} heads do not divide the feature size {embed}",
+            "Choose a head count that divides it.",
+        )
+    return shapes[0]
+
+
+MHA_PARAMS = (
+    Param(
+        "num_heads",
+        "int",
+        4,
+        "Parallel attention heads; must divide the feature size.",
+        min=1,
+        max=64,
+    ),
+    Param("dropout", "float", 0.0, "Dropout on the attention weights.", min=0.0, max=1.0),
+    Param("bias", "bool", True, "Learn biases in the projections."),
+)
+
+
+def _mha_emit(shapes, p):
+    call = module_call("MultiheadAttention", [shapes[0][-1], p["num_heads"]], p, MHA_PARAMS[1:])
+    return call[:-1] + ", batch_first=True)"
+
+
+MULTIHEAD_ATTENTION = LayerSpec(
+    type="MultiheadAttention",
+    category="sequence",
+    help="Self-attention: every position looks at every other position.",
+    params=MHA_PARAMS,
+    infer_shape=lambda s, p: _attention_shape(s, p, "num_heads"),
+    emit_init=_mha_emit,
+    emit_forward=lambda attr, xs, p: [
+        f"{{out}}, _ = self.{attr}({xs[0]}, {xs[0]}, {xs[0]}, need_weights=False)"
+    ],
+    count_params=lambda s, p: 4 * s[0][-1] ** 2 + (4 * s[0][-1] if p["bias"] else 0),
+    count_macs=lambda s, out, p: 4 * s[0][0] * s[0][1] ** 2 + 2 * s[0][0] ** 2 * s[0][1],
+    id_prefix="attn",
+)
+
+ENCODER_PARAMS = (
+    Param("nhead", "int", 4, "Attention heads; must divide the feature size.", min=1, max=64),
+    Param("dim_feedforward", "int", 2048, "Width of the feed-forward block.", min=1),
+    Param("dropout", "float", 0.1, "Dropout inside the block.", min=0.0, max=1.0),
+    Param(
+        "activation",
+        "choice",
+        "relu",
+        "Activation of the feed-forward block.",
+        choices=("relu", "gelu"),
+    ),
+    Param(
+        "norm_first", "bool", False, "LayerNorm before (pre-norm) instead of after each sub-block."
+    ),
+)
+
+
+def _encoder_emit(shapes, p):
+    call = module_call(
+        "TransformerEncoderLayer", [shapes[0][-1], p["nhead"]], p, ENCODER_PARAMS[1:]
+    )
+    return call[:-1] + ", batch_first=True)"
+
+
+def _encoder_params(shapes, p):
+    d, f = shapes[0][-1], p["dim_feedforward"]
+    return (4 * d * d + 4 * d) + (d * f + f) + (f * d + d) + 4 * d
+
+
+TRANSFORMER_ENCODER_LAYER = LayerSpec(
+    type="TransformerEncoderLayer",
+    category="sequence",
+    help="One Transformer encoder block: self-attention then a feed-forward net, each with a residual.",
+    params=ENCODER_PARAMS,
+    infer_shape=lambda s, p: _attention_shape(s, p, "nhead"),
+    emit_init=_encoder_emit,
+    count_params=_encoder_params,
+    count_macs=lambda s, out, p: s[0][0] * (_encoder_params(s, p) + s[0][0] * s[0][1] * 2),
+    id_prefix="encoder",
+)
+
+POSITIONAL_EMBEDDING = LayerSpec(
+    type="PositionalEmbedding",
+    category="sequence",
+    help="Adds a learned vector per position, so attention can tell positions apart.",
+    infer_shape=lambda s, p: expect_rank(s, (2,), "a (sequence, features) input", SEQUENCE_HINT),
+    emit_init=lambda s, p: f"nn.Parameter(torch.randn(1, {s[0][0]}, {s[0][1]}) * 0.02)",
+    emit_forward=lambda attr, xs, p: f"{xs[0]} + self.{attr}",
+    count_params=lambda s, p: numel(s[0]),
+    id_prefix="pos",
+)
+
+SEQUENCE_MEAN = LayerSpec(
+    type="SequenceMean",
+    category="sequence",
+    help="Averages over the sequence: (sequence, features) to (features).",
+    infer_shape=lambda s, p: expect_rank(s, (2,), "a (sequence, features) input", SEQUENCE_HINT)[
+        1:
+    ],
+    emit_forward=lambda attr, xs, p: f"{xs[0]}.mean(dim=1)",
+    id_prefix="mean",
+)
+
+SPECS = (
+    EMBEDDING,
+    _recurrent_spec("RNN", "Plain recurrent layer: a hidden state updated at each time step."),
+    _recurrent_spec(
+        "LSTM", "Long short-term memory: gated recurrence that keeps long-range information."
+    ),
+    _recurrent_spec("GRU", "Gated recurrent unit: a lighter LSTM."),
+    MULTIHEAD_ATTENTION,
+    TRANSFORMER_ENCODER_LAYER,
+    POSITIONAL_EMBEDDING,
+    SEQUENCE_MEAN,
+)

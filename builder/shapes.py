@@ -1,0 +1,203 @@
+"""Shape inference and model statistics over an Architecture, using each layer's own rule."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .errors import BuilderError, BuilderWarning
+from .graph import Architecture
+from .layers import get_spec
+from .layers.base import Shape, ShapeError, fmt_shape
+
+LARGE_LAYER_PARAMS = 50_000_000
+MAX_MODEL_BYTES = 4 * 1024**3  # float32 weights; refused before anything is allocated
+
+
+@dataclass
+class NodeInfo:
+    """What analysis found for one node."""
+
+    id: str
+    type: str
+    input_shapes: list[Shape] = field(default_factory=list)
+    output_shape: Shape | None = None
+    dtype: str = "float32"
+    params: int = 0
+    macs: int = 0
+    error: BuilderError | None = None
+
+
+@dataclass
+class Analysis:
+    """Per-node shapes, parameter and MAC counts, errors and warnings for a whole graph."""
+
+    nodes: dict[str, NodeInfo]
+    errors: list[BuilderError]
+    warnings: list[BuilderWarning]
+    outputs: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    @property
+    def total_params(self) -> int:
+        return sum(info.params for info in self.nodes.values())
+
+    @property
+    def total_macs(self) -> int:
+        return sum(info.macs for info in self.nodes.values())
+
+    def shape_of(self, node_id: str) -> Shape | None:
+        return self.nodes[node_id].output_shape
+
+
+def analyse(arch: Architecture) -> Analysis:
+    """Infer every node's shape and counts; problems are collected, never raised."""
+    nodes: dict[str, NodeInfo] = {}
+    errors: list[BuilderError] = []
+    for node_id in arch.topological_order():
+        info = _analyse_node(arch, node_id, nodes)
+        nodes[node_id] = info
+        if info.error is not None:
+            errors.append(info.error)
+    errors.extend(_graph_errors(arch, nodes))
+    analysis = Analysis(nodes, errors, [], arch.output_nodes())
+    analysis.warnings = find_warnings(arch, analysis)
+    return analysis
+
+
+def infer_shapes(arch: Architecture) -> dict[str, Shape]:
+    """Every node's output shape; raises the first problem as a BuilderError."""
+    analysis = analyse(arch)
+    if analysis.errors:
+        raise analysis.errors[0]
+    return {n: info.output_shape for n, info in analysis.nodes.items()}
+
+
+def _analyse_node(arch: Architecture, node_id: str, done: dict[str, NodeInfo]) -> NodeInfo:
+    type_name = arch.type_of(node_id)
+    spec = get_spec(type_name)
+    info = NodeInfo(node_id, type_name)
+    inputs = arch.inputs_of(node_id)
+    if len(inputs) < spec.min_inputs:
+        needed = "an input" if spec.min_inputs == 1 else f"at least {spec.min_inputs} inputs"
+        info.error = BuilderError(
+            f"needs {needed} but has {len(inputs)}",
+            node=node_id,
+            hint="Connect a layer into it." if not inputs else "Connect another branch into it.",
+        )
+        return info
+    upstream = [done[src] for src in inputs]
+    if any(u.output_shape is None for u in upstream):
+        return info  # the upstream node carries the error; don't repeat it here
+    info.input_shapes = [u.output_shape for u in upstream]
+    params = arch.params_of(node_id)
+    try:
+        info.dtype = _check_dtype(spec, node_id, params, [u.dtype for u in upstream])
+        info.output_shape = tuple(spec.infer_shape(info.input_shapes, params))
+        _check_positive(info.output_shape)
+        info.params = spec.count_params(info.input_shapes, params)
+        info.macs = spec.count_macs(info.input_shapes, info.output_shape, params)
+    except ShapeError as exc:
+        info.output_shape = None
+        info.error = BuilderError(str(exc), node=node_id, hint=exc.hint)
+    except BuilderError as exc:
+        info.output_shape = None
+        exc.node = exc.node or node_id
+        info.error = exc
+    return info
+
+
+def _check_dtype(spec, node_id, params, input_dtypes) -> str:
+    if spec.type == "Input":
+        return params["dtype"]
+    if spec.input_dtype == "any":
+        return input_dtypes[0]
+    for dtype in input_dtypes:
+        if dtype != spec.input_dtype:
+            if dtype == "int64":
+                raise ShapeError("gets integer token ids", "Put an Embedding before it.")
+            raise ShapeError(
+                "expects integer token ids but gets float values",
+                'Set the Input dtype to "int64" and feed it token ids.',
+            )
+    return "float32"
+
+
+def _check_positive(shape: Shape) -> None:
+    if any(size < 1 for size in shape):
+        raise ShapeError(
+            f"would produce an empty output ({fmt_shape(shape)})",
+            "Use a smaller kernel or stride, or more padding.",
+        )
+
+
+def _graph_errors(arch: Architecture, nodes: dict[str, NodeInfo]) -> list[BuilderError]:
+    errors = []
+    if not arch.input_nodes():
+        errors.append(
+            BuilderError("the network has no Input node", hint="Add an Input from the palette.")
+        )
+    total = sum(info.params for info in nodes.values())
+    if total * 4 > MAX_MODEL_BYTES:
+        errors.append(
+            BuilderError(
+                f"{total:,} parameters would need {total * 4 / 1024**3:.1f} GiB, more than the "
+                f"{MAX_MODEL_BYTES // 1024**3} GiB LayerCraft allows",
+                hint="Make the largest layers smaller.",
+            )
+        )
+    return errors
+
+
+def find_warnings(arch: Architecture, analysis: Analysis) -> list[BuilderWarning]:
+    """Common mistakes that still build: each names the node and suggests a fix."""
+    warnings = []
+    for node_id in arch.topological_order():
+        type_name = arch.type_of(node_id)
+        succ_types = [arch.type_of(s) for s in arch.outputs_of(node_id)]
+        if type_name == "Softmax" and not succ_types:
+            warnings.append(
+                BuilderWarning(
+                    "Softmax as the last layer of a classifier: cross-entropy applies softmax itself, "
+                    "so training gets weak gradients",
+                    node=node_id,
+                    hint="Remove it and train on the raw scores (logits).",
+                )
+            )
+        if type_name == "Linear" and "Linear" in succ_types:
+            warnings.append(
+                BuilderWarning(
+                    "two Linear layers with nothing between them collapse into one linear map",
+                    node=node_id,
+                    hint="Add an activation such as ReLU between them.",
+                )
+            )
+        if type_name in ("Dropout", "Dropout2d") and any(
+            t.startswith("BatchNorm") for t in succ_types
+        ):
+            warnings.append(
+                BuilderWarning(
+                    "Dropout right before BatchNorm skews its running statistics",
+                    node=node_id,
+                    hint="Put the Dropout after the BatchNorm instead.",
+                )
+            )
+        info = analysis.nodes.get(node_id)
+        if info is not None and info.params > LARGE_LAYER_PARAMS:
+            warnings.append(
+                BuilderWarning(
+                    f"has {info.params:,} parameters, over {LARGE_LAYER_PARAMS // 1_000_000}M",
+                    node=node_id,
+                    hint="Training will be slow and memory-hungry; shrink it or pool first.",
+                )
+            )
+    return warnings
+
+
+def format_shape(shape: Shape | None) -> str:
+    """Shape as users read it: '(6, 28, 28)'; '—' when unknown."""
+    if shape is None:
+        return "—"
+    return "(" + ", ".join(map(str, shape)) + ("," if len(shape) == 1 else "") + ")"
