@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from pathlib import Path
 
 from .errors import BuilderError
 from .graph import Architecture
 from .shapes import analyse, format_shape
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The command-line parser; train's flags are added only when train is the command."""
     parser = argparse.ArgumentParser(
         prog="python -m builder", description="LayerCraft command line."
     )
@@ -21,26 +24,54 @@ def build_parser() -> argparse.ArgumentParser:
     validate.set_defaults(run=run_validate)
 
     export = commands.add_parser(
-        "export", help="write model.py, graph.json (and train.py, weights, ONNX)"
+        "export", help="write model.py, train.py, graph.json (+ weights, ONNX)"
     )
     export.add_argument("graph", help="graph JSON file")
     export.add_argument("-o", "--out", required=True, help="output folder")
+    export.add_argument("--weights", metavar="FILE", help="trained weights (.safetensors)")
+    export.add_argument(
+        "--onnx",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="write model.onnx too (--no-onnx: leave it out)",
+    )
+    export.add_argument("--config", metavar="FILE", help="training settings as JSON, for train.py")
+    export.add_argument("--dataset", help="embedded dataset train.py should use")
     export.set_defaults(run=run_export)
 
-    try:
-        from . import train_cli
-    except ImportError:
-        train_cli = None
-    if train_cli is not None:
-        train = commands.add_parser("train", help="train a graph on a dataset")
-        train.add_argument("graph", help="graph JSON file")
-        train_cli.add_arguments(train)
-        train.set_defaults(run=train_cli.run)
+    train = commands.add_parser("train", help="train a graph on a dataset")
+    train.set_defaults(run=_run_train_unavailable)
+    # Train's flags come from train_cli, which imports torch and the trainer; only pay for
+    # that (and only depend on it) when the command is train, so validate stays light.
+    if _command_of(sys.argv[1:] if argv is None else argv) == "train":
+        _add_train_arguments(train)
     return parser
 
 
+def _command_of(argv: list[str]) -> str | None:
+    return next((a for a in argv if not a.startswith("-")), None)
+
+
+def _add_train_arguments(train: argparse.ArgumentParser) -> None:
+    try:
+        from . import train_cli
+    except ImportError:
+        return  # _run_train_unavailable explains
+    train.add_argument("graph", help="graph JSON file")
+    train_cli.add_arguments(train)
+    train.set_defaults(run=train_cli.run)
+
+
+def _run_train_unavailable(args: argparse.Namespace) -> int:
+    raise BuilderError(
+        "training is not available in this installation",
+        hint="Install the full requirements (pip install -r requirements.txt).",
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """Run one command; a BuilderError prints as one line on stderr and exits 1."""
+    args = build_parser(argv).parse_args(argv)
     try:
         return args.run(args)
     except BuilderError as err:
@@ -52,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_validate(args: argparse.Namespace) -> int:
+    """Print the per-node table, warnings and totals; exit 1 when the graph has errors."""
     arch = Architecture.load(args.graph)
     analysis = analyse(arch)
     print(summary_table(arch, analysis))
@@ -84,9 +116,41 @@ def summary_table(arch: Architecture, analysis) -> str:
 
 
 def run_export(args: argparse.Namespace) -> int:
+    """Write the export bundle; prints each path written and any notes."""
     from .export import write_bundle
 
     arch = Architecture.load(args.graph)
-    for path in write_bundle(arch, args.out):
+    options: dict = {}
+    if args.weights:
+        options["model"] = _model_with_weights(arch, args.weights)
+    if args.onnx is not None:
+        options["onnx"] = args.onnx
+    if args.config:
+        options["config"] = _read_json(args.config)
+    if args.dataset:
+        options["dataset_name"] = args.dataset
+    written = write_bundle(arch, args.out, **options)
+    for path in written:
         print(path)
+    for note in getattr(written, "notes", []):
+        print(f"note: {note}")
     return 0
+
+
+def _model_with_weights(arch: Architecture, weights: str):
+    from .compile import compile_model
+    from .export import load_weights
+
+    return load_weights(compile_model(arch), weights)
+
+
+def _read_json(path: str) -> dict:
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise BuilderError(f"cannot read the file ({exc.strerror})", file=path) from None
+    except ValueError as exc:
+        raise BuilderError(f"not valid JSON ({exc})", file=path) from None
+    if not isinstance(data, dict):
+        raise BuilderError("must hold a JSON object of training settings", file=path)
+    return data

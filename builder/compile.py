@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import linecache
 
+import networkx as nx
 import torch
 from torch import nn
 
@@ -27,12 +28,17 @@ def compile_source(source: str, class_name: str) -> type[nn.Module]:
 
 
 def compile_model(arch: Architecture, source: str | None = None) -> nn.Module:
-    """A fresh module for arch, built from exactly the source that generate_source gives."""
-    analysis = analyse(arch)
-    if analysis.errors:
-        raise analysis.errors[0]
+    """A fresh module for arch, built from exactly the source that generate_source gives.
+
+    Pass `source` when you already hold generate_source(arch): that call has checked the
+    graph (errors, memory limit), so it is not analysed again.
+    """
     class_name = class_name_for(arch)
-    source = source or generate_source(arch, class_name, analysis)
+    if source is None:
+        analysis = analyse(arch)
+        if analysis.errors:
+            raise analysis.errors[0]
+        source = generate_source(arch, class_name, analysis)
     cls = compile_source(source, class_name)
     try:
         model = cls()
@@ -61,9 +67,10 @@ def example_inputs(
 
 
 def _vocab_size(arch: Architecture, input_id: str) -> int:
+    # Token ids may pass through reshaping glue before they reach an Embedding.
     sizes = [
         arch.params_of(s)["num_embeddings"]
-        for s in arch.outputs_of(input_id)
+        for s in nx.descendants(arch.graph, input_id)
         if arch.type_of(s) == "Embedding"
     ]
     return min(sizes) if sizes else 2

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import numbers
 import re
 from pathlib import Path
 from typing import Any
@@ -126,7 +127,9 @@ class Architecture:
             self.graph.nodes[succ]["inputs"] = [s for s in self.inputs_of(succ) if s != node_id]
         self.graph.remove_node(node_id)
 
-    def connect(self, src: str, dst: str, port: int | None = None) -> None:
+    def connect(
+        self, src: str, dst: str, port: int | None = None, *, check_cycle: bool = True
+    ) -> None:
         """Add an edge src -> dst; port is its place among dst's inputs (None: last)."""
         self._node(src)
         node = self._node(dst)
@@ -144,7 +147,7 @@ class Architecture:
                 if spec.max_inputs
                 else None,
             )
-        if nx.has_path(self.graph, dst, src):
+        if check_cycle and nx.has_path(self.graph, dst, src):
             raise BuilderError(
                 "this edge would make a cycle", edge=(src, dst), hint="Networks must flow one way."
             )
@@ -185,7 +188,8 @@ class Architecture:
             raise BuilderError(
                 f"a node named {new!r} already exists", node=old, hint="Pick another name."
             )
-        nx.relabel_nodes(self.graph, {old: new}, copy=False)
+        # relabel_nodes(copy=True) keeps node order, which decides forward's argument order.
+        self.graph = nx.relabel_nodes(self.graph, {old: new}, copy=True)
         for succ in self.outputs_of(new):
             self.graph.nodes[succ]["inputs"] = [
                 new if s == old else s for s in self.inputs_of(succ)
@@ -325,8 +329,20 @@ def _load(cls, data: Any) -> Architecture:
     for src, dst, port in ordered:
         if arch.graph.has_edge(src, dst):
             raise BuilderError("duplicate edge", edge=(src, dst))
-        arch.connect(src, dst, port)
+        arch.connect(src, dst, port, check_cycle=False)
+    _check_acyclic(arch, ordered)
     return arch
+
+
+def _check_acyclic(arch: Architecture, ordered: list[tuple[str, str, int | None]]) -> None:
+    # One check for the whole file instead of a path search per edge (quadratic).
+    if nx.is_directed_acyclic_graph(arch.graph):
+        return
+    cycle = {(src, dst) for src, dst, *_ in nx.find_cycle(arch.graph)}
+    src, dst = next(edge for edge in reversed([(s, d) for s, d, _ in ordered]) if edge in cycle)
+    raise BuilderError(
+        "this edge makes a cycle", edge=(src, dst), hint="Networks must flow one way."
+    )
 
 
 def _load_node(arch: Architecture, node: Any) -> None:
@@ -482,7 +498,12 @@ def check_value(param: Param, value: Any, node_id: str | None = None) -> Any:
 
 
 def _check_int(param: Param, value: Any, where: dict) -> int:
-    if isinstance(value, float) and value.is_integer():
+    # Widgets and numpy hand over numpy scalars; store plain Python numbers.
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        value = int(value)
+    if isinstance(value, numbers.Real) and not isinstance(value, bool | int):
+        value = float(value)
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
         value = int(value)
     if not isinstance(value, int) or isinstance(value, bool):
         raise BuilderError(f"must be a whole number, not {_show(value)}", **where)
@@ -500,7 +521,7 @@ def _check_range(param: Param, value: float, where: dict) -> None:
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 def _num(value: float) -> str:

@@ -35,6 +35,7 @@ class Analysis:
     errors: list[BuilderError]
     warnings: list[BuilderWarning]
     outputs: list[str]
+    order: list[str] = field(default_factory=list)  # topological, as analysed
 
     @property
     def ok(self) -> bool:
@@ -56,13 +57,14 @@ def analyse(arch: Architecture) -> Analysis:
     """Infer every node's shape and counts; problems are collected, never raised."""
     nodes: dict[str, NodeInfo] = {}
     errors: list[BuilderError] = []
-    for node_id in arch.topological_order():
+    order = arch.topological_order()
+    for node_id in order:
         info = _analyse_node(arch, node_id, nodes)
         nodes[node_id] = info
         if info.error is not None:
             errors.append(info.error)
     errors.extend(_graph_errors(arch, nodes))
-    analysis = Analysis(nodes, errors, [], arch.output_nodes())
+    analysis = Analysis(nodes, errors, [], arch.output_nodes(), order)
     analysis.warnings = find_warnings(arch, analysis)
     return analysis
 
@@ -94,6 +96,7 @@ def _analyse_node(arch: Architecture, node_id: str, done: dict[str, NodeInfo]) -
     info.input_shapes = [u.output_shape for u in upstream]
     params = arch.params_of(node_id)
     try:
+        _check_tuple_lengths(spec, params)
         info.dtype = _check_dtype(spec, node_id, params, [u.dtype for u in upstream])
         info.output_shape = tuple(spec.infer_shape(info.input_shapes, params))
         _check_positive(info.output_shape)
@@ -107,6 +110,20 @@ def _analyse_node(arch: Architecture, node_id: str, done: dict[str, NodeInfo]) -
         exc.node = exc.node or node_id
         info.error = exc
     return info
+
+
+def _check_tuple_lengths(spec, params) -> None:
+    """A list for a kernel/stride/padding must give one size per spatial dimension."""
+    for param in spec.params:
+        value = params.get(param.name)
+        is_list = param.kind == "int_or_tuple" and isinstance(value, list | tuple)
+        if is_list and len(value) != spec.spatial_dims:
+            sizes = "one size" if spec.spatial_dims == 1 else f"{spec.spatial_dims} sizes"
+            raise BuilderError(
+                f"needs one number or {sizes}, not {len(value)}",
+                field=param.name,
+                hint=f"Write e.g. {param.name}: 3.",
+            )
 
 
 def _check_dtype(spec, node_id, params, input_dtypes) -> str:
@@ -154,7 +171,7 @@ def _graph_errors(arch: Architecture, nodes: dict[str, NodeInfo]) -> list[Builde
 def find_warnings(arch: Architecture, analysis: Analysis) -> list[BuilderWarning]:
     """Common mistakes that still build: each names the node and suggests a fix."""
     warnings = []
-    for node_id in arch.topological_order():
+    for node_id in analysis.order or arch.topological_order():
         type_name = arch.type_of(node_id)
         succ_types = [arch.type_of(s) for s in arch.outputs_of(node_id)]
         if type_name == "Softmax" and not succ_types:

@@ -201,7 +201,7 @@ def transformer_text():
         TEXT_INPUT,
         [
             EMBEDDING,
-            ("PositionalEmbedding", {}),
+            ("PositionalEmbedding", {"max_len": 32}),
             ("TransformerEncoderLayer", {"nhead": 4, "dim_feedforward": 64, "dropout": 0.1}),
             ("SequenceMean", {}),
             ("Linear", {"out_features": 2}),

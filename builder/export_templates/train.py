@@ -16,6 +16,7 @@ Needs only torch and numpy (and scikit-learn for some built-in datasets).
 from __future__ import annotations
 
 import argparse
+import csv
 import gzip
 import json
 import math
@@ -46,6 +47,8 @@ SETTINGS = {
     "weight_decay": 0.0,
     "l1": 0.0,
     "schedule": "none",
+    "step_size": 10,
+    "gamma": 0.1,
     "loss": "cross_entropy",
     "clip_grad": None,
     "early_stopping_patience": None,
@@ -53,6 +56,7 @@ SETTINGS = {
     "amp": True,
     "dataset": "moons",
     "dataset_options": {"n_samples": 400, "noise": 0.2},
+    "data_seed": 0,
     "data_file": None,
     "label_column": None,
     "val_fraction": 0.2,
@@ -60,6 +64,8 @@ SETTINGS = {
     "num_classes": 2,
     "input_shape": [2],
     "input_dtype": "float32",
+    "standardise": True,
+    "input_noise": 0.0,
 }
 # </export:settings>
 
@@ -68,12 +74,13 @@ SETTINGS = {
 
 
 # <export:dataset>
-def make_dataset(seed, n_samples=400, noise=0.2):
+def make_dataset(rng, n_samples=1000, noise=0.1):
     """Two interleaving half circles (scikit-learn's make_moons)."""
     from sklearn.datasets import make_moons
 
-    x, y = make_moons(n_samples=n_samples, noise=noise, random_state=seed)
-    return x.astype(np.float32), y.astype(np.int64)
+    seed = int(rng.integers(2**31 - 1))
+    x, y = make_moons(n_samples, noise=noise, random_state=seed)
+    return x.astype(np.float32), y
 
 
 # </export:dataset>
@@ -81,65 +88,125 @@ def make_dataset(seed, n_samples=400, noise=0.2):
 
 def read_idx(path):
     """An MNIST-style IDX file (raw or .gz) as a numpy array."""
-    opener = gzip.open if str(path).endswith(".gz") else open
+    opener = gzip.open if str(path).lower().endswith(".gz") else open
     with opener(path, "rb") as file:
         data = file.read()
     dtypes = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
-    dtype, rank = dtypes[data[2]], data[3]
+    dtype, rank = np.dtype(dtypes[data[2]]), data[3]
     shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(rank))
     return np.frombuffer(data, dtype=dtype, offset=4 + 4 * rank).reshape(shape)
 
 
+def read_csv(path, label_column=None):
+    """Numeric feature columns and the label column (label/target/y/class, else the last)."""
+    with open(path, newline="") as file:
+        header, *rows = [[cell.strip() for cell in row] for row in csv.reader(file) if row]
+    if label_column is None:
+        lowered = [name.lower() for name in header]
+        guesses = [lowered.index(g) for g in ("label", "target", "y", "class") if g in lowered]
+        label = guesses[0] if guesses else len(header) - 1
+    else:
+        label = header.index(str(label_column)) if str(label_column) in header else label_column
+    x = np.array([[float(v) for i, v in enumerate(row) if i != label] for row in rows])
+    return x.astype(np.float32), np.array([row[label] for row in rows])
+
+
+def as_targets(y):
+    """Class indices for classification (text labels numbered in sorted order), else floats."""
+    if SETTINGS["task"] != "classification":
+        return y.astype(np.float32)
+    try:
+        numbers = y.astype(np.float64)
+        return numbers.astype(np.int64).reshape(-1)
+    except ValueError:  # text labels
+        names = sorted({str(v) for v in y})
+        return np.array([names.index(str(v)) for v in y], dtype=np.int64)
+
+
 def load_file(path, label_column=None):
-    """Features and labels from an .npz (arrays x, y), a .csv or a pair of IDX files."""
+    """Inputs and targets from a .csv, an .npz (arrays x and y) or an IDX images file."""
     path = Path(path)
     name = path.name.lower()
-    if name.endswith(".npz"):
-        with np.load(path, allow_pickle=False) as arrays:
-            return arrays["x"], arrays["y"]
     if name.endswith(".csv"):
-        table = np.genfromtxt(path, delimiter=",", names=True, dtype=np.float64)
-        columns = list(table.dtype.names)
-        label = label_column if label_column is not None else columns[-1]
-        features = [c for c in columns if c != label]
-        x = np.stack([table[c] for c in features], axis=1)
-        return x, table[label]
-    if "-images" in name or "images-" in name:
-        labels = Path(str(path).replace("images", "labels"))
-        return read_idx(path)[:, None].astype(np.float32) / 255.0, read_idx(labels)
-    raise SystemExit(f"{path}: expected an .npz, a .csv or an IDX images file")
+        x, y = read_csv(path, label_column)
+    elif name.endswith(".npz"):
+        with np.load(path, allow_pickle=False) as arrays:
+            x, y = arrays["x"].astype(np.float32), arrays["y"]
+    elif "idx" in name or "ubyte" in name:
+        images = read_idx(path)
+        x = images.astype(np.float32)[:, None]  # 1×H×W images
+        if images.dtype == np.uint8:
+            x /= 255.0
+        for old, new in (("images-idx3", "labels-idx1"), ("images", "labels")):
+            if old in path.name:
+                y = read_idx(path.with_name(path.name.replace(old, new)))
+                break
+        else:
+            raise SystemExit(f"{path}: the labels file must sit beside it (…-labels-idx1-ubyte)")
+    else:
+        raise SystemExit(f"{path}: expected a .csv, an .npz or an IDX (-ubyte) file")
+    if SETTINGS["task"] == "reconstruction":
+        return x, x
+    return x, as_targets(y)
 
 
-def split_and_standardise(x, y, val_fraction, seed):
-    """A seeded train/validation split; inputs standardised with the training part's statistics."""
-    order = np.random.default_rng(seed).permutation(len(x))
-    n_val = round(len(x) * val_fraction)
+def split_and_standardise(x, y, seed):
+    """A seeded train/validation split, standardised with the training part's statistics only."""
+    n, val_fraction = len(x), SETTINGS["val_fraction"]
+    order = np.random.default_rng(seed).permutation(n)
+    n_val = min(max(1, round(n * val_fraction)), n - 1) if val_fraction > 0 else 0
     val, train = order[:n_val], order[n_val:]
-    x_train, x_val = x[train], x[val]
-    if SETTINGS["input_dtype"] == "float32":
-        mean = x_train.mean(axis=0, keepdims=True)
-        std = x_train.std(axis=0, keepdims=True)
-        std[std == 0] = 1.0
+    x_train, y_train, x_val, y_val = x[train], y[train], x[val], y[val]
+    if SETTINGS["input_dtype"] == "float32" and SETTINGS["standardise"]:
+        statistics = x_train.astype(np.float64)
+        if x.ndim >= 3:  # images: one mean and std for all pixels
+            mean, std = float(statistics.mean()), float(statistics.std())
+        else:  # features: one per column
+            mean, std = statistics.mean(axis=0), statistics.std(axis=0)
+        # Constant features (std 0) would divide by zero; leave them centred instead.
+        std = np.where(np.asarray(std) > 1e-12, std, 1.0)
         x_train, x_val = (x_train - mean) / std, (x_val - mean) / std
-    return x_train, y[train], x_val, y[val]
+    if SETTINGS["task"] == "regression" and SETTINGS["standardise"]:
+        mean, std = float(y_train.mean()), float(y_train.std())
+        std = std if std > 1e-12 else 1.0
+        y_train, y_val = (y_train - mean) / std, (y_val - mean) / std
+    return x_train, y_train, x_val, y_val
+
+
+def as_tensors(x_train, y_train, x_val, y_val, seed):
+    """Inputs as float32 (or int64 token ids); targets shaped for the task's loss."""
+    x_type = torch.int64 if SETTINGS["input_dtype"] == "int64" else torch.float32
+    x_train = torch.as_tensor(np.ascontiguousarray(x_train)).to(x_type)
+    x_val = torch.as_tensor(np.ascontiguousarray(x_val)).to(x_type)
+    if SETTINGS["task"] == "classification":
+        y_train = torch.as_tensor(y_train).to(torch.int64).reshape(-1)
+        y_val = torch.as_tensor(y_val).to(torch.int64).reshape(-1)
+    elif SETTINGS["task"] == "regression":
+        y_train = torch.as_tensor(np.ascontiguousarray(y_train)).to(torch.float32)
+        y_val = torch.as_tensor(np.ascontiguousarray(y_val)).to(torch.float32)
+        if y_train.dim() == 1:
+            y_train, y_val = y_train[:, None], y_val[:, None]
+    else:  # reconstruction: the target is the clean input
+        y_train, y_val = x_train, x_val.clone()
+        if SETTINGS["input_noise"] > 0:
+            # One fixed draw of noise for validation, so val loss is comparable across epochs.
+            generator = torch.Generator().manual_seed(seed + 1)
+            x_val = x_val + torch.randn(x_val.shape, generator=generator) * SETTINGS["input_noise"]
+    return x_train, y_train, x_val, y_val
 
 
 def load_data(data_file, device):
-    """Train and validation tensors, resident on the training device."""
+    """Train and validation tensors (x_train, y_train, x_val, y_val), resident on the device."""
     if data_file is not None:
         x, y = load_file(data_file, SETTINGS["label_column"])
     elif SETTINGS["dataset"] is not None:
-        x, y = make_dataset(SETTINGS["seed"], **SETTINGS["dataset_options"])
+        rng = np.random.default_rng(SETTINGS["data_seed"])
+        x, y = make_dataset(rng, **SETTINGS["dataset_options"])
     else:
-        raise SystemExit("This model was trained on a file: pass it with --data PATH")
-    x_dtype = torch.int64 if SETTINGS["input_dtype"] == "int64" else torch.float32
-    y_dtype = torch.int64 if SETTINGS["task"] == "classification" else torch.float32
-    x = np.asarray(x).reshape(len(x), *SETTINGS["input_shape"])
-    parts = split_and_standardise(x, np.asarray(y), SETTINGS["val_fraction"], SETTINGS["seed"])
-    dtypes = (x_dtype, y_dtype, x_dtype, y_dtype)
-    return [
-        torch.as_tensor(a).to(device=device, dtype=t) for a, t in zip(parts, dtypes, strict=True)
-    ]
+        raise SystemExit("This model was trained on a data file: pass it with --data PATH")
+    seed = SETTINGS["data_seed"]
+    tensors = as_tensors(*split_and_standardise(x, np.asarray(y), seed), seed)
+    return [tensor.to(device) for tensor in tensors]
 
 
 # ---- the parts of training -----------------------------------------------------------------
@@ -155,7 +222,7 @@ def make_optimizer(parameters, lr):
         return torch.optim.SGD(parameters, lr=lr, momentum=momentum, weight_decay=decay)
     if name == "nesterov":
         return torch.optim.SGD(
-            parameters, lr=lr, momentum=momentum, nesterov=True, weight_decay=decay
+            parameters, lr=lr, momentum=momentum or 0.9, nesterov=True, weight_decay=decay
         )
     if name == "adagrad":
         return torch.optim.Adagrad(parameters, lr=lr, weight_decay=decay)
@@ -170,19 +237,22 @@ def make_optimizer(parameters, lr):
 
 def make_scheduler(optimizer, lr, epochs, steps_per_epoch):
     """The learning-rate schedule named in SETTINGS, or None; one-cycle steps every batch."""
-    name = SETTINGS["schedule"]
+    name, gamma = SETTINGS["schedule"], SETTINGS["gamma"]
     if name == "none":
         return None
     if name == "step":
-        return torch.optim.lr_scheduler.StepLR(optimizer, step_size=max(1, epochs // 3), gamma=0.1)
+        return torch.optim.lr_scheduler.StepLR(optimizer, SETTINGS["step_size"], gamma=gamma)
     if name == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
     if name == "onecycle":
         return torch.optim.lr_scheduler.OneCycleLR(
-            optimizer, max_lr=lr, epochs=epochs, steps_per_epoch=steps_per_epoch
+            optimizer, max_lr=lr, total_steps=epochs * steps_per_epoch
         )
     if name == "plateau":
-        return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience=2)
+        patience = max(1, (SETTINGS["early_stopping_patience"] or 0) // 2)
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer, factor=gamma, patience=patience
+        )
     raise SystemExit(f"unknown schedule {name!r}")
 
 
@@ -272,11 +342,14 @@ def train_one_epoch(model, optimizer, scheduler, data, epoch, context):
     model.train()
     for step, batch in enumerate(batches, start=1):
         x, y = x_train[batch], y_train[batch]
+        if SETTINGS["input_noise"] > 0 and SETTINGS["task"] == "reconstruction":
+            x = x + torch.randn_like(x) * SETTINGS["input_noise"]  # a denoising autoencoder
         with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=context["amp"]):
             output = first_output(model(x))
             loss = compute_loss(output.float(), y)
-        if SETTINGS["l1"]:
-            loss = loss + SETTINGS["l1"] * sum(p.abs().sum() for p in model.parameters())
+        if SETTINGS["l1"]:  # the L1 penalty applies to weights, not biases
+            weights = (p for p in model.parameters() if p.dim() > 1)
+            loss = loss + SETTINGS["l1"] * sum(p.abs().sum() for p in weights)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if SETTINGS["clip_grad"]:
@@ -287,7 +360,7 @@ def train_one_epoch(model, optimizer, scheduler, data, epoch, context):
         totals[0] += loss.detach() * len(batch)
         totals[1] += count_correct(output.detach(), y)
         totals[2] += len(batch)
-        if rank == 0 and len(batches) >= 20 and step % (len(batches) // 4) == 0:
+        if rank == 0 and len(batches) >= 100 and step % (len(batches) // 4) == 0:
             print(f"  epoch {epoch + 1} step {step}/{len(batches)} loss {loss.item():.4f}")
     loss_sum, correct, count = all_sum(totals, world_size).tolist()
     return loss_sum / count, correct / count
@@ -352,7 +425,12 @@ def main(argv=None):
 
     net = Net().to(device)
     # DDP broadcasts rank 0's initial weights, so every rank starts from the same model.
-    model = DistributedDataParallel(net) if world_size > 1 else net
+    if world_size > 1:
+        model = DistributedDataParallel(
+            net, device_ids=[device.index] if device.type == "cuda" else None
+        )
+    else:
+        model = net
     batch = max(1, math.ceil(args.batch_size / world_size))
     steps_per_epoch = math.ceil(math.ceil(len(data[0]) / world_size) / batch)
     optimizer = make_optimizer(model.parameters(), args.lr)
@@ -368,17 +446,23 @@ def main(argv=None):
     checkpoint_path = out / "checkpoint.pt"
     progress = {"epoch": 0, "best_val_loss": math.inf, "best_state": None, "bad_epochs": 0}
     if args.resume:
+        if not checkpoint_path.exists():
+            raise SystemExit(f"no checkpoint at {checkpoint_path}: run once without --resume")
         checkpoint = torch.load(checkpoint_path, map_location=device)
         net.load_state_dict(checkpoint["model"])
         optimizer.load_state_dict(checkpoint["optimizer"])
         if scheduler is not None:
             scheduler.load_state_dict(checkpoint["scheduler"])
         progress = checkpoint["progress"]
+        torch.set_rng_state(checkpoint["rng"].cpu())
+        if checkpoint["cuda_rng"] is not None and device.type == "cuda":
+            torch.cuda.set_rng_state(checkpoint["cuda_rng"].cpu(), device)
     if rank == 0:
         out.mkdir(parents=True, exist_ok=True)
         print(f"training on {device} x {world_size}, {len(data[0])} samples, {args.epochs} epochs")
 
     patience = SETTINGS["early_stopping_patience"]
+    stopped_early = False
     for epoch in range(progress["epoch"], args.epochs):
         started = time.perf_counter()
         train_loss, train_accuracy = train_one_epoch(
@@ -410,9 +494,12 @@ def main(argv=None):
             "samples_per_s": len(data[0]) / seconds,
         }
         if rank == 0:
+            accuracy = (
+                f"  val_acc {val_accuracy:.3f}" if SETTINGS["task"] == "classification" else ""
+            )
             print(
                 f"epoch {epoch + 1}/{args.epochs}  train_loss {train_loss:.4f}  "
-                f"val_loss {val_loss:.4f}  val_acc {val_accuracy:.3f}  {seconds:.1f}s"
+                f"val_loss {val_loss:.4f}{accuracy}  {seconds:.1f}s"
             )
             with open(out / "metrics.jsonl", "a") as file:
                 file.write(json.dumps(record) + "\n")
@@ -423,15 +510,19 @@ def main(argv=None):
                     "optimizer": optimizer.state_dict(),
                     "scheduler": scheduler.state_dict() if scheduler is not None else None,
                     "progress": progress,
+                    # The random states, so dropout continues exactly on resume.
+                    "rng": torch.get_rng_state(),
+                    "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
                 },
             )
         # Every rank sees the same combined val_loss, so they all stop at the same epoch.
         if patience and progress["bad_epochs"] >= patience:
             if rank == 0:
                 print(f"early stopping: no better val_loss for {patience} epochs")
+            stopped_early = True
             break
 
-    if patience and progress["best_state"] is not None:
+    if stopped_early:  # like the app: early stopping restores the best validated weights
         net.load_state_dict(progress["best_state"])
     if rank == 0:
         torch.save(net.state_dict(), out / "model.pt")

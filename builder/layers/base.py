@@ -61,6 +61,8 @@ class LayerSpec:
     input_dtype: str = "float32"
     # Short name used to make node ids ("conv" -> conv1, conv2 ...).
     id_prefix: str = ""
+    # Spatial dims (1 or 2) its int-or-tuple params cover: a list value must have this length.
+    spatial_dims: int = 0
 
     def defaults(self) -> dict[str, Any]:
         return {p.name: p.default for p in self.params}
@@ -128,3 +130,17 @@ def expect_rank(shapes: list[Shape], ranks: tuple[int, ...], what: str, hint: st
     if len(shape) not in ranks:
         raise ShapeError(f"expects {what} but gets ({', '.join(map(str, shape))})", hint)
     return shape
+
+
+def batch_dim(dim: int, shape: Shape, name: str = "dim") -> int:
+    """A torch dim (batch is 0, negatives count from the end) as a non-negative index.
+
+    Raises a ShapeError when torch would raise "Dimension out of range".
+    """
+    rank = len(shape) + 1  # torch counts the batch
+    if not -rank <= dim < rank:
+        raise ShapeError(
+            f"{name} {dim} is out of range for a {rank}-D tensor (batch included)",
+            f"Use a {name} from 1 to {rank - 1}, or -1 for the last.",
+        )
+    return dim % rank

@@ -103,6 +103,7 @@ def _conv_spec(n):
         count_params=_conv_params(n),
         count_macs=_conv_macs(n),
         id_prefix="conv",
+        spatial_dims=n,
     )
 
 
@@ -161,6 +162,7 @@ CONV_TRANSPOSE2D = LayerSpec(
     ),
     count_macs=lambda s, out, p: numel(s[0]) * p["out_channels"] * numel(pair(p["kernel_size"])),
     id_prefix="deconv",
+    spatial_dims=2,
 )
 
 
@@ -206,6 +208,7 @@ def _pool_spec(cls, n, help_text):
         emit_init=lambda s, p: module_call(cls, [_lit(p["kernel_size"])], p, params[1:]),
         count_macs=lambda s, out, p: numel(out) * numel(pair(p["kernel_size"], n)),
         id_prefix="pool",
+        spatial_dims=n,
     )
 
 
@@ -225,6 +228,7 @@ ADAPTIVE_AVG_POOL2D = LayerSpec(
     emit_init=lambda s, p: f"nn.AdaptiveAvgPool2d({_lit(p['output_size'])!r})",
     count_macs=lambda s, out, p: numel(s[0]),
     id_prefix="gap",
+    spatial_dims=2,
 )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .base import LayerSpec, Param, ShapeError, fmt_shape, module_call, numel
+from .base import LayerSpec, Param, ShapeError, batch_dim, fmt_shape, module_call, numel
 
 
 def _input_shape(shapes, p):
@@ -30,9 +30,8 @@ def _linear_macs(shapes, out, p):
 
 def _flatten_dims(shape, p):
     # torch counts the batch as dim 0; our shapes leave it out.
-    rank = len(shape) + 1
-    start = p["start_dim"] % rank
-    end = p["end_dim"] % rank
+    start = batch_dim(p["start_dim"], shape, "start_dim")
+    end = batch_dim(p["end_dim"], shape, "end_dim")
     if start == 0 or end < start:
         raise ShapeError(
             f"cannot flatten dims {p['start_dim']}..{p['end_dim']} of a {len(shape)}-D input",
@@ -49,7 +48,7 @@ def _flatten_shape(shapes, p):
 
 def _unflatten_shape(shapes, p):
     shape = shapes[0]
-    dim = p["dim"] % (len(shape) + 1)
+    dim = batch_dim(p["dim"], shape)
     if dim == 0:
         raise ShapeError("cannot unflatten the batch dimension", "Use dim 1 or more.")
     size = tuple(p["unflattened_size"])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .base import LayerSpec, Param, ShapeError, fmt_shape
+from .base import LayerSpec, Param, ShapeError, batch_dim, fmt_shape
 
 
 def _same_shapes(shapes, p):
@@ -23,7 +23,7 @@ def _concat_shape(shapes, p):
             "inputs have different numbers of dimensions: " + ", ".join(map(fmt_shape, shapes)),
             "Flatten or reshape the inputs to the same rank.",
         )
-    dim = p["dim"] % (rank + 1)
+    dim = batch_dim(p["dim"], shapes[0])
     if dim == 0:
         raise ShapeError(
             "cannot concatenate along the batch (dim 0)", "Use dim 1 (channels/features)."

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .base import LayerSpec, Param, ShapeError, expect_rank, module_call, numel
+from .base import LayerSpec, Param, ShapeError, batch_dim, expect_rank, module_call, numel
 
 GATES = {"RNN": 1, "GRU": 3, "LSTM": 4}
 SEQUENCE_HINT = (
@@ -11,6 +11,12 @@ SEQUENCE_HINT = (
 
 
 def _embedding_shape(shapes, p):
+    padding = p["padding_idx"]
+    if padding is not None and padding >= p["num_embeddings"]:
+        raise ShapeError(
+            f"padding_idx {padding} is not a token id below num_embeddings {p['num_embeddings']}",
+            "Use padding_idx 0, or leave it empty.",
+        )
     return (*shapes[0], p["embedding_dim"])
 
 
@@ -74,7 +80,8 @@ def _recurrent_macs(cls):
 
 
 def _recurrent_forward(attr, xs, p):
-    lines = [f"{{out}}, _ = self.{attr}({xs[0]})"]
+    # The module returns (outputs at every step, final state); the outputs are what flows on.
+    lines = [f"{{out}}, _ = self.{attr}({xs[0]})  # every time step; _ is the final state"]
     if p["return"] == "last":
         lines.append("{out} = {out}[:, -1]  # last time step")
     return lines
@@ -200,25 +207,58 @@ TRANSFORMER_ENCODER_LAYER = LayerSpec(
     id_prefix="encoder",
 )
 
+
+def _positional_shape(shapes, p):
+    length, _ = expect_rank(shapes, (2,), "a (sequence, features) input", SEQUENCE_HINT)
+    if length > p["max_len"]:
+        raise ShapeError(
+            f"gets a sequence of {length} but max_len is {p['max_len']}",
+            f"Raise max_len to at least {length}.",
+        )
+    return shapes[0]
+
+
 POSITIONAL_EMBEDDING = LayerSpec(
     type="PositionalEmbedding",
     category="sequence",
     help="Adds a learned vector per position, so attention can tell positions apart.",
-    infer_shape=lambda s, p: expect_rank(s, (2,), "a (sequence, features) input", SEQUENCE_HINT),
-    emit_init=lambda s, p: f"nn.Parameter(torch.randn(1, {s[0][0]}, {s[0][1]}) * 0.02)",
-    emit_forward=lambda attr, xs, p: f"{xs[0]} + self.{attr}",
-    count_params=lambda s, p: numel(s[0]),
+    params=(Param("max_len", "int", 512, "Longest sequence it has position vectors for.", min=1),),
+    infer_shape=_positional_shape,
+    # Small random start (as in BERT) so positions differ from the first step.
+    emit_init=lambda s, p: f"nn.Parameter(torch.randn(1, {p['max_len']}, {s[0][1]}) * 0.02)",
+    emit_forward=lambda attr, xs, p: f"{xs[0]} + self.{attr}[:, : {xs[0]}.shape[1]]",
+    count_params=lambda s, p: p["max_len"] * s[0][1],
+    count_macs=lambda s, out, p: numel(s[0]),
     id_prefix="pos",
 )
+
+
+def _mean_shape(shapes, p):
+    shape = shapes[0]
+    dim = batch_dim(p["dim"], shape)
+    if dim == 0:
+        raise ShapeError("would average over the batch (dim 0)", "Use dim 1 (the sequence).")
+    return shape[: dim - 1] + shape[dim:]
+
 
 SEQUENCE_MEAN = LayerSpec(
     type="SequenceMean",
     category="sequence",
     help="Averages over the sequence: (sequence, features) to (features).",
-    infer_shape=lambda s, p: expect_rank(s, (2,), "a (sequence, features) input", SEQUENCE_HINT)[
-        1:
-    ],
-    emit_forward=lambda attr, xs, p: f"{xs[0]}.mean(dim=1)",
+    params=(
+        Param(
+            "dim",
+            "int",
+            1,
+            "Dimension averaged away (the batch is 0; 1: the sequence).",
+            min=-8,
+            max=8,
+        ),
+    ),
+    infer_shape=_mean_shape,
+    emit_forward=lambda attr, xs, p: f"{xs[0]}.mean(dim={p['dim']})",
+    count_macs=lambda s, out, p: numel(s[0]),
+    input_dtype="float32",
     id_prefix="mean",
 )
 

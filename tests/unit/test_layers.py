@@ -88,6 +88,8 @@ CASES = [
     ("PositionalEmbedding", (10, 16), "float32", {"max_len": 10}),
     ("PositionalEmbedding", (10, 16), "float32", {"max_len": 64}),
     ("SequenceMean", (10, 16), "float32", {}),
+    ("SequenceMean", (10, 16), "float32", {"dim": -1}),
+    ("SequenceMean", (3, 10, 16), "float32", {"dim": 2}),
 ]
 
 MERGE_CASES = [
@@ -144,12 +146,45 @@ def test_every_layer_type_is_covered_by_a_case():
 
 
 def test_registry_offers_the_issue_layers_in_palette_categories():
-    required = (
-        "Input Linear Flatten Unflatten Reshape Identity Dropout Conv1d Conv2d ConvTranspose2d "
-        "MaxPool1d MaxPool2d AvgPool2d AdaptiveAvgPool2d Upsample BatchNorm1d BatchNorm2d "
-        "LayerNorm Dropout2d ReLU LeakyReLU ELU GELU SiLU Sigmoid Tanh Softmax LogSoftmax "
-        "Embedding RNN LSTM GRU MultiheadAttention TransformerEncoderLayer Add Concat Multiply"
-    ).split()
+    required = [
+        "Input",
+        "Linear",
+        "Flatten",
+        "Unflatten",
+        "Reshape",
+        "Identity",
+        "Dropout",
+        "Conv1d",
+        "Conv2d",
+        "ConvTranspose2d",
+        "MaxPool1d",
+        "MaxPool2d",
+        "AvgPool2d",
+        "AdaptiveAvgPool2d",
+        "Upsample",
+        "BatchNorm1d",
+        "BatchNorm2d",
+        "LayerNorm",
+        "Dropout2d",
+        "ReLU",
+        "LeakyReLU",
+        "ELU",
+        "GELU",
+        "SiLU",
+        "Sigmoid",
+        "Tanh",
+        "Softmax",
+        "LogSoftmax",
+        "Embedding",
+        "RNN",
+        "LSTM",
+        "GRU",
+        "MultiheadAttention",
+        "TransformerEncoderLayer",
+        "Add",
+        "Concat",
+        "Multiply",
+    ]
     assert set(required) <= set(REGISTRY)
     grouped = specs_by_category()
     assert list(grouped) == CATEGORIES
@@ -184,8 +219,8 @@ def test_recurrent_forward_unpacks_the_output_tuple(build_chain):
     source = generate_source(
         build_chain((9, 6), ("LSTM", {"hidden_size": 8}), ("Linear", {"out_features": 2}))
     )
-    assert "h, _ = self.lstm1(x)" in source
-    assert "h = h[:, -1]" in source
+    assert "x, _ = self.lstm1(x)" in source
+    assert "x = x[:, -1]" in source
     assert "batch_first=True" in source
 
 
@@ -198,7 +233,9 @@ def test_attention_is_self_attention_without_weights(build_chain):
 
 
 def test_bidirectional_sequence_output_doubles_features(build_chain):
-    arch = build_chain((9, 6), ("GRU", {"hidden_size": 7, "bidirectional": True, "return": "sequence"}))
+    arch = build_chain(
+        (9, 6), ("GRU", {"hidden_size": 7, "bidirectional": True, "return": "sequence"})
+    )
     assert analyse(arch).nodes["gru1"].output_shape == (9, 14)
 
 

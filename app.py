@@ -1,0 +1,50 @@
+"""LayerCraft: build a network by dragging layers, train it live, export PyTorch code.
+
+Thin on purpose: page layout and wiring only; every piece lives in components/.
+"""
+
+import streamlit as st
+
+from components import state
+from components.canvas_view import auto_layout, render_canvas
+from components.dashboard import render_train_tab
+from components.export_tab import render_export
+from components.inspector import render_inspector
+from components.layout import header, setup_page
+from components.palette import render_palette
+from components.project import render_project
+from components.summary import render_summary
+
+setup_page()
+state.init_session()
+
+with st.sidebar:
+    render_project()
+    st.divider()
+    render_palette()
+
+header()
+state.show_notices()
+build, train, export = st.tabs(
+    [":material/account_tree: Build", ":material/monitoring: Train", ":material/download: Export"]
+)
+
+with build:
+    canvas_col, inspector_col = st.columns([3, 1.15], gap="medium")
+    with canvas_col:
+        render_canvas()
+        st.button(
+            "Auto-layout",
+            key="auto_layout",
+            on_click=auto_layout,
+            help="Arrange the layers top to bottom.",
+        )
+    with inspector_col:
+        render_inspector()
+    render_summary(state.arch(), state.analysis())
+
+with train:
+    render_train_tab()
+
+with export:
+    render_export()

@@ -1,0 +1,140 @@
+"""Does a dataset fit a graph? One clear message when not, and a one-click fix where possible."""
+
+from __future__ import annotations
+
+from builder.errors import BuilderError
+
+from .dataset import Dataset, format_shape, kind_of_input
+
+# Layers that keep the shape of their input, skipped when looking for the layer to resize.
+_SHAPE_KEEPING = {
+    "ReLU", "LeakyReLU", "GELU", "SiLU", "ELU", "Tanh", "Sigmoid", "Softmax", "LogSoftmax",
+    "Dropout", "Identity", "Output", "PReLU", "Mish", "Softplus", "Hardswish",
+}  # fmt: skip
+
+
+def _input_node(arch) -> str | BuilderError:
+    inputs = [n for n in arch.node_ids if arch.type_of(n) == "Input"]
+    if len(inputs) != 1:
+        return BuilderError(
+            f"training needs exactly one Input node, the graph has {len(inputs)}",
+            hint="Add one Input node." if not inputs else "Remove the extra Input nodes.",
+        )
+    return inputs[0]
+
+
+def _output_node(arch) -> str | BuilderError:
+    outputs = arch.output_nodes()
+    if len(outputs) != 1:
+        return BuilderError(
+            f"training needs exactly one output, the graph has {len(outputs)} ({', '.join(outputs)})",
+            hint="Join the branches (Add or Concat) or remove the loose ends.",
+        )
+    return outputs[0]
+
+
+def _expected_output(dataset: Dataset) -> tuple[tuple[int, ...], ...]:
+    """Output shapes the task accepts; the first is what a fix sets."""
+    if dataset.task == "classification":
+        return (
+            ((dataset.num_classes,), (1,))
+            if dataset.num_classes == 2
+            else ((dataset.num_classes,),)
+        )
+    if dataset.task == "regression":
+        return (tuple(dataset.target_shape),)
+    return (tuple(dataset.input_shape),)
+
+
+def check_compatibility(arch, dataset: Dataset) -> BuilderError | None:
+    """None when `dataset` can train `arch`; else the first mismatch, with the fix in its hint."""
+    from builder.shapes import analyse  # late: the core may still be loading
+
+    node = _input_node(arch)
+    if isinstance(node, BuilderError):
+        return node
+    params = arch.params_of(node)
+    want_shape, want_dtype = tuple(params["shape"]), params.get("dtype", "float32")
+    kind = kind_of_input(dataset)
+    if want_dtype != dataset.dtype:
+        return BuilderError(
+            f"{dataset.name} gives {kind} ({dataset.dtype}) but the Input expects {want_dtype}",
+            node=node,
+            field="dtype",
+            hint=f'Set the Input dtype to "{dataset.dtype}".',
+        )
+    if want_shape != tuple(dataset.input_shape):
+        return BuilderError(
+            f"{dataset.name} gives {format_shape(dataset.input_shape)} {kind} but the Input expects {format_shape(want_shape)}",
+            node=node,
+            field="shape",
+            hint=f"Set the Input shape to {list(dataset.input_shape)}.",
+        )
+    analysis = analyse(arch)
+    if analysis.errors:
+        return analysis.errors[0]
+    out = _output_node(arch)
+    if isinstance(out, BuilderError):
+        return out
+    got = tuple(analysis.nodes[out].output_shape)
+    accepted = _expected_output(dataset)
+    if got in accepted:
+        return None
+    return _output_mismatch(arch, dataset, out, got, accepted[0])
+
+
+def _output_mismatch(arch, dataset, out, got, want) -> BuilderError:
+    target = _resizable_layer(arch, out)
+    if dataset.task == "classification":
+        message = f"{dataset.name} has {dataset.num_classes} classes but the output gives {format_shape(got)} values"
+        fix = f"Set {target}'s out_features to {dataset.num_classes}." if target else None
+    elif dataset.task == "regression":
+        message = f"{dataset.name} has {format_shape(want)} targets but the output gives {format_shape(got)}"
+        fix = f"Set {target}'s out_features to {want[0]}." if target and len(want) == 1 else None
+    else:
+        message = f"reconstruction needs the output to match the {format_shape(want)} input, but it gives {format_shape(got)}"
+        fix = (
+            "End the decoder with a layer that restores the input shape (e.g. Linear then Reshape)."
+        )
+    return BuilderError(message, node=out, hint=fix or "Change the last layer to match the data.")
+
+
+def _resizable_layer(arch, out: str) -> str | None:
+    """The Linear that sets the output width, walking back over activations and dropout."""
+    node = out
+    while True:
+        if arch.type_of(node) == "Linear":
+            return node
+        if arch.type_of(node) not in _SHAPE_KEEPING:
+            return None
+        inputs = arch.inputs_of(node)
+        if len(inputs) != 1:
+            return None
+        node = inputs[0]
+
+
+def suggest_fix(arch, dataset: Dataset):
+    """A fixed copy of `arch` (Input shape/dtype set, last Linear resized) or None if that is not enough."""
+    if check_compatibility(arch, dataset) is None:
+        return None
+    fixed = arch.copy()
+    node = _input_node(fixed)
+    if isinstance(node, BuilderError):
+        return None
+    fixed.update_params(node, shape=list(dataset.input_shape), dtype=dataset.dtype)
+    error = check_compatibility(fixed, dataset)
+    if error is not None and dataset.task in ("classification", "regression"):
+        out = _output_node(fixed)
+        target = None if isinstance(out, BuilderError) else _resizable_layer(fixed, out)
+        if target is not None:
+            width = (
+                dataset.num_classes
+                if dataset.task == "classification"
+                else _expected_output(dataset)[0]
+            )
+            if isinstance(width, tuple):
+                width = width[0] if len(width) == 1 else None
+            if width:
+                fixed.update_params(target, out_features=int(width))
+                error = check_compatibility(fixed, dataset)
+    return fixed if error is None else None

@@ -1,0 +1,212 @@
+"""Datasets that ship with the app: generated or bundled with scikit-learn, never downloaded."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from sklearn import datasets as skdata
+
+from builder.errors import BuilderError
+
+from .dataset import Dataset, split_and_standardise
+from .text import SEQUENCE_LENGTH, VOCAB_SIZE, make_sentiment
+
+# name -> (make(rng, n_samples, noise, **options) -> (x, y, task, class_names, extras), help)
+_MAKERS: dict[str, tuple[Callable, str]] = {}
+
+
+def _register(name: str, help_text: str):
+    def wrap(fn):
+        _MAKERS[name] = (fn, help_text)
+        return fn
+
+    return wrap
+
+
+def dataset_help(name: str) -> str:
+    """One line describing an embedded set, for the dataset picker."""
+    return _MAKERS[name][1]
+
+
+def load_dataset(
+    name: str,
+    *,
+    seed: int = 0,
+    val_fraction: float = 0.2,
+    n_samples: int | None = None,
+    noise: float | None = None,
+    task: str | None = None,
+    **options,
+) -> Dataset:
+    """Build an embedded dataset by name; the same seed gives exactly the same split.
+
+    `task="reconstruction"` turns an image or feature set into autoencoder data (target =
+    input); then `noise` is the std of the noise added to inputs only (denoising).
+    """
+    if name not in _MAKERS:
+        raise BuilderError(
+            f"unknown dataset {name!r}",
+            field="dataset",
+            hint=f"Choose one of: {', '.join(DATASETS)}.",
+        )
+    make = _MAKERS[name][0]
+    rng = np.random.default_rng(seed)
+    if task == "reconstruction":
+        x, _, _, _, extra = make(rng, n_samples, None, **options)
+        if extra.get("dtype") == "int64":
+            raise BuilderError(
+                f"{name} holds token ids and cannot be reconstructed",
+                field="task",
+                hint="Use an image set such as digits for an autoencoder.",
+            )
+        # Keep [0, 1] pixels unstandardised so a Sigmoid output can reproduce them.
+        return split_and_standardise(
+            name,
+            x,
+            x,
+            task="reconstruction",
+            seed=seed,
+            val_fraction=val_fraction,
+            standardise=not extra.get("unit_range", False),
+            input_noise=float(noise or 0.0),
+        )
+    x, y, made_task, class_names, extra = make(rng, n_samples, noise, **options)
+    if task not in (None, made_task):
+        raise BuilderError(
+            f"{name} is a {made_task} set, not {task}",
+            field="task",
+            hint="Pick a dataset made for that task.",
+        )
+    return split_and_standardise(
+        name,
+        x,
+        y,
+        task=made_task,
+        class_names=class_names,
+        seed=seed,
+        val_fraction=val_fraction,
+        standardise=extra.get("standardise", True),
+        dtype=extra.get("dtype", "float32"),
+        vocabulary=extra.get("vocabulary"),
+    )
+
+
+def _n(n_samples: int | None, default: int) -> int:
+    n = default if n_samples is None else int(n_samples)
+    if n < 4:
+        raise BuilderError(
+            f"n_samples must be at least 4, got {n}", field="n_samples", hint="Use more samples."
+        )
+    return n
+
+
+def _noise(noise: float | None, default: float) -> float:
+    return default if noise is None else float(noise)
+
+
+def _seed_of(rng: np.random.Generator) -> int:
+    return int(rng.integers(2**31 - 1))
+
+
+@_register("digits", "8×8 handwritten digits (1,797 images, 10 classes), from scikit-learn")
+def _digits(rng, n_samples, noise, **options):
+    bunch = skdata.load_digits()
+    # Pixels are 0..16; scale to [0, 1] so reconstruction targets suit a Sigmoid output.
+    x = (bunch.images / 16.0).astype(np.float32)[:, None, :, :]
+    y = bunch.target.astype(np.int64)
+    if n_samples is not None:
+        keep = rng.permutation(len(x))[: _n(n_samples, len(x))]
+        x, y = x[keep], y[keep]
+    if noise:
+        x = x + rng.normal(0, noise, x.shape).astype(np.float32)
+    return x, y, "classification", [str(d) for d in range(10)], {"unit_range": True}
+
+
+@_register("moons", "two interleaving half circles (2-D, 2 classes)")
+def _moons(rng, n_samples, noise, **options):
+    x, y = skdata.make_moons(
+        _n(n_samples, 1000), noise=_noise(noise, 0.1), random_state=_seed_of(rng)
+    )
+    return x.astype(np.float32), y, "classification", ["0", "1"], {}
+
+
+@_register("circles", "a ring around a disc (2-D, 2 classes)")
+def _circles(rng, n_samples, noise, **options):
+    x, y = skdata.make_circles(
+        _n(n_samples, 1000), noise=_noise(noise, 0.05), factor=0.5, random_state=_seed_of(rng)
+    )
+    return x.astype(np.float32), y, "classification", ["outer", "inner"], {}
+
+
+@_register("spiral", "two interleaved spirals (2-D, 2 classes), the hard Playground set")
+def _spiral(rng, n_samples, noise, turns: float = 1.75, **options):
+    n = _n(n_samples, 1000)
+    label = np.arange(n) % 2
+    t = rng.uniform(0.0, 1.0, n)
+    angle = t * turns * 2 * np.pi + label * np.pi
+    radius = t * 5
+    x = np.stack([radius * np.sin(angle), radius * np.cos(angle)], axis=1)
+    x += rng.normal(0, _noise(noise, 0.1), x.shape)
+    return x.astype(np.float32), label, "classification", ["0", "1"], {}
+
+
+@_register("xor", "four quadrants, opposite corners share a class (2-D, 2 classes)")
+def _xor(rng, n_samples, noise, **options):
+    n = _n(n_samples, 1000)
+    x = rng.uniform(-5, 5, (n, 2))
+    # Keep points off the axes so the classes are separable before noise.
+    x += np.sign(x) * 0.3
+    y = ((x[:, 0] > 0) ^ (x[:, 1] > 0)).astype(np.int64)
+    x += rng.normal(0, _noise(noise, 0.1), x.shape)
+    return x.astype(np.float32), y, "classification", ["0", "1"], {}
+
+
+@_register("blobs", "Gaussian clusters (2-D, 3 classes by default)")
+def _blobs(rng, n_samples, noise, centers: int = 3, **options):
+    x, y = skdata.make_blobs(
+        _n(n_samples, 1000),
+        centers=int(centers),
+        cluster_std=1.0 + 4 * _noise(noise, 0.0),
+        random_state=_seed_of(rng),
+    )
+    return x.astype(np.float32), y, "classification", [str(c) for c in range(int(centers))], {}
+
+
+@_register("sine", "noisy sine wave, y = sin(x) + noise (regression, 1 input)")
+def _sine(rng, n_samples, noise, **options):
+    n = _n(n_samples, 1000)
+    x = rng.uniform(-2 * np.pi, 2 * np.pi, (n, 1))
+    y = np.sin(x[:, 0]) + rng.normal(0, _noise(noise, 0.1), n)
+    return x.astype(np.float32), y.astype(np.float32), "regression", [], {}
+
+
+@_register("friedman", "Friedman #1 benchmark (regression, 5 inputs)")
+def _friedman(rng, n_samples, noise, **options):
+    x, y = skdata.make_friedman1(
+        _n(n_samples, 1000), n_features=5, noise=_noise(noise, 1.0), random_state=_seed_of(rng)
+    )
+    return x.astype(np.float32), y.astype(np.float32), "regression", [], {}
+
+
+@_register("synthetic", "random C×H×W images with labels, any size (for benchmarks)")
+def _synthetic(rng, n_samples, noise, channels=1, height=32, width=32, num_classes=10, **options):
+    n = _n(n_samples, 8192)
+    y = rng.integers(0, int(num_classes), n)
+    x = rng.standard_normal((n, int(channels), int(height), int(width)), dtype=np.float32)
+    # A class-dependent offset makes the labels learnable, so loss curves mean something.
+    x += (y[:, None, None, None] / max(1, int(num_classes) - 1) - 0.5).astype(np.float32)
+    return x, y, "classification", [str(c) for c in range(int(num_classes))], {}
+
+
+@_register(
+    "sentiment",
+    f"generated review-style sentences as token ids (length {SEQUENCE_LENGTH}, vocabulary {VOCAB_SIZE}, 2 classes)",
+)
+def _sentiment(rng, n_samples, noise, **options):
+    x, y, vocabulary = make_sentiment(rng, _n(n_samples, 4000))
+    extra = {"dtype": "int64", "standardise": False, "vocabulary": vocabulary}
+    return x, y, "classification", ["negative", "positive"], extra
+
+
+DATASETS: list[str] = list(_MAKERS)

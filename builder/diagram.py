@@ -1,0 +1,99 @@
+"""Architecture (+ live per-layer stats) -> graphviz DOT: shapes, parameter counts, colours.
+
+UI-free: the dashboard hands the string to `st.graphviz_chart`, tests read it directly.
+"""
+
+from __future__ import annotations
+
+import math
+
+import graphviz
+
+from .graph import Architecture
+from .shapes import Analysis, analyse, format_shape
+
+METRICS = ("grad_norm", "weight_norm", "update_ratio", "act_mean", "act_std", "dead_fraction")
+METRIC_LABELS = {
+    "grad_norm": "gradient norm",
+    "weight_norm": "weight norm",
+    "update_ratio": "update / weight ratio",
+    "act_mean": "activation mean",
+    "act_std": "activation std",
+    "dead_fraction": "dead units (fraction)",
+}
+# Light yellow -> orange -> deep red: more of the statistic, hotter the node.
+HEAT = ["#fff7bc", "#fee391", "#fec44f", "#fe9929", "#ec7014", "#cc4c02", "#8c2d04"]
+PLAIN_FILL = "#f7f9fc"
+ERROR_FILL = "#fde8e8"
+INPUT_FILL = "#eef6ff"
+
+
+def render_dot(
+    arch: Architecture,
+    analysis: Analysis | None = None,
+    stats: dict[str, dict[str, float]] | None = None,
+    metric: str = "grad_norm",
+) -> str:
+    """DOT source of the network, top to bottom; nodes coloured by stats[node][metric]."""
+    analysis = analysis or analyse(arch)
+    colours = heat_colours(stats or {}, metric)
+    dot = graphviz.Digraph(arch.name or "network")
+    dot.attr(rankdir="TB", nodesep="0.3", ranksep="0.35", bgcolor="transparent")
+    dot.attr("node", shape="box", style="rounded,filled", fontname="Helvetica", fontsize="10")
+    dot.attr("edge", fontname="Helvetica", fontsize="9", color="#718096")
+    for node_id in arch.topological_order():
+        info = analysis.nodes.get(node_id)
+        fill, border = _fill_for(arch, node_id, info, colours)
+        label = _label(arch, node_id, info, (stats or {}).get(node_id, {}).get(metric), metric)
+        font = "white" if fill in HEAT[-2:] else "black"
+        dot.node(node_id, label=label, fillcolor=fill, color=border, fontcolor=font)
+    for src, dst in arch.edges:
+        info = analysis.nodes.get(src)
+        shape = info.output_shape if info is not None else None
+        dot.edge(src, dst, label=format_shape(shape) if shape is not None else "")
+    return dot.source
+
+
+def heat_colours(stats: dict[str, dict[str, float]], metric: str) -> dict[str, str]:
+    """Node id -> a heat colour for the metric, scaled (log when values span decades)."""
+    values = {
+        n: float(s[metric])
+        for n, s in stats.items()
+        if metric in s and s[metric] is not None and math.isfinite(float(s[metric]))
+    }
+    if not values:
+        return {}
+    positive = all(v > 0 for v in values.values())
+    spread = max(values.values()) / min(values.values()) if positive else 0
+    scaled = {n: math.log10(v) for n, v in values.items()} if spread > 100 else values
+    low, high = min(scaled.values()), max(scaled.values())
+    span = high - low
+    return {
+        n: HEAT[round((v - low) / span * (len(HEAT) - 1)) if span > 0 else len(HEAT) // 2]
+        for n, v in scaled.items()
+    }
+
+
+def _fill_for(arch, node_id, info, colours) -> tuple[str, str]:
+    if info is not None and info.error is not None:
+        return ERROR_FILL, "#d93025"
+    if node_id in colours:
+        return colours[node_id], "#8c2d04"
+    if arch.type_of(node_id) == "Input":
+        return INPUT_FILL, "#6aa5e8"
+    return PLAIN_FILL, "#a0aec0"
+
+
+def _label(arch, node_id, info, stat, metric) -> str:
+    lines = [f"{node_id} · {arch.type_of(node_id)}"]
+    if info is not None and info.error is not None:
+        lines.append(f"⚠ {info.error.message}"[:60])
+    elif info is not None and info.output_shape is not None:
+        lines.append(format_shape(info.output_shape))
+        if info.params:
+            lines.append(f"{info.params:,} params")
+    if stat is not None:
+        lines.append(f"{metric} {stat:.3g}")
+    # graphviz's quoting handles quotes; a backslash would start a DOT escape, so drop them
+    # and join with DOT's own line break.
+    return "\\n".join(line.replace("\\", "/") for line in lines)

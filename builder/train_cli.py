@@ -1,0 +1,272 @@
+"""`python -m builder train`: train a graph file on a dataset from the terminal.
+
+Progress goes to stderr (a bar when stderr is a terminal, one line per epoch otherwise);
+stdout gets exactly one JSON line, the run summary, at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import fields
+from pathlib import Path
+from typing import Any, TextIO
+
+from builder.errors import BuilderError
+
+POLL_SECONDS = 0.1
+BAR_WIDTH = 24
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the train flags (everything after GRAPH.json) to `parser`."""
+    from builder.data import DATASETS
+    from builder.training import DEVICES, LOSSES, OPTIMIZERS, SCHEDULES, TrainConfig
+
+    defaults = TrainConfig()
+    data = parser.add_mutually_exclusive_group(required=True)
+    data.add_argument("--dataset", choices=DATASETS, help="an embedded dataset")
+    data.add_argument("--data", metavar="FILE", help="a .csv, .npz or MNIST IDX (-ubyte[.gz]) file")
+    parser.add_argument("--label-column", help="CSV column holding the label (default: last)")
+    parser.add_argument(
+        "--task",
+        choices=("classification", "regression", "reconstruction"),
+        help="override the dataset's task (reconstruction: autoencoder, target = input)",
+    )
+    parser.add_argument(
+        "--noise", type=float, help="dataset noise; for reconstruction, input noise"
+    )
+    parser.add_argument("--n-samples", type=int, help="size of a generated dataset")
+    parser.add_argument("--val-fraction", type=float, default=0.2, help="share held out (0.2)")
+    parser.add_argument("--epochs", type=int, default=defaults.epochs)
+    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    parser.add_argument("--optimizer", choices=OPTIMIZERS, default=defaults.optimizer)
+    parser.add_argument("--lr", type=float, default=defaults.lr, help="learning rate")
+    parser.add_argument("--momentum", type=float, default=defaults.momentum)
+    parser.add_argument("--weight-decay", type=float, default=defaults.weight_decay, help="L2")
+    parser.add_argument("--l1", type=float, default=defaults.l1, help="L1 penalty on weights")
+    parser.add_argument("--schedule", choices=SCHEDULES, default=defaults.schedule)
+    parser.add_argument(
+        "--step-size", type=int, default=defaults.step_size, help="for --schedule step"
+    )
+    parser.add_argument("--gamma", type=float, default=defaults.gamma, help="LR decay factor")
+    parser.add_argument("--loss", choices=LOSSES, default=defaults.loss)
+    parser.add_argument("--clip-grad", type=float, default=defaults.clip_grad, help="0 = off")
+    parser.add_argument(
+        "--early-stopping-patience",
+        "--patience",
+        type=int,
+        default=defaults.early_stopping_patience,
+        help="epochs without improvement before stopping; 0 = off",
+    )
+    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--device", choices=DEVICES, default=defaults.device)
+    parser.add_argument("--amp", action="store_true", help="bf16 autocast on CUDA")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the model")
+    parser.add_argument("--stats-every", type=int, default=defaults.stats_every)
+    parser.add_argument("--log-every", type=int, default=defaults.log_every)
+    parser.add_argument("--metrics-out", metavar="FILE.jsonl", help="write every metric event")
+    parser.add_argument("--save", metavar="DIR", help="write the trained model bundle here")
+    parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
+
+
+def config_from_args(args: argparse.Namespace):
+    """The TrainConfig the flags describe."""
+    from builder.training import TrainConfig
+
+    values = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if hasattr(args, f.name)}
+    return TrainConfig.from_dict(values)
+
+
+def dataset_from_args(args: argparse.Namespace):
+    """Load --dataset or --data with the task / noise / size options."""
+    from builder.data import load_dataset, load_file
+
+    if args.dataset:
+        return load_dataset(
+            args.dataset,
+            seed=args.seed,
+            val_fraction=args.val_fraction,
+            n_samples=args.n_samples,
+            noise=args.noise,
+            task=args.task,
+        )
+    return load_file(
+        args.data,
+        label_column=args.label_column,
+        task=args.task,
+        seed=args.seed,
+        val_fraction=args.val_fraction,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Train as the flags say; prints the summary JSON on stdout. Returns the exit code."""
+    from builder.data import check_compatibility
+    from builder.graph import Architecture
+    from builder.training import Trainer
+
+    try:
+        config = config_from_args(args)
+        arch = Architecture.load(args.graph)
+        dataset = dataset_from_args(args)
+        problem = check_compatibility(arch, dataset)
+        if problem is not None:
+            raise problem
+        trainer = Trainer(arch, dataset, config)
+        metrics = _open_metrics(args.metrics_out)
+    except BuilderError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    progress = None if args.quiet else Progress(sys.stderr)
+    try:
+        _follow(trainer, metrics, progress)
+    except KeyboardInterrupt:
+        trainer.stop()
+        trainer.join()
+        _drain(trainer, metrics, progress)
+    finally:
+        if metrics is not None:
+            metrics.close()
+    summary = trainer.summary()
+    if args.save and trainer.state in ("finished", "stopped"):
+        try:
+            summary["saved"] = _save(arch, trainer, config, args)
+        except BuilderError as err:
+            print(f"error: {err}", file=sys.stderr)
+            print(json.dumps(summary), flush=True)
+            return 1
+    print(json.dumps(summary), flush=True)
+    if trainer.state == "failed":
+        print(f"error: {trainer.message}", file=sys.stderr)
+        return 1
+    return 130 if trainer.state == "stopped" else 0
+
+
+def _open_metrics(path: str | None) -> TextIO | None:
+    if not path:
+        return None
+    try:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        return open(path, "w", encoding="utf-8")
+    except OSError as err:
+        raise BuilderError(
+            f"cannot write metrics: {err.strerror or err}",
+            file=path,
+            hint="Choose a folder you can write to.",
+        ) from err
+
+
+def _follow(trainer, metrics, progress) -> None:
+    """Run the trainer in its thread and relay its events until it ends."""
+    trainer.start()
+    while not trainer.join(POLL_SECONDS):
+        _drain(trainer, metrics, progress)
+    _drain(trainer, metrics, progress)
+    if progress is not None:
+        progress.close()
+
+
+def _drain(trainer, metrics, progress) -> None:
+    cursor = getattr(trainer, "_cli_cursor", 0)
+    events, trainer._cli_cursor = trainer.events_since(cursor)
+    for event in events:
+        if metrics is not None:
+            metrics.write(json.dumps(event, default=str) + "\n")
+        if progress is not None:
+            progress.show(event)
+    if metrics is not None:
+        metrics.flush()
+
+
+def _save(arch, trainer, config, args) -> str:
+    from builder.export import write_bundle
+
+    dataset_name = args.dataset or Path(args.data).name
+    write_bundle(arch, args.save, config=config, dataset_name=dataset_name, model=trainer.model)
+    return str(args.save)
+
+
+class Progress:
+    """A one-line progress bar (epoch, step, loss, ETA) on a terminal; epoch lines otherwise."""
+
+    def __init__(self, stream: TextIO):
+        self.stream = stream
+        self.tty = stream.isatty()
+        self.epochs = 1
+        self.steps_per_epoch = 1
+        self.started = time.perf_counter()
+        self.last_loss: float | None = None
+        self.epoch_train_loss: float | None = None
+        self.dirty = False
+
+    def show(self, event: dict[str, Any]) -> None:
+        kind = event.get("kind")
+        if kind == "status":
+            self._status(event)
+        elif kind == "step":
+            self.last_loss = event.get("loss")
+            if self.tty:
+                self._bar(event["epoch"], event.get("epoch_step", 0))
+        elif kind == "epoch" and event.get("split") == "train":
+            self.epoch_train_loss = event.get("loss")
+        elif kind == "epoch" and event.get("split") == "val":
+            self._epoch_line(event)
+
+    def _status(self, event: dict[str, Any]) -> None:
+        if event.get("state") == "running" and "steps_per_epoch" in event:
+            self.epochs = event["epochs"]
+            self.steps_per_epoch = event["steps_per_epoch"]
+            self.started = time.perf_counter()
+            self._line(
+                f"training on {event.get('device')}: {self.epochs} epochs of {self.steps_per_epoch} steps"
+            )
+        elif event.get("message"):
+            self._line(event["message"])
+
+    def _bar(self, epoch: int, step: int) -> None:
+        done = (epoch - 1) * self.steps_per_epoch + step
+        total = self.epochs * self.steps_per_epoch
+        fraction = min(done / max(total, 1), 1.0)
+        filled = int(fraction * BAR_WIDTH)
+        elapsed = time.perf_counter() - self.started
+        eta = elapsed / fraction - elapsed if fraction > 0 else 0.0
+        loss = f"{self.last_loss:.4f}" if self.last_loss is not None else "-"
+        text = (
+            f"\r[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] epoch {epoch}/{self.epochs} "
+            f"step {step}/{self.steps_per_epoch} loss {loss} ETA {_clock(eta)}"
+        )
+        self.stream.write(text)
+        self.stream.flush()
+        self.dirty = True
+
+    def _epoch_line(self, event: dict[str, Any]) -> None:
+        acc = f" val_acc {event['accuracy']:.4f}" if "accuracy" in event else ""
+        loss = self.epoch_train_loss
+        train = f" train_loss {loss:.4f}" if loss is not None else ""
+        elapsed = time.perf_counter() - self.started
+        fraction = event["epoch"] / max(self.epochs, 1)
+        eta = elapsed / fraction - elapsed if fraction > 0 else 0.0
+        self._line(
+            f"epoch {event['epoch']}/{self.epochs}{train} val_loss {event['loss']:.4f}{acc} ETA {_clock(eta)}"
+        )
+
+    def _line(self, text: str) -> None:
+        if self.dirty:
+            self.stream.write("\r\033[K" if self.tty else "\n")
+            self.dirty = False
+        self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.dirty:
+            self.stream.write("\n")
+            self.stream.flush()
+            self.dirty = False
+
+
+def _clock(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    return f"{seconds // 60}:{seconds % 60:02d}"

@@ -1,0 +1,113 @@
+"""Export: the generated code, highlighted, and downloads of model.py, graph.json, weights, zip."""
+
+from __future__ import annotations
+
+import io
+
+import streamlit as st
+
+from builder import export
+from builder.codegen import generate_source
+from builder.errors import BuilderError
+from builder.graph import Architecture
+
+from . import state
+from .project import download_name
+
+S = st.session_state
+
+
+def weights_bytes(model) -> bytes:
+    """The trained weights as a safetensors file (no pickle: safe to share and to load)."""
+    from safetensors.torch import save
+
+    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    return save(tensors)
+
+
+def bundle_bytes(arch: Architecture, trainer) -> bytes:
+    """The export bundle as a zip; with the trained model and its settings when there is one."""
+    kwargs = {}
+    if trainer is not None and getattr(trainer, "model", None) is not None:
+        kwargs = {
+            "model": trainer.model,
+            "config": trainer.config,
+            "dataset_name": trainer.dataset.name,
+        }
+    try:
+        return export.bundle_zip(arch, **kwargs)
+    except TypeError:  # an older bundle_zip without those keywords
+        return export.bundle_zip(arch)
+
+
+def render_export() -> None:
+    arch = state.arch()
+    analysis = state.analysis()
+    if not analysis.ok:
+        st.error(
+            f"The network has {len(analysis.errors)} problem(s); fix them on the Build tab to export it. "
+            f"First: {analysis.errors[0]}",
+            icon=":material/error:",
+        )
+        return
+    try:
+        source = generate_source(arch)
+    except BuilderError as err:
+        st.error(str(err), icon=":material/error:")
+        return
+    trainer = S.get("trainer")
+    trained = trainer is not None and getattr(trainer, "model", None) is not None
+    st.markdown(
+        "The code below is exactly what trains in this app: plain PyTorch, no LayerCraft import."
+    )
+    cols = st.columns(4)
+    cols[0].download_button(
+        "model.py",
+        icon=":material/download:",
+        data=source,
+        file_name="model.py",
+        mime="text/x-python",
+        key="dl_model",
+        width="stretch",
+    )
+    cols[1].download_button(
+        "graph.json",
+        icon=":material/download:",
+        data=arch.to_json_string() + "\n",
+        file_name=download_name(arch, "json"),
+        mime="application/json",
+        key="dl_graph",
+        width="stretch",
+    )
+    if trained:
+        cols[2].download_button(
+            "weights",
+            icon=":material/download:",
+            data=weights_bytes(trainer.model),
+            file_name="weights.safetensors",
+            key="dl_weights",
+            width="stretch",
+        )
+    else:
+        cols[2].button(
+            "weights",
+            icon=":material/download:",
+            disabled=True,
+            key="dl_weights_off",
+            help="Train the model first.",
+            width="stretch",
+        )
+    zip_key = (S.version, id(trainer), getattr(trainer, "state", None))
+    if S.get("export_zip_key") != zip_key:
+        S.export_zip = bundle_bytes(arch, trainer)
+        S.export_zip_key = zip_key
+    cols[3].download_button(
+        "all (.zip)",
+        icon=":material/folder_zip:",
+        data=io.BytesIO(S.export_zip),
+        file_name=download_name(arch, "zip"),
+        mime="application/zip",
+        key="dl_zip",
+        width="stretch",
+    )
+    st.code(source, language="python", line_numbers=True)

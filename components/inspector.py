@@ -1,0 +1,231 @@
+"""The inspector: typed widgets for the selected node's params, rename, duplicate, delete."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import streamlit as st
+
+from builder.errors import BuilderError
+from builder.graph import Architecture
+from builder.layers import get_spec
+from builder.layers.base import Param
+from builder.shapes import format_shape
+
+from . import state
+from .canvas import format_count
+
+S = st.session_state
+
+
+def parse_ints(text: str, field: str) -> list[int]:
+    """'3, 32, 32' or '3x32x32' -> [3, 32, 32]; a BuilderError naming the field otherwise."""
+    parts = [p for p in re.split(r"[\s,x×()\[\]]+", text.strip()) if p]
+    try:
+        values = [int(p) for p in parts]
+    except ValueError:
+        values = []
+    if not values:
+        raise BuilderError(
+            f"{text[:30]!r} is not a list of whole numbers",
+            field=field,
+            hint="Write e.g. 1, 28, 28.",
+        )
+    return values
+
+
+def parse_widget_value(param: Param, raw: Any) -> Any:
+    """What a widget gave -> the value the graph stores (text fields are parsed here)."""
+    if param.optional and (raw is None or (isinstance(raw, str) and not raw.strip())):
+        return None
+    if param.kind == "shape":
+        return parse_ints(raw, param.name)
+    if param.kind == "int_or_tuple":
+        values = parse_ints(raw, param.name)
+        return values[0] if len(values) == 1 else values
+    if param.kind == "int" and isinstance(raw, str):
+        return parse_ints(raw, param.name)[0]
+    if param.kind == "float" and isinstance(raw, str):
+        try:
+            return float(raw)
+        except ValueError:
+            raise BuilderError(f"{raw[:30]!r} is not a number", field=param.name) from None
+    return raw
+
+
+def set_param(arch: Architecture, node_id: str, param: Param, raw: Any) -> None:
+    """Validate and store one param on the node (the graph checks types and ranges)."""
+    arch.update_params(node_id, **{param.name: parse_widget_value(param, raw)})
+
+
+def _as_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list | tuple):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
+def _on_param_change(node_id: str, param: Param, key: str) -> None:
+    state.edit(set_param, node_id, param, S[key])
+
+
+def _param_widget(node_id: str, param: Param, value: Any) -> None:
+    key = f"param_{S.version}_{node_id}_{param.name}"
+    label = param.name
+    common = {
+        "key": key,
+        "help": param.help,
+        "on_change": _on_param_change,
+        "args": (node_id, param, key),
+    }
+    if param.kind == "bool":
+        st.toggle(label, value=bool(value), **common)
+    elif param.kind == "choice":
+        choices = list(param.choices)
+        index = choices.index(value) if value in choices else 0
+        st.selectbox(label, choices, index=index, **common)
+    elif param.kind in ("int", "float") and not (param.optional and value is None):
+        number = int if param.kind == "int" else float
+        st.number_input(
+            label,
+            value=number(value),
+            min_value=None if param.min is None else number(param.min),
+            max_value=None if param.max is None else number(param.max),
+            step=1 if param.kind == "int" else _float_step(value),
+            format=None if param.kind == "int" else "%g",
+            **common,
+        )
+    else:
+        hint = (
+            "empty: none"
+            if param.optional
+            else "e.g. 3 or 3, 5"
+            if param.kind == "int_or_tuple"
+            else ""
+        )
+        st.text_input(label, value=_as_text(value), placeholder=hint, **common)
+
+
+def _float_step(value: Any) -> float:
+    magnitude = abs(float(value or 0.1))
+    return 0.01 if magnitude < 1 else 0.1
+
+
+def _rename(key: str, node_id: str) -> None:
+    new_id = S[key].strip()
+    if state.edit(lambda a: a.rename_node(node_id, new_id)):
+        S.selected = new_id
+
+
+def _duplicate(node_id: str) -> None:
+    new = S.arch.copy()
+    S.selected = new.duplicate_node(node_id)
+    state.commit(new)
+
+
+def _delete(node_id: str) -> None:
+    if state.edit(lambda a: a.remove_node(node_id)):
+        S.selected = None
+
+
+def _deselect() -> None:
+    S.selected = None
+
+
+def _move_input(node_id: str, index: int, step: int) -> None:
+    def move(a: Architecture) -> None:
+        inputs = a.inputs_of(node_id)
+        j = index + step
+        inputs[index], inputs[j] = inputs[j], inputs[index]
+        a.reorder_inputs(node_id, inputs)
+
+    state.edit(move)
+
+
+def render_inspector() -> None:
+    """Everything about the selected node, editable; a hint when nothing is selected."""
+    arch = state.arch()
+    node_id = S.get("selected")
+    st.subheader("Inspector")
+    choices = arch.topological_order()
+    picked = st.selectbox(
+        "Node",
+        choices,
+        index=choices.index(node_id) if node_id in choices else None,
+        placeholder="Click a node on the canvas",
+        key=f"inspector_pick_{S.version}_{node_id}",
+    )
+    if picked != node_id:
+        S.selected = picked
+        st.rerun()
+    if node_id is None:
+        st.caption(
+            "Select a node to edit its parameters. Drag from a node's bottom handle to another's top handle to connect them."
+        )
+        return
+    spec = get_spec(arch.type_of(node_id))
+    info = state.analysis().nodes.get(node_id)
+    st.markdown(f"**{spec.type}** — {spec.help}")
+    if info is not None and info.error is not None:
+        st.error(str(info.error), icon=":material/error:")
+    elif info is not None and info.output_shape is not None:
+        st.markdown(
+            f"Output `{format_shape(info.output_shape)}` · {format_count(info.params)} params"
+        )
+    rename_key = f"rename_{S.version}_{node_id}"
+    st.text_input(
+        "Name",
+        value=node_id,
+        key=rename_key,
+        on_change=_rename,
+        args=(rename_key, node_id),
+        help="Becomes the attribute name in the generated code.",
+    )
+    params = arch.params_of(node_id)
+    for param in spec.params:
+        if not param.name.startswith("_"):
+            _param_widget(node_id, param, params.get(param.name, param.default))
+    _render_inputs(arch, node_id, spec)
+    c1, c2, c3 = st.columns(3)
+    c1.button("Duplicate", key="dup_node", on_click=_duplicate, args=(node_id,), width="stretch")
+    c3.button(
+        "Deselect",
+        key="deselect_node",
+        on_click=_deselect,
+        width="stretch",
+        help="Clear the selection: palette layers are then placed unconnected.",
+    )
+    c2.button(
+        "Delete",
+        key="del_node",
+        on_click=_delete,
+        args=(node_id,),
+        width="stretch",
+        type="secondary",
+    )
+
+
+def _render_inputs(arch: Architecture, node_id: str, spec) -> None:
+    inputs = arch.inputs_of(node_id)
+    if spec.max_inputs == 1 or len(inputs) < 2:
+        return
+    st.markdown("**Inputs, in order**")
+    for i, src in enumerate(inputs):
+        c1, c2, c3 = st.columns([4, 1, 1])
+        c1.markdown(f"{i + 1}. `{src}`")
+        c2.button(
+            "↑",
+            key=f"up_{node_id}_{i}",
+            disabled=i == 0,
+            on_click=_move_input,
+            args=(node_id, i, -1),
+        )
+        c3.button(
+            "↓",
+            key=f"down_{node_id}_{i}",
+            disabled=i == len(inputs) - 1,
+            on_click=_move_input,
+            args=(node_id, i, 1),
+        )

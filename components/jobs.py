@@ -1,0 +1,67 @@
+"""A global cap on concurrent training jobs across all browser sessions, with a fair queue.
+
+Plain Python (module state lives once per server process), so it is tested directly.
+A slot is held by a trainer while it runs or is paused; a session waiting in the queue
+must check in every few seconds (the dashboard polls twice a second) or it loses its
+place, so a closed tab never blocks the others.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+ACTIVE_STATES = ("idle", "running", "paused")
+QUEUE_TIMEOUT_S = 10.0
+
+
+class JobSlots:
+    """At most `cap` trainers run at once; other sessions wait in arrival order."""
+
+    def __init__(self, cap: int) -> None:
+        self.cap = max(1, cap)
+        self._lock = threading.Lock()
+        self._holders: dict[str, object] = {}  # owner -> trainer
+        self._waiting: dict[str, float] = {}  # owner -> last check-in (insertion = arrival order)
+
+    def acquire(self, owner: str, clock=time.monotonic) -> int:
+        """0 when owner may start training now (the slot is then reserved); else its place in the queue."""
+        with self._lock:
+            self._prune(clock())
+            if owner in self._holders:
+                return 0
+            self._waiting[owner] = clock()
+            queue = list(self._waiting)
+            free = self.cap - len(self._holders)
+            if queue.index(owner) < free:
+                del self._waiting[owner]
+                self._holders[owner] = None
+                return 0
+            return queue.index(owner) - free + 1
+
+    def attach(self, owner: str, trainer: object) -> None:
+        """The trainer that now holds owner's slot; it frees the slot when it ends."""
+        with self._lock:
+            self._holders[owner] = trainer
+
+    def release(self, owner: str) -> None:
+        with self._lock:
+            self._holders.pop(owner, None)
+            self._waiting.pop(owner, None)
+
+    def running(self) -> int:
+        with self._lock:
+            self._prune(time.monotonic())
+            return len(self._holders)
+
+    def _prune(self, now: float) -> None:
+        for owner, trainer in list(self._holders.items()):
+            if trainer is not None and getattr(trainer, "state", "idle") not in ACTIVE_STATES:
+                del self._holders[owner]
+        for owner, seen in list(self._waiting.items()):
+            if now - seen > QUEUE_TIMEOUT_S:
+                del self._waiting[owner]
+
+
+SLOTS = JobSlots(int(os.environ.get("LAYERCRAFT_MAX_JOBS", "2")))

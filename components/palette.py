@@ -1,0 +1,110 @@
+"""The layer palette: categories with search; a click inserts the layer after the selection."""
+
+from __future__ import annotations
+
+import networkx as nx
+import streamlit as st
+
+from builder.graph import Architecture
+from builder.layers import REGISTRY, specs_by_category
+from builder.layers.base import LayerSpec
+
+from . import state
+
+S = st.session_state
+CATEGORY_TITLES = {
+    "core": "Core",
+    "convolution": "Convolution & pooling",
+    "normalisation": "Normalisation & dropout",
+    "activation": "Activations",
+    "sequence": "Sequence",
+    "merge": "Merge",
+}
+
+
+def matching_specs(query: str) -> dict[str, list[LayerSpec]]:
+    """Palette entries whose type, category or help contains the query (case-insensitive)."""
+    words = query.lower().split()
+    result = {}
+    for category, specs in specs_by_category().items():
+        hits = [
+            s for s in specs if all(w in f"{s.type} {s.category} {s.help}".lower() for w in words)
+        ]
+        if hits:
+            result[category] = hits
+    return result
+
+
+def add_layer(arch: Architecture, type_name: str, selected: str | None) -> str:
+    """Insert a layer after the selected node (between it and its successors and wired).
+
+    With nothing selected (or for an Input) the layer is placed unconnected beside the
+    graph, ready to be wired by dragging from handle to handle.
+    """
+    if selected in arch and type_name != "Input":
+        return arch.insert_after(selected, type_name)
+    return arch.add_node(type_name, pos=_free_spot(arch))
+
+
+def _free_spot(arch: Architecture) -> tuple[float, float]:
+    """Right of the rightmost node, level with the lowest one."""
+    spots = [p for n in arch.node_ids if (p := arch.pos_of(n)) is not None]
+    if not spots:
+        return (0.0, 0.0)
+    return (max(x for x, _ in spots) + 260, max(y for _, y in spots))
+
+
+def _on_click(type_name: str) -> None:
+    new = S.arch.copy()
+    try:
+        node_id = add_layer(new, type_name, S.selected)
+    except Exception as err:  # BuilderError: shown as a notice, the graph stays as it was
+        state.notify("error", str(err))
+        return
+    _shift_below(new, node_id)
+    S.selected = node_id
+    state.commit(new)
+
+
+def _shift_below(arch: Architecture, new_id: str) -> None:
+    """Push the new node's descendants down a row so nothing overlaps."""
+    pos = arch.pos_of(new_id)
+    if pos is None:
+        return
+    for node_id in nx.descendants(arch.graph, new_id):
+        p = arch.pos_of(node_id)
+        if p is not None and p[1] >= pos[1]:
+            arch.set_pos(node_id, (p[0], p[1] + 110))
+
+
+def render_palette() -> None:
+    """Sidebar palette: a search box and one expander per category."""
+    st.subheader("Layers")
+    query = st.text_input(
+        "Search layers",
+        placeholder="conv, norm, lstm…",
+        key="palette_search",
+        label_visibility="collapsed",
+    )
+    where = S.selected if S.get("selected") in S.arch else None
+    st.caption(
+        f"Click to add after **{where}**." if where else "Click to add after the last layer."
+    )
+    groups = matching_specs(query)
+    if not groups:
+        st.caption("No layer matches.")
+    for category, specs in groups.items():
+        with st.expander(CATEGORY_TITLES.get(category, category), expanded=bool(query)):
+            cols = st.columns(2)
+            for i, spec in enumerate(specs):
+                cols[i % 2].button(
+                    spec.type,
+                    key=f"add_{spec.type}",
+                    help=spec.help,
+                    on_click=_on_click,
+                    args=(spec.type,),
+                    width="stretch",
+                )
+
+
+__all__ = ["REGISTRY", "add_layer", "matching_specs", "render_palette"]

@@ -1,0 +1,53 @@
+"""Predictions of a model snapshot for the dashboard: confusion matrix, boundary grid, samples.
+
+UI-free. The trainer keeps training while these run, so they work on a copy of the
+model in eval mode and never touch the live one.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import torch
+
+GRID = 80
+
+
+def snapshot(model: torch.nn.Module) -> torch.nn.Module:
+    """An eval-mode copy on the CPU (the live model keeps training in its thread)."""
+    clone = copy.deepcopy(model).to("cpu")
+    return clone.eval()
+
+
+@torch.no_grad()
+def class_scores(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Class probabilities, shape (n, classes); a single logit is read as binary."""
+    out = model(x.to("cpu"))
+    if isinstance(out, tuple):
+        out = out[0]
+    out = out.reshape(len(x), -1).float()
+    if out.shape[1] == 1:
+        p = torch.sigmoid(out)
+        return torch.cat([1 - p, p], dim=1)
+    return torch.softmax(out, dim=1)
+
+
+def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> np.ndarray:
+    """counts[true, predicted]."""
+    counts = np.zeros((num_classes, num_classes), dtype=np.int64)
+    np.add.at(counts, (y_true.astype(int), y_pred.astype(int)), 1)
+    return counts
+
+
+def boundary_grid(model, x: torch.Tensor, size: int = GRID):
+    """(xs, ys, probability of the last class over a size×size grid) around 2-D points x."""
+    lo = x.min(dim=0).values.numpy() - 0.5
+    hi = x.max(dim=0).values.numpy() + 0.5
+    xs = np.linspace(lo[0], hi[0], size)
+    ys = np.linspace(lo[1], hi[1], size)
+    gx, gy = np.meshgrid(xs, ys)
+    points = torch.tensor(np.stack([gx.ravel(), gy.ravel()], axis=1), dtype=torch.float32)
+    scores = class_scores(model, points)
+    z = scores[:, 1].numpy() if scores.shape[1] == 2 else scores.argmax(dim=1).numpy().astype(float)
+    return xs, ys, z.reshape(size, size)

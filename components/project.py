@@ -1,0 +1,147 @@
+"""Sidebar project controls: templates, New, Open (upload), Save (download), Undo / Redo."""
+
+from __future__ import annotations
+
+import re
+
+import streamlit as st
+
+from builder.errors import BuilderError
+from builder.graph import Architecture
+from builder.layout import apply_layout
+from builder.templates import list_templates, load_template
+
+from . import state
+
+S = st.session_state
+MAX_UPLOAD_BYTES = 5_000_000
+
+
+@st.cache_data(show_spinner=False)
+def _templates() -> list[tuple[str, str, str]]:
+    return list_templates()
+
+
+def open_graph_bytes(data: bytes, file_name: str) -> Architecture:
+    """An uploaded graph file -> Architecture; a BuilderError naming the file otherwise."""
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise BuilderError(
+            "larger than 5 MB", file=file_name, hint="Open a graph saved by LayerCraft."
+        )
+    try:
+        arch = Architecture.from_json(data)
+    except BuilderError as err:
+        err.file = err.file or file_name
+        raise
+    if any(arch.pos_of(n) is None for n in arch.node_ids):
+        apply_layout(arch)
+    return arch
+
+
+def download_name(arch: Architecture, ext: str) -> str:
+    """'LeNet-5' -> 'lenet-5.json'."""
+    stem = re.sub(r"[^a-z0-9_-]+", "_", arch.name.lower()).strip("_") or "network"
+    return f"{stem}.{ext}"
+
+
+def _load_template(stem: str) -> None:
+    S.selected = None
+    state.commit(load_template(stem))
+    S.template_stem = stem
+    state.notify("success", f"Loaded the template “{state.arch().name}”.")
+
+
+def _new() -> None:
+    arch = Architecture("Untitled")
+    arch.add_node("Input", {"shape": [1, 8, 8]}, id="x", pos=(0.0, 0.0))
+    S.selected = "x"
+    state.commit(arch)
+    S.template_stem = None
+
+
+def _open_upload() -> None:
+    upload = S.get("open_upload")
+    if upload is None:
+        return
+    try:
+        arch = open_graph_bytes(upload.getvalue(), upload.name)
+    except BuilderError as err:
+        state.notify(
+            "error", f"Could not open {upload.name}: {err}. Your current graph is unchanged."
+        )
+        return
+    S.selected = None
+    state.commit(arch)
+    state.notify("success", f"Opened “{arch.name}” from {upload.name}.")
+
+
+def _rename_graph() -> None:
+    name = S.get("graph_name", "").strip()[:200]
+    if name and name != state.arch().name:
+        new = state.arch().copy()
+        new.name = name
+        state.commit(new, redraw=False)
+
+
+def render_project() -> None:
+    """Project box at the top of the sidebar."""
+    arch = state.arch()
+    st.text_input("Network name", value=arch.name, key="graph_name", on_change=_rename_graph)
+    templates = _templates()
+    labels = {stem: name for stem, name, _ in templates}
+    c1, c2 = st.columns([3, 1])
+    stem = c1.selectbox(
+        "Template",
+        [t[0] for t in templates],
+        format_func=labels.get,
+        key="template_pick",
+        help="\n\n".join(f"**{name}**: {text}" for _, name, text in templates),
+    )
+    c2.button(
+        "Load",
+        key="load_template",
+        on_click=_load_template,
+        args=(stem,),
+        width="stretch",
+        help="Replace the canvas with this template (Undo brings yours back).",
+    )
+    c1, c2, c3, c4 = st.columns(4)
+    c1.button(
+        "New",
+        key="new_graph",
+        on_click=_new,
+        width="stretch",
+        help="Start from a single Input node.",
+    )
+    c2.button(
+        "",
+        icon=":material/undo:",
+        key="undo",
+        on_click=state.undo,
+        disabled=not S.history.can_undo,
+        width="stretch",
+        help="Undo",
+    )
+    c3.button(
+        "",
+        icon=":material/redo:",
+        key="redo",
+        on_click=state.redo,
+        disabled=not S.history.can_redo,
+        width="stretch",
+        help="Redo",
+    )
+    c4.download_button(
+        "",
+        icon=":material/save:",
+        data=arch.to_json_string() + "\n",
+        file_name=download_name(arch, "json"),
+        mime="application/json",
+        key="save_graph",
+        help="Save: download the graph as JSON",
+        width="stretch",
+    )
+    st.file_uploader(
+        "Open a graph (.json)", type=["json"], key="open_upload", on_change=_open_upload
+    )
+    st.caption(f"Autosaved as project `{S.project_id}` — keep this page's URL to come back to it.")
