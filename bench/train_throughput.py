@@ -1,6 +1,6 @@
 """Training throughput: our Trainer against two hand-written PyTorch loops, in one run.
 
-    .venv/bin/python bench/train_throughput.py [--repeats 5] [--device cpu] [--quick]
+    .venv/bin/python bench/train_throughput.py [--repeats 5] [--device cpu] [--quick] [--big]
 
 Each loop trains the same model (same initial weights, Adam, same batch size) on the
 same data for the same epochs, with a validation pass per epoch, and tracks loss and
@@ -123,7 +123,7 @@ def _synchronise(device: str) -> None:
 
 def measure(case, repeats, device) -> dict[str, float]:
     """Median seconds per loop kind, interleaved over `repeats` rounds."""
-    name, arch, ds, epochs = case
+    _name, arch, ds, epochs = case
     torch.manual_seed(0)
     initial = compile_model(arch)
     loops = {
@@ -170,7 +170,10 @@ def main() -> None:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--quick", action="store_true", help="fewer epochs (smoke test)")
     parser.add_argument("--big", action="store_true", help="add LeNet-5 on 60,000 1×28×28")
+    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     print(f"device {args.device}, torch {torch.__version__}, threads {torch.get_num_threads()}")
     header = (
         f"{'model':36} {'tight s':>8} {'loader s':>9} {'ours s':>8} {'stats s':>8} "

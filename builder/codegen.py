@@ -15,7 +15,6 @@ import re
 
 from torch import nn
 
-from .errors import BuilderError
 from .graph import Architecture
 from .layers import get_spec
 from .shapes import Analysis, analyse
@@ -91,7 +90,8 @@ def generate_source(
         "",
     ]
     source = "\n".join(lines)
-    return source if "torch." in source else _drop_unused_torch(source)
+    uses_torch = any("torch." in line for line in init_lines + forward_lines)
+    return source if uses_torch else _drop_unused_torch(source)
 
 
 def _wrap(line: str, indent: int) -> list[str]:
@@ -124,8 +124,16 @@ def _break(line: str, pad: str) -> list[str]:
         return [*lines, pad + code]
     if len(inner) + len(body_text) <= LINE_LENGTH:
         return [*lines, pad + head, inner + body_text, pad + ")"]
-    args = _split_top_level(body_text)
-    return [*lines, pad + head, *(f"{inner}{arg}," for arg in args), pad + ")"]
+    args = [line for arg in _split_top_level(body_text) for line in _arg_lines(arg, inner)]
+    return [*lines, pad + head, *args, pad + ")"]
+
+
+def _arg_lines(arg: str, pad: str) -> list[str]:
+    """One call argument; a long list literal gets one item per line."""
+    if len(pad) + len(arg) + 1 <= LINE_LENGTH or not (arg.startswith("[") and arg.endswith("]")):
+        return [f"{pad}{arg},"]
+    items = _split_top_level(arg[1:-1])
+    return [f"{pad}[", *(f"{pad}    {item}," for item in items), f"{pad}],"]
 
 
 def _signature(args: list[str]) -> list[str]:
@@ -149,19 +157,24 @@ def _split_top_level(text: str) -> list[str]:
     return [*parts, current.strip()] if current.strip() else parts
 
 
-def _class_docstring(summary: str, inputs: list[str]) -> list[str]:
-    one_line = f'    """{summary}. Input {", ".join(inputs)}."""'
+def _class_docstring(summary: str, inputs: list[tuple[str, str]]) -> list[str]:
+    described = [f"{name} {what}" for name, what in inputs]
+    one_line = f'    """{summary}. Input {", ".join(described)}."""'
     if len(one_line) <= LINE_LENGTH:
         return [one_line]
-    return [f'    """{summary}.', "", "    Inputs:", *(f"        {i}" for i in inputs), '    """']
+    lines = [f'    """{summary}.', "", "    Inputs:"]
+    for (name, what), text in zip(inputs, described, strict=True):
+        fits = len(text) + 8 <= LINE_LENGTH
+        lines += [f"        {text}"] if fits else [f"        {name}:", f"            {what}"]
+    return [*lines, '    """']
 
 
-def _describe_inputs(analysis: Analysis, inputs: list[str]) -> list[str]:
+def _describe_inputs(analysis: Analysis, inputs: list[str]) -> list[tuple[str, str]]:
     parts = []
     for n in inputs:
         info = analysis.nodes[n]
         shape = "(N, " + ", ".join(map(str, info.output_shape)) + ")"
-        parts.append(f"{n} {shape}" + (" token ids" if info.dtype == "int64" else ""))
+        parts.append((n, shape + (" token ids" if info.dtype == "int64" else "")))
     return parts
 
 
@@ -256,9 +269,3 @@ def _chain_name(arch, names, position, first_write) -> str:
 
 def _batch_shape(shape) -> str:
     return "(N, " + ", ".join(map(str, shape)) + ")"
-
-
-def check_identifier(name: str) -> None:
-    """Guard used by tests and callers that build names themselves."""
-    if not name.isidentifier() or keyword.iskeyword(name):
-        raise BuilderError(f"{name!r} is not a valid Python name")

@@ -38,7 +38,8 @@ def render_dot(
     analysis = analysis or analyse(arch)
     colours = heat_colours(stats or {}, metric)
     dot = graphviz.Digraph(arch.name or "network")
-    dot.attr(rankdir="TB", nodesep="0.3", ranksep="0.35", bgcolor="transparent")
+    # size caps the drawing (inches) so a long network shrinks instead of overflowing the page.
+    dot.attr(rankdir="TB", nodesep="0.3", ranksep="0.3", bgcolor="transparent", size="5,9")
     dot.attr("node", shape="box", style="rounded,filled", fontname="Helvetica", fontsize="10")
     dot.attr("edge", fontname="Helvetica", fontsize="9", color="#718096")
     for node_id in arch.topological_order():

@@ -9,7 +9,6 @@ except through `repr` of validated values.
 
 from __future__ import annotations
 
-import argparse
 import ast
 import copy
 import io
@@ -150,7 +149,7 @@ def render_bundle(
     source = model_source(arch)
     settings = train_settings(
         arch, config, dataset=dataset, dataset_name=dataset_name, data_path=data_path,
-        dataset_options=dataset_options,
+        dataset_options=dataset_options, notes=notes,
     )  # fmt: skip
     files = {
         "model.py": source.encode(),
@@ -330,9 +329,21 @@ def train_settings(
     dataset_name: str | None = None,
     data_path: str | None = None,
     dataset_options: dict | None = None,
+    notes: list[str] | None = None,
 ) -> dict[str, Any]:
-    """The SETTINGS dict train.py starts with: the training config plus what the data is."""
+    """The SETTINGS dict train.py starts with: the training config plus what the data is.
+
+    dataset_options: how the embedded set was loaded (seed, n_samples, noise, task,
+    val_fraction, label_column, maker options); `notes` collects what could not be kept.
+    """
     cfg = _config_dict(config)
+    if dataset is None and dataset_name is None and data_path is None and cfg.get("dataset"):
+        # A bundle's own config.json names its dataset: re-exporting with it keeps the data.
+        dataset_name = cfg["dataset"]
+        dataset_options = dataset_options or {
+            **cfg.get("dataset_options", {}),
+            "seed": cfg.get("data_seed", cfg.get("seed", 0)),
+        }
     settings: dict[str, Any] = {
         "epochs": int(cfg.get("epochs", 10)),
         "batch_size": int(cfg.get("batch_size", 64)),
@@ -351,8 +362,9 @@ def train_settings(
         # bf16 autocast only ever applies on CUDA; the exported script uses it there by default.
         "amp": True,
     }
+    notes = notes if notes is not None else []
     settings.update(
-        _data_settings(arch, dataset, dataset_name, data_path, dataset_options, settings["seed"])
+        _data_settings(arch, dataset, dataset_name, data_path, dataset_options, settings, notes)
     )
     settings["loss"] = _loss_for(arch, cfg.get("loss", "auto"), settings["task"])
     return settings
@@ -440,19 +452,31 @@ def embedded_makers() -> list[str]:
 
 
 def _data_settings(
-    arch, dataset, dataset_name, data_path, dataset_options, seed: int
+    arch, dataset, dataset_name, data_path, dataset_options, training: dict, notes: list[str]
 ) -> dict[str, Any]:
     """What train.py needs to rebuild the data: source, split, task, shapes and dtypes."""
+    seed = training["seed"]  # the data seed defaults to the training seed, as in the CLI
     options = {k: v for k, v in dict(dataset_options or {}).items() if v is not None}
     val_fraction = float(options.pop("val_fraction", 0.2))
+    seed_given = "seed" in options
     data_seed = int(options.pop("seed", seed))
     label_column = options.pop("label_column", None)
-    task = options.pop("task", None)
+    task = options.pop("task", None) or getattr(dataset, "task", None)
+    task = task if task == "reconstruction" else None  # other tasks follow from the set
     name = dataset_name or getattr(dataset, "name", None)
     if data_path is not None or name not in embedded_makers():
         name = None  # a file: train.py reads it from --data
     if dataset is None and name is not None:
         dataset = _load_embedded(name, options, task, val_fraction, data_seed)
+    elif name is not None and not seed_given:
+        # The caller gave the Dataset but not its seed: find the one that rebuilds it exactly.
+        data_seed = _seed_that_rebuilds(dataset, name, options, task, val_fraction, data_seed)
+        if data_seed is None:
+            data_seed = seed
+            notes.append(
+                f"train.py regenerates the {name} set but could not rebuild the app's exact "
+                "split (a different size, noise or seed); its numbers will be close, not identical."
+            )
     if task == "reconstruction":
         options.pop("noise", None)  # the noise is added to inputs while training instead
     input_ids = arch.input_nodes()
@@ -473,12 +497,28 @@ def _data_settings(
         "label_column": label_column,
         "val_fraction": val_fraction,
         "task": getattr(dataset, "task", None) or task or "classification",
-        "num_classes": len(getattr(dataset, "class_names", None) or []),
-        "input_shape": [int(d) for d in input_params.get("shape", [])],
         "input_dtype": dtype,
         "standardise": standardise,
         "input_noise": float(getattr(dataset, "input_noise", 0.0) or 0.0),
     }
+
+
+def _seed_that_rebuilds(dataset, name, options, task, val_fraction, seed) -> int | None:
+    """The data seed (the config's, else load_dataset's default 0) that gives this exact split."""
+    import torch
+
+    for candidate in dict.fromkeys((seed, 0)):
+        try:
+            again = _load_embedded(name, options, task, val_fraction, candidate)
+        except BuilderError:
+            return None
+        same = all(
+            a.shape == b.shape and torch.equal(a, b)
+            for a, b in ((again.x_train, dataset.x_train), (again.y_train, dataset.y_train))
+        )
+        if same:
+            return candidate
+    return None
 
 
 def _load_embedded(name, options, task, val_fraction, seed):
@@ -643,63 +683,3 @@ def _readme(arch, settings: dict[str, Any], files: dict[str, bytes], notes: list
     if notes:
         sections += ["", "## Notes", "", *(f"- {note}" for note in notes)]
     return "\n".join(sections) + "\n"
-
-
-# ---- command line ---------------------------------------------------------------------------
-
-
-def add_export_arguments(parser) -> None:
-    """The options of `python -m builder export` beyond GRAPH and -o."""
-    parser.add_argument("--weights", help="trained weights (.safetensors) to include")
-    parser.add_argument("--config", help="training settings (JSON, as in config.json)")
-    parser.add_argument("--dataset", help="embedded dataset train.py regenerates (e.g. digits)")
-    parser.add_argument("--data", help="data file train.py should read (.npz, .csv, IDX)")
-    parser.add_argument(
-        "--onnx", action=argparse.BooleanOptionalAction, default=True, help="write model.onnx"
-    )
-
-
-def run_export_command(args) -> int:
-    """`python -m builder export GRAPH -o DIR [...]`: write the bundle, print each path and note."""
-    from builder.graph import Architecture
-
-    arch = Architecture.load(args.graph)
-    config = _read_config(getattr(args, "config", None))
-    model = None
-    if getattr(args, "weights", None):
-        from builder.compile import compile_model
-
-        model = load_weights(compile_model(arch), args.weights)
-    dataset_options = config.pop("dataset_options", None) if config else None
-    written = write_bundle(
-        arch,
-        args.out,
-        config=config,
-        dataset_name=getattr(args, "dataset", None) or (config or {}).get("dataset"),
-        data_path=getattr(args, "data", None),
-        model=model,
-        onnx=getattr(args, "onnx", True),
-        dataset_options=dataset_options,
-    )
-    for path in written:
-        print(path)
-    for note in written.notes:
-        print(f"note: {note}")
-    return 0
-
-
-def _read_config(path) -> dict[str, Any] | None:
-    """Training settings from a JSON file: a TrainConfig dict, or a bundle's config.json."""
-    if not path:
-        return None
-    try:
-        data = json.loads(Path(path).read_text())
-    except (OSError, ValueError) as err:
-        raise BuilderError(
-            f"cannot read the settings ({err})",
-            file=str(path),
-            hint="Pass a JSON file like a bundle's config.json.",
-        ) from None
-    if not isinstance(data, dict):
-        raise BuilderError("settings must be a JSON object", file=str(path))
-    return data

@@ -122,8 +122,9 @@ def check_gan_pair(gen_arch, disc_arch) -> BuilderError | None:
 
 
 def _check_pair(gen_arch, disc_arch) -> None:
+    analyses = {}
     for role, arch in (("generator", gen_arch), ("discriminator", disc_arch)):
-        analysis = analyse(arch)
+        analysis = analyses[role] = analyse(arch)
         if analysis.errors:
             first = analysis.errors[0]
             raise BuilderError(
@@ -138,8 +139,8 @@ def _check_pair(gen_arch, disc_arch) -> None:
                 hint="Join the branches or remove the extra outputs.",
             )
     noise_input_of(gen_arch)
-    gen_out = analyse(gen_arch).outputs[0]
-    gen_shape = tuple(analyse(gen_arch).nodes[gen_out].output_shape)
+    gen_out = analyses["generator"].outputs[0]
+    gen_shape = tuple(analyses["generator"].nodes[gen_out].output_shape)
     disc_inputs = disc_arch.input_nodes()
     if len(disc_inputs) != 1:
         raise BuilderError(
@@ -157,7 +158,7 @@ def _check_pair(gen_arch, disc_arch) -> None:
             hint=f"Set the discriminator Input shape to {list(gen_shape)}, or end the generator "
             f"with an Unflatten/Reshape to {list(disc_shape)}.",
         )
-    disc_analysis = analyse(disc_arch)
+    disc_analysis = analyses["discriminator"]
     disc_out = disc_analysis.outputs[0]
     out_shape = tuple(disc_analysis.nodes[disc_out].output_shape)
     if math.prod(out_shape) != 1:
@@ -581,3 +582,59 @@ class GanTrainer:
         if self.state in ("failed", "stopped"):
             out["message"] = self.message
         return out
+
+
+# ---- command line ---------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    """python -m builder.gan GEN.json DISC.json [--epochs N ...]: train, print a JSON summary."""
+    import argparse
+    import json
+    import sys
+
+    from builder.data import load_dataset
+    from builder.graph import Architecture
+
+    parser = argparse.ArgumentParser(prog="python -m builder.gan", description=main.__doc__)
+    parser.add_argument("generator", help="generator graph JSON (noise Input)")
+    parser.add_argument("discriminator", help="discriminator graph JSON (one logit out)")
+    parser.add_argument("--dataset", default="digits", help="an embedded image set")
+    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--lr-g", type=float, default=2e-4)
+    parser.add_argument("--lr-d", type=float, default=2e-4)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--metrics-out", help="write every event as a JSON line here")
+    parser.add_argument("--samples-out", help="save the final fixed-noise samples (.npy)")
+    args = parser.parse_args(argv)
+    try:
+        gen = Architecture.load(args.generator)
+        disc = Architecture.load(args.discriminator)
+        data = load_dataset(args.dataset, task="reconstruction", seed=args.seed)
+        config = GanConfig(
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            lr_g=args.lr_g,
+            lr_d=args.lr_d,
+            seed=args.seed,
+            device=args.device,
+        )
+        trainer = GanTrainer(gen, disc, data, config)
+    except BuilderError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    summary = trainer.run()
+    if args.metrics_out:
+        events, _ = trainer.events_since(0)
+        with open(args.metrics_out, "w") as out:
+            out.writelines(json.dumps(e, default=str) + "\n" for e in events)
+    if args.samples_out and trainer.latest_samples() is not None:
+        np.save(args.samples_out, trainer.latest_samples())
+    print(json.dumps(summary))
+    return 0 if summary["state"] == "finished" else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -42,6 +42,7 @@ class Architecture:
 
     @property
     def node_ids(self) -> list[str]:
+        """Node ids in insertion order."""
         return list(self.graph.nodes)
 
     @property
@@ -50,6 +51,7 @@ class Architecture:
         return [(src, dst) for dst in self.graph.nodes for src in self.inputs_of(dst)]
 
     def type_of(self, node_id: str) -> str:
+        """The layer type of a node ("Conv2d")."""
         return self._node(node_id)["type"]
 
     def params_of(self, node_id: str) -> dict[str, Any]:
@@ -58,21 +60,27 @@ class Architecture:
         return {**get_spec(node["type"]).defaults(), **node["params"]}
 
     def user_params_of(self, node_id: str) -> dict[str, Any]:
+        """Only the params the user set (what graph JSON stores)."""
         return dict(self._node(node_id)["params"])
 
     def pos_of(self, node_id: str) -> tuple[float, float] | None:
+        """The node's canvas position, or None."""
         return self._node(node_id).get("pos")
 
     def inputs_of(self, node_id: str) -> list[str]:
+        """The nodes feeding this one, in input (port) order."""
         return list(self._node(node_id)["inputs"])
 
     def outputs_of(self, node_id: str) -> list[str]:
+        """The nodes this one feeds."""
         return list(self.graph.successors(node_id))
 
     def input_nodes(self) -> list[str]:
+        """Input nodes in insertion order: the order of forward()'s arguments."""
         return [n for n in self.graph.nodes if self.type_of(n) == "Input"]
 
     def output_nodes(self) -> list[str]:
+        """Nodes nothing reads from: the network's outputs, in insertion order."""
         return [n for n in self.graph.nodes if self.graph.out_degree(n) == 0]
 
     def topological_order(self) -> list[str]:
@@ -122,6 +130,7 @@ class Architecture:
         return f"{prefix}{n}"
 
     def remove_node(self, node_id: str) -> None:
+        """Delete a node and every edge touching it."""
         self._node(node_id)
         for succ in self.outputs_of(node_id):
             self.graph.nodes[succ]["inputs"] = [s for s in self.inputs_of(succ) if s != node_id]
@@ -156,12 +165,14 @@ class Architecture:
         inputs.insert(len(inputs) if port is None else max(0, min(port, len(inputs))), src)
 
     def disconnect(self, src: str, dst: str) -> None:
+        """Remove the edge src -> dst."""
         if not self.graph.has_edge(src, dst):
             raise BuilderError("there is no such edge", edge=(src, dst))
         self.graph.remove_edge(src, dst)
         self.graph.nodes[dst]["inputs"].remove(src)
 
     def reorder_inputs(self, node_id: str, ordered: list[str]) -> None:
+        """Set the order of a merge node's inputs (same sources, new order)."""
         if sorted(ordered) != sorted(self.inputs_of(node_id)):
             raise BuilderError("the new order must list exactly the current inputs", node=node_id)
         self.graph.nodes[node_id]["inputs"] = list(ordered)
@@ -176,6 +187,7 @@ class Architecture:
         self.set_params(node_id, {**self.user_params_of(node_id), **changes})
 
     def set_pos(self, node_id: str, pos: tuple[float, float] | list[float] | None) -> None:
+        """Move a node on the canvas (None: no position)."""
         self._node(node_id)["pos"] = _check_pos(pos, node_id)
 
     def rename_node(self, old: str, new: str) -> None:
@@ -224,6 +236,7 @@ class Architecture:
         )
 
     def copy(self) -> Architecture:
+        """An independent deep copy."""
         return copy.deepcopy(self)
 
     def _node(self, node_id: str) -> dict[str, Any]:
@@ -235,6 +248,7 @@ class Architecture:
     # ---- JSON v1 ----------------------------------------------------------------------
 
     def to_json(self) -> dict[str, Any]:
+        """The graph as graph JSON v1 (a dict ready for json.dumps)."""
         nodes = []
         for n in self.graph.nodes:
             node = {"id": n, "type": self.type_of(n), "params": self.user_params_of(n)}
@@ -258,9 +272,11 @@ class Architecture:
         }
 
     def to_json_string(self) -> str:
+        """Graph JSON v1 as indented text."""
         return json.dumps(self.to_json(), indent=2)
 
     def save(self, path: str | Path) -> None:
+        """Write graph JSON v1 to a file."""
         Path(path).write_text(self.to_json_string() + "\n", encoding="utf-8")
 
     @classmethod
@@ -281,6 +297,7 @@ class Architecture:
 
     @classmethod
     def load(cls, path: str | Path) -> Architecture:
+        """Read graph JSON v1 from a file; BuilderError(file=...) when it cannot."""
         path = Path(path)
         try:
             if path.stat().st_size > MAX_FILE_BYTES:

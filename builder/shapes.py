@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from .errors import BuilderError, BuilderWarning
@@ -11,6 +12,8 @@ from .layers.base import Shape, ShapeError, fmt_shape
 
 LARGE_LAYER_PARAMS = 50_000_000
 MAX_MODEL_BYTES = 4 * 1024**3  # float32 weights; refused before anything is allocated
+MAX_VALUES_PER_SAMPLE = 10**9  # one layer's output for one sample (4 GB as float32)
+INTERNAL_ERROR = "LayerCraft could not work out this layer's output shape"
 
 
 @dataclass
@@ -39,17 +42,21 @@ class Analysis:
 
     @property
     def ok(self) -> bool:
+        """True when the graph has no errors."""
         return not self.errors
 
     @property
     def total_params(self) -> int:
+        """Trainable parameters of the whole model."""
         return sum(info.params for info in self.nodes.values())
 
     @property
     def total_macs(self) -> int:
+        """Multiply-accumulates for one sample."""
         return sum(info.macs for info in self.nodes.values())
 
     def shape_of(self, node_id: str) -> Shape | None:
+        """A node's output shape, None when it has an error."""
         return self.nodes[node_id].output_shape
 
 
@@ -104,11 +111,22 @@ def _analyse_node(arch: Architecture, node_id: str, done: dict[str, NodeInfo]) -
         info.macs = spec.count_macs(info.input_shapes, info.output_shape, params)
     except ShapeError as exc:
         info.output_shape = None
-        info.error = BuilderError(str(exc), node=node_id, hint=exc.hint)
+        # A rule may name the node in its hint as "{node}" ("Insert Flatten before fc1.").
+        hint = exc.hint.replace("{node}", node_id) if exc.hint else None
+        info.error = BuilderError(str(exc), node=node_id, hint=hint)
     except BuilderError as exc:
         info.output_shape = None
         exc.node = exc.node or node_id
         info.error = exc
+    except (ArithmeticError, LookupError, TypeError, ValueError) as exc:
+        # A rule that crashes is a LayerCraft bug, but the user still gets a message, not a
+        # traceback (the fuzz tests fail on this text, so such bugs are found).
+        info.output_shape = None
+        info.error = BuilderError(
+            f"{INTERNAL_ERROR} ({type(exc).__name__}: {str(exc)[:80]})",
+            node=node_id,
+            hint="Try other settings for this layer.",
+        )
     return info
 
 
@@ -134,7 +152,7 @@ def _check_dtype(spec, node_id, params, input_dtypes) -> str:
     for dtype in input_dtypes:
         if dtype != spec.input_dtype:
             if dtype == "int64":
-                raise ShapeError("gets integer token ids", "Put an Embedding before it.")
+                raise ShapeError("gets integer token ids", "Put an Embedding before {node}.")
             raise ShapeError(
                 "expects integer token ids but gets float values",
                 'Set the Input dtype to "int64" and feed it token ids.',
@@ -143,10 +161,18 @@ def _check_dtype(spec, node_id, params, input_dtypes) -> str:
 
 
 def _check_positive(shape: Shape) -> None:
+    if not shape:
+        raise ShapeError("would leave no dimensions besides the batch", "Keep at least one.")
     if any(size < 1 for size in shape):
         raise ShapeError(
             f"would produce an empty output ({fmt_shape(shape)})",
             "Use a smaller kernel or stride, or more padding.",
+        )
+    if math.prod(shape) > MAX_VALUES_PER_SAMPLE:
+        raise ShapeError(
+            f"would produce {math.prod(shape):,} values per sample ({fmt_shape(shape)}), "
+            "more than fits in memory",
+            "Use fewer channels, a larger stride, or pool first.",
         )
 
 
@@ -201,6 +227,16 @@ def find_warnings(arch: Architecture, analysis: Analysis) -> list[BuilderWarning
                     hint="Put the Dropout after the BatchNorm instead.",
                 )
             )
+        if type_name in ("RNN", "LSTM", "GRU"):
+            params = arch.params_of(node_id)
+            if params["dropout"] > 0 and params["num_layers"] == 1:
+                warnings.append(
+                    BuilderWarning(
+                        "dropout only acts between stacked layers, so it does nothing here",
+                        node=node_id,
+                        hint="Raise num_layers above 1, or add a Dropout layer after it.",
+                    )
+                )
         info = analysis.nodes.get(node_id)
         if info is not None and info.params > LARGE_LAYER_PARAMS:
             warnings.append(

@@ -34,11 +34,22 @@ DESCRIPTIONS = {
 }
 
 
+# Halves of a two-network setup (the GAN tab trains them together); not trained alone.
+PART_DESCRIPTIONS = {
+    "gan_generator": "GAN generator: turns random noise into an 8×8 digit image.",
+    "gan_discriminator": "GAN discriminator: scores an 8×8 image as real or generated.",
+}
+
+
 def list_templates() -> list[tuple[str, str, str]]:
     """(stem, display name, description) for every template file, in a teaching order."""
     stems = [p.stem for p in sorted(TEMPLATE_DIR.glob("*.json"))]
     ordered = [s for s in DESCRIPTIONS if s in stems] + [s for s in stems if s not in DESCRIPTIONS]
-    return [(s, load_template(s).name, DESCRIPTIONS.get(s, ("", ""))[1]) for s in ordered]
+    return [(s, load_template(s).name, _description(s)) for s in ordered]
+
+
+def _description(stem: str) -> str:
+    return DESCRIPTIONS[stem][1] if stem in DESCRIPTIONS else PART_DESCRIPTIONS.get(stem, "")
 
 
 def template_dataset(stem: str) -> str | None:
@@ -47,6 +58,7 @@ def template_dataset(stem: str) -> str | None:
 
 
 def load_template(stem: str) -> Architecture:
+    """The template saved as assets/templates/<stem>.json."""
     path = TEMPLATE_DIR / f"{stem}.json"
     if not stem.replace("_", "").isalnum() or not path.is_file():
         raise BuilderError(f"there is no template named {stem[:40]!r}")

@@ -15,7 +15,7 @@ import threading
 import time
 import traceback
 import uuid
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 import torch
@@ -128,6 +128,7 @@ class _Window:
     """The steps between two host reads of the loss."""
 
     started: float
+    losses: list = field(default_factory=list)  # each step's loss, still on the device
     steps: int = 0
     samples: int = 0
     last_size: int = 0
@@ -175,6 +176,7 @@ class Trainer:
         self.layer_stats_step: int | None = None
         self.state = "idle"
         self.message = ""
+        self.error_detail: str | None = None
         self.history: dict[str, list[float]] = {
             "train_loss": [],
             "val_loss": [],
@@ -203,8 +205,8 @@ class Trainer:
         self._thread.start()
 
     def pause(self) -> None:
-        """Hold before the next batch until resume() or stop()."""
-        if self.state == "running":
+        """Hold before the next batch until resume() or stop() (also before the first one)."""
+        if self.state in ("idle", "running"):
             self._unpaused.clear()
 
     def resume(self) -> None:
@@ -278,7 +280,9 @@ class Trainer:
             )
         except Exception as err:  # any other fault: plain message, model kept usable
             self._restore_best()
-            self._set_state("failed", _plain_message(err), detail=traceback.format_exc(limit=3))
+            # The traceback is kept for developers, never put in front of the user.
+            self.error_detail = traceback.format_exc()
+            self._set_state("failed", _plain_message(err))
         finally:
             self._release_memory()
         return self.summary()
@@ -310,7 +314,6 @@ class Trainer:
         self.scheduler = make_scheduler(cfg, self.optimizer, steps_per_epoch)
         self.forward = self._make_forward()
         self._generator = torch.Generator(device=self.device).manual_seed(cfg.seed)
-        self._window_loss = torch.zeros(cfg.log_every, device=self.device)
         self._l1_params = [p for n, p in self.model.named_parameters() if p.dim() > 1]
         self._initial_state = _copy_state(self.model)
         best_val = math.inf
@@ -353,7 +356,7 @@ class Trainer:
 
     def _release_memory(self) -> None:
         # The data copies on the device are only needed while training.
-        for name in ("x_train", "y_train", "x_val", "y_val", "_window_loss"):
+        for name in ("x_train", "y_train", "x_val", "y_val"):
             self.__dict__.pop(name, None)
 
     def _make_loss(self):
@@ -363,7 +366,7 @@ class Trainer:
         with torch.no_grad():
             was_training = self.model.training
             self.model.eval()
-            out = self.model(self.dataset.x_val[:2].to(self.device))
+            out = self.model(self.x_train[:2])
             self.model.train(was_training)
         if isinstance(out, tuple):
             raise BuilderError(
@@ -375,7 +378,7 @@ class Trainer:
     def _make_forward(self):
         model = self.model
         if self.config.compile:
-            model = torch.compile(model)
+            model = self._compiled_or_eager()
         if self.config.amp and self.device.type == "cuda":
 
             def forward(x):
@@ -384,6 +387,23 @@ class Trainer:
 
             return forward
         return model
+
+    def _compiled_or_eager(self):
+        """torch.compile the model, or say why not and train eagerly (no compiler, no Triton...)."""
+        compiled = torch.compile(self.model)
+        try:
+            # Compilation happens on the first call; do it now, forward and backward.
+            compiled(self.x_train[: self.config.batch_size]).float().sum().backward()
+        except Exception as err:
+            self.model.zero_grad(set_to_none=True)
+            self._publish(
+                "status",
+                state="running",
+                message=f"torch.compile is not available here ({type(err).__name__}); training without it",
+            )
+            return self.model
+        self.model.zero_grad(set_to_none=True)
+        return compiled
 
     def _compute_loss(self, out, y):
         if self.binary:
@@ -434,7 +454,7 @@ class Trainer:
             opt.step()
             if self.scheduler is not None and cfg.schedule == "onecycle":
                 self.scheduler.step()
-            self._window_loss[window.steps] = loss.detach()
+            window.losses.append(loss.detach())  # no device op: stacked once per window
             if classify:
                 self._epoch_correct += _correct(out.detach(), y, self.binary)
             if take_stats:
@@ -452,7 +472,7 @@ class Trainer:
     def _publish_window(self, epoch: int, step_in_epoch: int, window: _Window) -> None:
         # The one host sync per window: every step's loss (to pin a NaN to its step) and
         # the epoch's running count of correct answers, in a single transfer.
-        read = torch.cat([self._window_loss[: window.steps], self._epoch_correct]).tolist()
+        read = torch.cat([torch.stack(window.losses).float(), self._epoch_correct]).tolist()
         losses, correct = read[:-1], round(read[-1])
         first_step = step_in_epoch - window.steps + 2  # 1-based step within the epoch
         for offset, value in enumerate(losses):

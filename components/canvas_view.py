@@ -15,7 +15,7 @@ CANVAS_KEY = "canvas"
 S = st.session_state
 
 
-def render_canvas(height: int = 620) -> None:
+def render_canvas(height: int = 700) -> None:
     """The graph editor: drag, connect handle to handle, right-click or Delete to remove."""
     value = streamlit_flow(
         CANVAS_KEY,

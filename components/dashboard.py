@@ -39,6 +39,8 @@ UPLOAD = "Upload a file…"
 POLL_SECONDS = 0.5
 SNAPSHOT_SECONDS = 1.0
 TRAIN_COLOUR, VAL_COLOUR = "#3b82f6", "#f97316"
+# Per-layer statistics every 10 steps feed the live diagram; the loss is read every 5 steps.
+STATS_EVERY, LOG_EVERY = 10, 5
 
 
 # ---- curves (plain functions over events) ---------------------------------------------------
@@ -191,33 +193,33 @@ def _apply_fix(dataset) -> None:
         state.notify("success", "Applied the fix: the network now fits the dataset.")
 
 
-def _settings() -> TrainConfig:
+def _settings() -> None:
     c1, c2, c3, c4 = st.columns(4)
-    epochs = c1.number_input("Epochs", 1, 1000, 10, key="cfg_epochs")
-    batch = c2.number_input("Batch size", 1, 8192, 64, key="cfg_batch")
-    optimizer = c3.selectbox("Optimizer", OPTIMIZERS, index=OPTIMIZERS.index("adam"), key="cfg_opt")
-    lr = c4.number_input("Learning rate", 1e-6, 10.0, 1e-2, format="%g", step=1e-3, key="cfg_lr")
+    c1.number_input("Epochs", 1, 1000, 10, key="cfg_epochs")
+    c2.number_input("Batch size", 1, 8192, 64, key="cfg_batch")
+    c3.selectbox("Optimizer", OPTIMIZERS, index=OPTIMIZERS.index("adam"), key="cfg_opt")
+    c4.number_input("Learning rate", 1e-6, 10.0, 1e-2, format="%g", step=1e-3, key="cfg_lr")
     with st.expander("More settings"):
         d1, d2, d3, d4 = st.columns(4)
-        weight_decay = d1.number_input(
-            "Weight decay (L2)", 0.0, 1.0, 0.0, format="%g", key="cfg_wd"
-        )
-        schedule = d2.selectbox("LR schedule", SCHEDULES, key="cfg_sched")
-        patience = d3.number_input(
-            "Early stopping patience (0 = off)", 0, 100, 0, key="cfg_patience"
-        )
-        seed = d4.number_input("Seed", 0, 2**31 - 1, 0, key="cfg_seed")
+        d1.number_input("Weight decay (L2)", 0.0, 1.0, 0.0, format="%g", key="cfg_wd")
+        d2.selectbox("LR schedule", SCHEDULES, key="cfg_sched")
+        d3.number_input("Early stopping patience (0 = off)", 0, 100, 0, key="cfg_patience")
+        d4.number_input("Seed", 0, 2**31 - 1, 0, key="cfg_seed")
+
+
+def config_from_widgets() -> TrainConfig:
+    """The settings as the widgets hold them now (read at click time, never stale)."""
     return TrainConfig(
-        epochs=int(epochs),
-        batch_size=int(batch),
-        optimizer=optimizer,
-        lr=float(lr),
-        weight_decay=float(weight_decay),
-        schedule=schedule,
-        early_stopping_patience=int(patience),
-        seed=int(seed),
-        stats_every=10,
-        log_every=5,
+        epochs=int(S.get("cfg_epochs", 10)),
+        batch_size=int(S.get("cfg_batch", 64)),
+        optimizer=S.get("cfg_opt", "adam"),
+        lr=float(S.get("cfg_lr", 1e-2)),
+        weight_decay=float(S.get("cfg_wd", 0.0)),
+        schedule=S.get("cfg_sched", "none"),
+        early_stopping_patience=int(S.get("cfg_patience", 0)),
+        seed=int(S.get("cfg_seed", 0)),
+        stats_every=STATS_EVERY,
+        log_every=LOG_EVERY,
     )
 
 
@@ -230,10 +232,16 @@ def _session_owner() -> str:
     return S.owner
 
 
-def _request_training(dataset, config: TrainConfig) -> None:
+def _request_training() -> None:
     """Train button: start now when a slot is free, else queue (the fragment starts it later)."""
     current = S.get("trainer")
-    if current is not None and current.running:
+    dataset = S.get("current_dataset")
+    if (current is not None and current.running) or dataset is None:
+        return
+    try:
+        config = config_from_widgets()
+    except BuilderError as err:
+        state.notify("error", str(err))
         return
     S.pending = (state.arch().copy(), dataset, config)
     _try_start()
@@ -297,7 +305,8 @@ def render_train_tab() -> None:
         if dataset is not None:
             st.caption(dataset.describe())
             _compatibility(arch, analysis, dataset)
-    config = _settings()
+    S.current_dataset = dataset
+    _settings()
     trainer = S.get("trainer")
     busy = (trainer is not None and trainer.running) or S.get("pending") is not None
     ready = dataset is not None and analysis.ok and check_compatibility(arch, dataset) is None
@@ -309,7 +318,6 @@ def render_train_tab() -> None:
         key="train_btn",
         disabled=busy or not ready,
         on_click=_request_training,
-        args=(dataset, config),
         width="stretch",
     )
     paused = trainer is not None and trainer.state == "paused"
@@ -410,9 +418,12 @@ def _live_diagram(trainer) -> None:
         "Colour layers by", METRICS, format_func=METRIC_LABELS.get, key="diagram_metric"
     )
     st.graphviz_chart(
-        render_dot(trainer.arch, _trained_analysis(trainer), trainer.layer_stats, metric),
-        width="stretch",
+        render_dot(trainer.arch, _trained_analysis(trainer), trainer.layer_stats, metric)
     )
+    if trainer.layer_stats_step is not None:
+        st.caption(
+            f"Coloured by {METRIC_LABELS[metric]} at step {trainer.layer_stats_step}: hotter is larger."
+        )
 
 
 def _trained_analysis(trainer):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import io
-
 import streamlit as st
 
 from builder import export
@@ -83,7 +81,7 @@ def render_export() -> None:
         cols[2].download_button(
             "weights",
             icon=":material/download:",
-            data=weights_bytes(trainer.model),
+            data=lambda: weights_bytes(trainer.model),
             file_name="weights.safetensors",
             key="dl_weights",
             width="stretch",
@@ -97,14 +95,11 @@ def render_export() -> None:
             help="Train the model first.",
             width="stretch",
         )
-    zip_key = (S.version, id(trainer), getattr(trainer, "state", None))
-    if S.get("export_zip_key") != zip_key:
-        S.export_zip = bundle_bytes(arch, trainer)
-        S.export_zip_key = zip_key
     cols[3].download_button(
         "all (.zip)",
         icon=":material/folder_zip:",
-        data=io.BytesIO(S.export_zip),
+        # Built only on click, in its own thread: the bundle (ONNX included) takes seconds.
+        data=lambda: bundle_bytes(arch, trainer),
         file_name=download_name(arch, "zip"),
         mime="application/zip",
         key="dl_zip",

@@ -22,10 +22,22 @@ HEAT = "Blues"
 # ---- figure builders (no Streamlit) ---------------------------------------------------------
 
 
-def image_grid_figure(images: np.ndarray, ncols: int = 8, title: str = "", height: int = 0):
-    """A plotly heat map of images tiled into one grid (blank gaps between images)."""
+def image_grid_figure(
+    images: np.ndarray,
+    ncols: int = 8,
+    title: str = "",
+    height: int = 0,
+    value_range: tuple[float, float] | None = None,
+):
+    """A plotly heat map of images tiled into one grid (blank gaps between images).
+
+    `value_range` fixes the grey scale (e.g. (0, 1)) so faint outputs look faint.
+    """
     grid = views.tile_images(images, ncols=ncols)
-    fig = go.Figure(go.Heatmap(z=grid, colorscale=GREYS, showscale=False, hoverinfo="skip"))
+    low, high = value_range or (None, None)
+    fig = go.Figure(
+        go.Heatmap(z=grid, colorscale=GREYS, showscale=False, hoverinfo="skip", zmin=low, zmax=high)
+    )
     fig.update_yaxes(autorange="reversed", visible=False, scaleanchor="x")
     fig.update_xaxes(visible=False)
     rows = grid.shape[0] / max(grid.shape[1], 1)
@@ -162,7 +174,9 @@ def render_reconstructions(model, dataset, n: int = 8) -> None:
     what = "input · noisy input · reconstruction" if noise else "input · reconstruction"
     st.caption(f"Rows: {what}. Mean squared error {float(view['mse'].mean()):.4f}.")
     stacked = np.concatenate([np.asarray(r).reshape(n, -1, *r.shape[-2:]) for r in rows])
-    st.plotly_chart(image_grid_figure(stacked, ncols=n), key=_key("recon"))
+    # One fixed scale for inputs and outputs, so a faint reconstruction looks faint.
+    low, high = float(np.nanmin(stacked)), float(np.nanmax(stacked))
+    st.plotly_chart(image_grid_figure(stacked, ncols=n, value_range=(low, high)), key=_key("recon"))
 
 
 def render_attention(model, arch, dataset, index: int = 0) -> None:

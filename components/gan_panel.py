@@ -197,7 +197,8 @@ def _live_view() -> None:
             f"{diversity:.2f} (real digits = 1.00; near 0 = collapse to one output)"
         )
         st.plotly_chart(
-            image_grid_figure(np.asarray(samples), ncols=8, height=460), key="gan_samples_chart"
+            image_grid_figure(np.asarray(samples), ncols=8, height=460, value_range=(0, 1)),
+            key="gan_samples_chart",
         )
     if trainer.running:
         return

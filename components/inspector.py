@@ -71,8 +71,39 @@ def _on_param_change(node_id: str, param: Param, key: str) -> None:
     state.edit(set_param, node_id, param, S[key])
 
 
+def _range_hint(param: Param) -> str:
+    """'between 0 and 1' for a float field's placeholder."""
+    if param.min is not None and param.max is not None:
+        return f"between {param.min:g} and {param.max:g}"
+    return "a number"
+
+
+def _widget_value(param: Param, value: Any) -> Any:
+    """The graph's value in the form its widget holds."""
+    if param.kind == "bool":
+        return bool(value)
+    if param.kind == "choice":
+        return value if value in param.choices else param.choices[0]
+    if param.kind == "int" and not (param.optional and value is None):
+        return int(value)
+    if param.kind == "float" and value is not None:
+        return f"{float(value):g}"
+    return _as_text(value)
+
+
+def _sync(key: str, value: Any) -> None:
+    """Show the graph's value in the widget (after undo, a refused edit, another node ...).
+
+    Keys stay the same across edits: Streamlit's frontend can carry a widget's old
+    value over to a new key at the same place, so changing keys is not safe.
+    """
+    if S.get(key) != value:
+        S[key] = value
+
+
 def _param_widget(node_id: str, param: Param, value: Any) -> None:
-    key = f"param_{S.version}_{node_id}_{param.name}"
+    key = f"param_{node_id}_{param.name}"
+    _sync(key, _widget_value(param, value))
     label = param.name
     common = {
         "key": key,
@@ -81,36 +112,28 @@ def _param_widget(node_id: str, param: Param, value: Any) -> None:
         "args": (node_id, param, key),
     }
     if param.kind == "bool":
-        st.toggle(label, value=bool(value), **common)
+        st.toggle(label, **common)
     elif param.kind == "choice":
-        choices = list(param.choices)
-        index = choices.index(value) if value in choices else 0
-        st.selectbox(label, choices, index=index, **common)
-    elif param.kind in ("int", "float") and not (param.optional and value is None):
-        number = int if param.kind == "int" else float
+        st.selectbox(label, list(param.choices), **common)
+    elif param.kind == "int" and not (param.optional and value is None):
         st.number_input(
             label,
-            value=number(value),
-            min_value=None if param.min is None else number(param.min),
-            max_value=None if param.max is None else number(param.max),
-            step=1 if param.kind == "int" else _float_step(value),
-            format=None if param.kind == "int" else "%g",
+            min_value=None if param.min is None else int(param.min),
+            max_value=None if param.max is None else int(param.max),
+            step=1,
             **common,
         )
     else:
         hint = (
             "empty: none"
             if param.optional
+            else _range_hint(param)
+            if param.kind == "float"
             else "e.g. 3 or 3, 5"
             if param.kind == "int_or_tuple"
             else ""
         )
-        st.text_input(label, value=_as_text(value), placeholder=hint, **common)
-
-
-def _float_step(value: Any) -> float:
-    magnitude = abs(float(value or 0.1))
-    return 0.01 if magnitude < 1 else 0.1
+        st.text_input(label, placeholder=hint, **common)
 
 
 def _rename(key: str, node_id: str) -> None:
@@ -128,6 +151,10 @@ def _duplicate(node_id: str) -> None:
 def _delete(node_id: str) -> None:
     if state.edit(lambda a: a.remove_node(node_id)):
         S.selected = None
+
+
+def _pick() -> None:
+    S.selected = S.inspector_pick
 
 
 def _deselect() -> None:
@@ -149,17 +176,14 @@ def render_inspector() -> None:
     arch = state.arch()
     node_id = S.get("selected")
     st.subheader("Inspector")
-    choices = arch.topological_order()
-    picked = st.selectbox(
+    _sync("inspector_pick", node_id)
+    st.selectbox(
         "Node",
-        choices,
-        index=choices.index(node_id) if node_id in choices else None,
+        arch.topological_order(),
         placeholder="Click a node on the canvas",
-        key=f"inspector_pick_{S.version}_{node_id}",
+        key="inspector_pick",
+        on_change=_pick,
     )
-    if picked != node_id:
-        S.selected = picked
-        st.rerun()
     if node_id is None:
         st.caption(
             "Select a node to edit its parameters. Drag from a node's bottom handle to another's top handle to connect them."
@@ -174,10 +198,10 @@ def render_inspector() -> None:
         st.markdown(
             f"Output `{format_shape(info.output_shape)}` · {format_count(info.params)} params"
         )
-    rename_key = f"rename_{S.version}_{node_id}"
+    rename_key = f"rename_{node_id}"
+    _sync(rename_key, node_id)
     st.text_input(
         "Name",
-        value=node_id,
         key=rename_key,
         on_change=_rename,
         args=(rename_key, node_id),

@@ -88,7 +88,9 @@ def render_palette() -> None:
     )
     where = S.selected if S.get("selected") in S.arch else None
     st.caption(
-        f"Click to add after **{where}**." if where else "Click to add after the last layer."
+        f"Click a layer to insert it after **{where}**."
+        if where
+        else "Select a node to insert after it; otherwise the layer is placed unconnected."
     )
     groups = matching_specs(query)
     if not groups:

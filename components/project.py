@@ -44,7 +44,10 @@ def download_name(arch: Architecture, ext: str) -> str:
     return f"{stem}.{ext}"
 
 
-def _load_template(stem: str) -> None:
+def _load_template() -> None:
+    # Read the pick now, not when the button was drawn: a quick user changes the template
+    # and clicks Load before the page has redrawn.
+    stem = S.template_pick
     S.selected = None
     state.commit(load_template(stem))
     S.template_stem = stem
@@ -86,11 +89,11 @@ def _rename_graph() -> None:
 def render_project() -> None:
     """Project box at the top of the sidebar."""
     arch = state.arch()
-    st.text_input("Network name", value=arch.name, key="graph_name", on_change=_rename_graph)
+    st.text_input("Network name", key="graph_name", on_change=_rename_graph, max_chars=200)
     templates = _templates()
     labels = {stem: name for stem, name, _ in templates}
     c1, c2 = st.columns([3, 1])
-    stem = c1.selectbox(
+    c1.selectbox(
         "Template",
         [t[0] for t in templates],
         format_func=labels.get,
@@ -101,7 +104,6 @@ def render_project() -> None:
         "Load",
         key="load_template",
         on_click=_load_template,
-        args=(stem,),
         width="stretch",
         help="Replace the canvas with this template (Undo brings yours back).",
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import streamlit as st
 
 from builder.errors import BuilderError
@@ -14,6 +16,14 @@ from .canvas import build_flow_state
 from .history import History
 
 DEFAULT_TEMPLATE = "mlp_digits"
+SUCCESS_SECONDS = 6.0
+SHOW = {"error": st.error, "warning": st.warning, "success": st.success, "info": st.info}
+ICONS = {
+    "error": ":material/error:",
+    "warning": ":material/warning:",
+    "success": ":material/check_circle:",
+    "info": ":material/info:",
+}
 S = st.session_state
 
 
@@ -91,31 +101,31 @@ def redo() -> None:
 
 
 def notify(kind: str, message: str) -> None:
-    """Queue a message: successes pop up as a toast once; errors and warnings stay on the
-    page until the next edit (the canvas triggers reruns of its own, so one render is
-    not enough for a user to read them)."""
-    if kind in ("success", "info"):
-        S.setdefault("toasts", []).append(message)
-    else:
-        S.setdefault("notices", []).append((kind, message))
+    """Queue a message for the page. Errors and warnings stay until the next edit; successes
+    fade after a few seconds. (A one-render message is not enough: the canvas triggers
+    reruns of its own, which would wipe it before anyone could read it.)"""
+    S.setdefault("notices", []).append((kind, message, time.monotonic()))
 
 
 def show_notices() -> None:
-    """Draw the queued messages inside one fixed container, so elements below keep their
-    place in the page (a moved canvas would be re-created and lose its state)."""
+    """Draw the messages inside one fixed container, so elements below keep their place in
+    the page (a canvas that moved would be re-created and lose its state)."""
+    now = time.monotonic()
+    S.notices = [
+        (kind, message, at)
+        for kind, message, at in S.get("notices", [])
+        if kind in ("error", "warning") or now - at < SUCCESS_SECONDS
+    ]
     box = st.container()
-    for message in S.get("toasts", []):
-        st.toast(message, icon=":material/check_circle:")
-    S.toasts = []
-    for kind, message in S.get("notices", []):
-        show = st.error if kind == "error" else st.warning
-        box_icon = ":material/error:" if kind == "error" else ":material/warning:"
+    for kind, message, _ in S.notices:
         with box:
-            show(message, icon=box_icon)
+            SHOW[kind](message, icon=ICONS[kind])
 
 
 def _install(new: Architecture, *, redraw: bool = True) -> None:
     S.arch = new
+    if S.get("graph_name") != new.name:
+        S.graph_name = new.name  # the name box shows the graph's name (set before it is drawn)
     S.version = S.get("version", 0) + 1
     if S.get("selected") not in new:
         S.selected = None

@@ -1,8 +1,8 @@
 """A generated sentiment corpus: review-style sentences over a fixed 500-word vocabulary.
 
-Each sentence mixes neutral words with a few opinion words; "not" or "never" before an
-opinion word flips it, so a model has to read word order, not just count words. The
-label is the sign of the summed (possibly negated) opinions; ties are redrawn.
+Each sentence mixes neutral words with one to four opinion words; "not" or "never" before
+an opinion word flips it, so a model has to read word order, not just count words. The
+label is the sign of the summed (negation-aware) opinions.
 """
 
 from __future__ import annotations
@@ -314,37 +314,44 @@ def make_sentiment(
     """n_samples pre-padded id sequences of SEQUENCE_LENGTH, their 0/1 labels, and the vocabulary.
 
     Padding goes in front (like Keras' pad_sequences) so a recurrent layer's last step
-    has just read the sentence.
+    has just read the sentence. Labels alternate, so the classes are balanced.
     """
     vocabulary = build_vocabulary()
     index = {w: i for i, w in enumerate(vocabulary)}
-    positive = np.array([index[w] for w in POSITIVE])
-    negative = np.array([index[w] for w in NEGATIVE])
+    words = {
+        1: np.array([index[w] for w in POSITIVE]),
+        -1: np.array([index[w] for w in NEGATIVE]),
+    }
     negators = np.array([index[w] for w in NEGATORS])
-    neutral_ids = np.arange(2 + len(NEGATORS) + len(POSITIVE) + len(NEGATIVE), VOCAB_SIZE)
-    x = np.zeros((n_samples, SEQUENCE_LENGTH), dtype=np.int64)
-    y = np.zeros(n_samples, dtype=np.int64)
+    neutral = np.arange(2 + len(NEGATORS) + len(POSITIVE) + len(NEGATIVE), VOCAB_SIZE)
+    # Zipf-like word frequencies: common words common, made-up names rare, as in real text.
+    weights = 1.0 / np.arange(1, len(neutral) + 1)
+    weights /= weights.sum()
+    x = rng.choice(neutral, (n_samples, SEQUENCE_LENGTH), p=weights).astype(np.int64)
+    y = np.arange(n_samples, dtype=np.int64) % 2
+    lengths = rng.integers(8, SEQUENCE_LENGTH + 1, n_samples)
     for row in range(n_samples):
-        tokens, score = _sentence(rng, positive, negative, negators, neutral_ids)
-        x[row, SEQUENCE_LENGTH - len(tokens) :] = tokens
-        y[row] = int(score > 0)
-    return x, y, vocabulary
+        tokens = x[row, SEQUENCE_LENGTH - lengths[row] :]  # a view: edits land in x
+        _add_opinions(rng, tokens, 1 if y[row] else -1, words, negators)
+        x[row, : SEQUENCE_LENGTH - lengths[row]] = 0
+    order = rng.permutation(n_samples)
+    return x[order], y[order], vocabulary
 
 
-def _sentence(rng, positive, negative, negators, neutral_ids):
+def _add_opinions(rng, tokens, label, words, negators) -> None:
+    """Put 1-4 opinions into tokens whose (negation-aware) sum has the sign of label."""
+    length = len(tokens)
     while True:
-        length = int(rng.integers(8, SEQUENCE_LENGTH + 1))
-        tokens = list(rng.choice(neutral_ids, length))
-        score = 0
-        n_opinions = int(rng.integers(1, 4))
-        slots = sorted(rng.choice(np.arange(1, length), n_opinions, replace=False))
-        for slot in slots:
-            polarity = 1 if rng.random() < 0.5 else -1
-            word = rng.choice(positive if polarity > 0 else negative)
-            tokens[slot] = word
-            if rng.random() < 0.25 and slot - 1 not in slots:
-                tokens[slot - 1] = rng.choice(negators)
-                polarity = -polarity
-            score += polarity
-        if score != 0:
-            return tokens, score
+        n_opinions = int(rng.integers(1, 5))
+        polarities = np.where(rng.random(n_opinions) < 0.75, label, -label)
+        if np.sign(polarities.sum()) == label:
+            break
+    # Opinions sit on odd positions so a negator (one before) never hides another opinion.
+    slots = rng.choice(np.arange(1, length, 2), n_opinions, replace=False)
+    negate = rng.random(n_opinions) < 0.2  # "not bad" says something positive
+    for slot, polarity, flip in zip(slots, polarities, negate, strict=True):
+        if flip:
+            tokens[slot - 1] = negators[rng.integers(len(negators))]
+            polarity = -polarity
+        pool = words[int(polarity)]
+        tokens[slot] = pool[rng.integers(len(pool))]

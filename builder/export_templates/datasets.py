@@ -98,32 +98,39 @@ def make_synthetic(rng, n_samples=8192, noise=0, channels=1, height=32, width=32
     return x, y
 
 
-def make_sentiment(rng, n_samples=4000, noise=None):
+def make_sentiment(rng, n_samples=6000, noise=None):
     """Review-style sentences as token ids, pre-padded to 32; label 1 when the opinions are positive.
 
     Ids: 0 padding, 1 unknown, 2-4 negators ("not", "never", "hardly"), 5-44 positive
-    words, 45-84 negative words, 85-499 neutral words. "not good" counts as negative.
+    words, 45-84 negative words, 85-499 neutral words. "not bad" counts as positive.
     """
     length_max, vocab_size = 32, 500
-    negators, positive, negative = np.arange(2, 5), np.arange(5, 45), np.arange(45, 85)
+    negators = np.arange(2, 5)
+    opinion_words = {1: np.arange(5, 45), -1: np.arange(45, 85)}
     neutral = np.arange(85, vocab_size)
-    x = np.zeros((n_samples, length_max), dtype=np.int64)
-    y = np.zeros(n_samples, dtype=np.int64)
+    # Zipf-like word frequencies: common words common, rare words rare, as in real text.
+    weights = 1.0 / np.arange(1, len(neutral) + 1)
+    weights /= weights.sum()
+    x = rng.choice(neutral, (n_samples, length_max), p=weights).astype(np.int64)
+    y = np.arange(n_samples, dtype=np.int64) % 2  # balanced classes
+    lengths = rng.integers(8, length_max + 1, n_samples)
     for row in range(n_samples):
-        while True:  # redraw sentences whose opinions cancel out
-            length = int(rng.integers(8, length_max + 1))
-            tokens = list(rng.choice(neutral, length))
-            score = 0
-            slots = sorted(rng.choice(np.arange(1, length), int(rng.integers(1, 4)), replace=False))
-            for slot in slots:
-                polarity = 1 if rng.random() < 0.5 else -1
-                tokens[slot] = rng.choice(positive if polarity > 0 else negative)
-                if rng.random() < 0.25 and slot - 1 not in slots:
-                    tokens[slot - 1] = rng.choice(negators)
-                    polarity = -polarity
-                score += polarity
-            if score != 0:
+        tokens = x[row, length_max - lengths[row] :]  # a view: edits land in x
+        label = 1 if y[row] else -1
+        while True:  # 1-4 opinions whose sum has the sign of the label
+            n_opinions = int(rng.integers(1, 5))
+            polarities = np.where(rng.random(n_opinions) < 0.75, label, -label)
+            if np.sign(polarities.sum()) == label:
                 break
-        x[row, length_max - len(tokens) :] = tokens
-        y[row] = int(score > 0)
-    return x, y
+        # Opinions sit on odd positions so a negator (one before) never hides another opinion.
+        slots = rng.choice(np.arange(1, lengths[row], 2), n_opinions, replace=False)
+        negate = rng.random(n_opinions) < 0.2
+        for slot, polarity, flip in zip(slots, polarities, negate, strict=True):
+            if flip:
+                tokens[slot - 1] = negators[rng.integers(len(negators))]
+                polarity = -polarity
+            pool = opinion_words[int(polarity)]
+            tokens[slot] = pool[rng.integers(len(pool))]
+        x[row, : length_max - lengths[row]] = 0
+    order = rng.permutation(n_samples)
+    return x[order], y[order]

@@ -61,8 +61,6 @@ SETTINGS = {
     "label_column": None,
     "val_fraction": 0.2,
     "task": "classification",
-    "num_classes": 2,
-    "input_shape": [2],
     "input_dtype": "float32",
     "standardise": True,
     "input_noise": 0.0,

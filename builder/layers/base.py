@@ -65,14 +65,19 @@ class LayerSpec:
     spatial_dims: int = 0
 
     def defaults(self) -> dict[str, Any]:
+        """Param name -> default value."""
         return {p.name: p.default for p in self.params}
 
     def param(self, name: str) -> Param | None:
+        """The declared param of that name, or None."""
         return next((p for p in self.params if p.name == name), None)
 
 
 class ShapeError(ValueError):
-    """Raised by a shape rule; shapes.py turns it into a BuilderError naming the node."""
+    """Raised by a shape rule; shapes.py turns it into a BuilderError naming the node.
+
+    The hint may say "{node}", replaced by the node's id.
+    """
 
     def __init__(self, message: str, hint: str | None = None):
         super().__init__(message)
@@ -91,10 +96,12 @@ def pair(value: int | list[int] | tuple[int, ...], n: int = 2) -> tuple[int, ...
 
 
 def numel(shape: Shape) -> int:
+    """Number of values in a tensor of this shape."""
     return math.prod(shape)
 
 
 def fmt_shape(shape: Shape) -> str:
+    """A shape for messages: "16×5×5"."""
     return "×".join(str(d) for d in shape) if shape else "scalar"
 
 

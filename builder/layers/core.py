@@ -14,7 +14,7 @@ def _linear_shape(shapes, p):
     if len(shape) > 2:
         raise ShapeError(
             f"expects a flat input but gets ({', '.join(map(str, shape))})",
-            "Insert Flatten before it.",
+            "Insert Flatten before {node}.",
         )
     return (*shape[:-1], p["out_features"])
 

@@ -235,6 +235,11 @@ POSITIONAL_EMBEDDING = LayerSpec(
 
 def _mean_shape(shapes, p):
     shape = shapes[0]
+    if len(shape) < 2:
+        raise ShapeError(
+            f"would average ({', '.join(map(str, shape))}) down to a single number per sample",
+            "Give it a (sequence, features) input, e.g. from an Embedding or LSTM.",
+        )
     dim = batch_dim(p["dim"], shape)
     if dim == 0:
         raise ShapeError("would average over the batch (dim 0)", "Use dim 1 (the sequence).")

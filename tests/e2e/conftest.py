@@ -103,13 +103,28 @@ def browser():
         chromium.close()
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    setattr(item, f"report_{report.when}", report)
+    return report
+
+
 @pytest.fixture
-def page(browser, app_url):
-    """A fresh browser tab (its own Streamlit session and project) at a wide desktop size."""
+def page(request, browser, app_url, tmp_path):
+    """A fresh browser tab (its own Streamlit session and project) at a wide desktop size.
+
+    On failure the tab's last picture is saved next to the test's tmp files (path printed).
+    """
     context = browser.new_context(viewport={"width": 1600, "height": 1000}, accept_downloads=True)
     tab = context.new_page()
     tab.set_default_timeout(30_000)
     yield tab
+    report = getattr(request.node, "report_call", None)
+    if report is not None and report.failed:
+        shot = tmp_path / "failure.png"
+        tab.screenshot(path=str(shot))
+        print(f"screenshot of the failure: {shot}")
     context.close()
 
 

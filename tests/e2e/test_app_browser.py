@@ -27,7 +27,7 @@ def load_template(page, name: str) -> None:
     sidebar.get_by_test_id("stSelectbox").filter(has_text="Template").click()
     page.get_by_role("option", name=name, exact=True).click()
     sidebar.get_by_role("button", name="Load", exact=True).click()
-    page.get_by_text(f"Loaded the template “{name}”").wait_for()
+    page.get_by_text(f"Loaded the template “{name}”").wait_for(timeout=8000)
 
 
 def node(frame, node_id: str):
@@ -60,24 +60,27 @@ def test_lenet_template_edit_a_parameter_and_wire_a_new_layer(page, app_url):
     frame.locator(".react-flow__node[data-id='conv1']", has_text="(8, 28, 28)").wait_for()
     frame.locator(".react-flow__node[data-id='pool1']", has_text="(8, 14, 14)").wait_for()
     frame.locator(".react-flow__edge-text", has_text="(8, 28, 28)").first.wait_for()
+    page.get_by_role("tab", name=re.compile("Build")).scroll_into_view_if_needed()
     screenshot(page, "edit_parameter")
 
     # Nothing selected: the palette places the layer unconnected; wire it by dragging.
     page.get_by_role("button", name="Deselect").click()
     page.get_by_text("otherwise the layer is placed unconnected").wait_for()
     sidebar = page.get_by_test_id("stSidebar")
-    sidebar.get_by_placeholder("conv, norm, lstm…").fill("dropout")
+    search = sidebar.get_by_placeholder("conv, norm, lstm…")
+    search.fill("dropout")
+    search.press("Enter")
     sidebar.get_by_role("button", name="Dropout", exact=True).click()
     new_node = node(frame, "dropout1")
     new_node.wait_for()
     assert "needs an input" in new_node.inner_text()
-    drag(
-        page,
-        frame.locator(".react-flow__handle.source[data-nodeid='fc3']"),
-        frame.locator(".react-flow__handle.target[data-nodeid='dropout1']"),
-    )
+    source = frame.locator(".react-flow__handle.source[data-nodeid='fc3']")
+    source.scroll_into_view_if_needed()
+    drag(page, source, frame.locator(".react-flow__handle.target[data-nodeid='dropout1']"))
     frame.locator(".react-flow__node[data-id='dropout1']", has_text="(10,)").wait_for()
     assert "needs an input" not in new_node.inner_text()
+    assert "p=" not in new_node.inner_text()  # the inspector never rewrites untouched params
+    page.get_by_role("tab", name=re.compile("Build")).scroll_into_view_if_needed()
     screenshot(page, "wired_by_dragging")
 
 
@@ -97,8 +100,10 @@ def test_train_digits_mlp_then_download_and_run_model_py(page, app_url, tmp_path
     plot.wait_for()
     assert plot.locator(".scatterlayer .trace").count() >= 4
     assert page.get_by_text(re.compile(r"val accuracy \d+\.\d%")).first.is_visible()
-    page.get_by_text("Confusion matrix (validation)").wait_for()
+    page.get_by_text("Confusion matrix (validation)").first.wait_for()
     screenshot(page, "training")
+    page.get_by_role("tab", name=re.compile("Train")).scroll_into_view_if_needed()
+    screenshot(page, "app")  # the README's picture
     page.get_by_text("Colour layers by").scroll_into_view_if_needed()
     screenshot(page, "live_diagram")
 

@@ -50,7 +50,7 @@ def test_validate_bad_graph_exits_1_with_the_node_and_fix(tmp_path, capsys):
     assert main(["validate", _write(tmp_path, graph)]) == 1
     captured = capsys.readouterr()
     assert (
-        "fc1: expects a flat input but gets (16, 5, 5). Insert Flatten before it." in captured.err
+        "fc1: expects a flat input but gets (16, 5, 5). Insert Flatten before fc1." in captured.err
     )
     assert any(
         line.split() == ["fc1", "Linear", "error", "0", "0"] for line in captured.out.splitlines()

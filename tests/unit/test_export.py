@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import io
 import json
+import os
 import subprocess
 import sys
 import zipfile
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from builder import cli
 from builder.codegen import class_name_for, generate_source
 from builder.compile import compile_model, example_inputs
 from builder.data.embedded import load_dataset
@@ -21,7 +23,6 @@ from builder.export import (
     bundle_zip,
     load_weights,
     render_train_script,
-    run_export_command,
     train_settings,
     weights_bytes,
     write_bundle,
@@ -49,7 +50,7 @@ def train_one_epoch(stem: str):
 
 @pytest.fixture(scope="module")
 def trained_digits():
-    return train_one_epoch("mlp_digits")
+    return train_one_epoch("lenet_digits")  # convolutions, BatchNorm buffers and dropout
 
 
 def test_bundle_holds_the_exact_trained_source_and_the_graph(tmp_path):
@@ -70,9 +71,8 @@ def test_bundle_holds_the_exact_trained_source_and_the_graph(tmp_path):
     assert "weights.safetensors" not in names  # no trained model given
 
 
-@pytest.mark.parametrize("stem", ["mlp_digits", "lenet_digits"])  # lenet: BatchNorm buffers
-def test_bundle_weights_give_the_trained_modules_outputs_exactly(tmp_path, stem):
-    arch, dataset, config, model = train_one_epoch(stem)
+def test_bundle_weights_give_the_trained_modules_outputs_exactly(tmp_path, trained_digits):
+    arch, dataset, config, model = trained_digits
     write_bundle(arch, tmp_path, config=config, dataset=dataset, model=model, onnx=False)
     x = dataset.x_val[:64]
     torch.save(x, tmp_path / "x.pt")
@@ -87,7 +87,12 @@ def test_bundle_weights_give_the_trained_modules_outputs_exactly(tmp_path, stem)
         "    torch.save(net(torch.load(sys.argv[1] + '/x.pt')), sys.argv[1] + '/y.pt')\n"
         "assert not any(m == 'builder' or m.startswith('builder.') for m in sys.modules)\n"
     )
-    subprocess.run([sys.executable, "-I", "-c", script, str(tmp_path)], check=True, timeout=120)
+    subprocess.run(
+        [sys.executable, "-I", "-c", script, str(tmp_path)],
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        check=True,
+        timeout=120,
+    )
     model.eval()
     with torch.no_grad():
         expected = model(x)
@@ -216,28 +221,36 @@ def test_unwritable_folder_is_a_builder_error_naming_it(tmp_path):
     assert caught.value.file == str(blocker / "bundle")
 
 
-def test_export_command_includes_given_weights(tmp_path, trained_digits, capsys):
+def test_export_command_includes_given_weights_and_keeps_the_configs_dataset(
+    tmp_path, trained_digits, capsys
+):
     arch, _, _, model = trained_digits
     graph = tmp_path / "g.json"
     arch.save(graph)
     (tmp_path / "w.safetensors").write_bytes(weights_bytes(model, arch))
-    (tmp_path / "c.json").write_text(json.dumps({"epochs": 3, "dataset": "digits"}))
-
-    class Args:
-        out = str(tmp_path / "out")
-        weights = str(tmp_path / "w.safetensors")
-        config = str(tmp_path / "c.json")
-        dataset = None
-        data = None
-        onnx = False
-
-    Args.graph = str(graph)
-    assert run_export_command(Args) == 0
-    out = Path(Args.out)
-    assert json.loads((out / "config.json").read_text())["epochs"] == 3
+    config = {"epochs": 3, "dataset": "digits", "dataset_options": {"n_samples": 500}}
+    (tmp_path / "c.json").write_text(json.dumps(config))
+    out = tmp_path / "out"
+    command = ["export", str(graph), "-o", str(out), "--no-onnx"]
+    command += ["--weights", str(tmp_path / "w.safetensors"), "--config", str(tmp_path / "c.json")]
+    assert cli.main(command) == 0
+    settings = json.loads((out / "config.json").read_text())
+    assert settings["epochs"] == 3 and settings["dataset"] == "digits"
+    assert settings["dataset_options"] == {"n_samples": 500}
     restored = load_weights(compile_model(arch), out / "weights.safetensors")
     x = example_inputs(arch)[0]
     model.eval()
     restored.eval()
     assert torch.equal(restored(x), model(x))
     assert "weights.safetensors" in capsys.readouterr().out
+
+
+def test_a_given_dataset_is_rebuilt_with_the_seed_that_made_it():
+    arch = template("mlp_moons")
+    made_with_default_seed = load_dataset("moons")  # the app loads embedded sets with seed 0
+    settings = train_settings(arch, TrainConfig(seed=7), dataset=made_with_default_seed)
+    assert settings["data_seed"] == 0 and settings["seed"] == 7
+    notes = []
+    resized = load_dataset("moons", n_samples=300, seed=3)  # options the caller did not pass on
+    train_settings(arch, TrainConfig(seed=7), dataset=resized, notes=notes)
+    assert any("could not rebuild" in note for note in notes)

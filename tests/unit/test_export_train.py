@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -60,7 +61,12 @@ def epochs_logged(run_dir: Path) -> list[dict]:
 
 @pytest.mark.slow
 def test_train_script_runs_one_epoch_on_one_device(tmp_path):
-    folder = bundle(tmp_path, "mlp_sine", "sine")  # regression; the resume test runs a CNN
+    # Regression, with a plateau schedule, early stopping and L1 (the resume test runs a CNN).
+    folder = bundle(
+        tmp_path, "mlp_sine", "sine", schedule="plateau", early_stopping_patience=2, l1=1e-4
+    )
+    settings = json.loads((folder / "config.json").read_text())
+    assert settings["schedule"] == "plateau" and settings["early_stopping_patience"] == 2
     output = run([sys.executable, "train.py", "--epochs", "1", "--device", "cpu"], folder)
     assert "epoch 1/1" in output
     [epoch] = epochs_logged(folder / "runs")
@@ -113,17 +119,6 @@ def test_resume_continues_the_epoch_count_and_matches_an_unbroken_run(tmp_path):
     assert all(torch.equal(unbroken[k], continued[k]) for k in unbroken)
 
 
-@pytest.mark.slow
-def test_early_stopping_and_schedules_render_runnable_settings(tmp_path):
-    folder = bundle(
-        tmp_path, "mlp_moons", "moons", schedule="plateau", early_stopping_patience=2, l1=1e-4
-    )
-    settings = json.loads((folder / "config.json").read_text())
-    assert settings["schedule"] == "plateau" and settings["early_stopping_patience"] == 2
-    output = run([sys.executable, "train.py", "--epochs", "2", "--device", "cpu"], folder)
-    assert "epoch 2/2" in output
-
-
 def test_bundled_train_and_model_scripts_pass_ruff(tmp_path):
     files = []
     for stem, (dataset, _) in DESCRIPTIONS.items():
@@ -148,3 +143,31 @@ def test_bundled_train_and_model_scripts_pass_ruff(tmp_path):
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert formatted.returncode == 0, formatted.stdout
+
+
+def import_bundle_train(folder: Path, monkeypatch):
+    """The bundle's train.py as a module, with its model.py importable as `model`."""
+    for name in ("model", "train"):
+        spec = importlib.util.spec_from_file_location(name, folder / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        monkeypatch.setitem(sys.modules, name, module)
+        spec.loader.exec_module(module)
+    return sys.modules["train"]
+
+
+def test_early_stopping_restores_the_best_epochs_weights(tmp_path, monkeypatch):
+    folder = bundle(tmp_path, "mlp_moons", "moons", early_stopping_patience=2)
+    train = import_bundle_train(folder, monkeypatch)
+    val_losses = iter([0.5, 0.4, 0.6, 0.7, 0.1])  # best after epoch 2, then two worse epochs
+    kept = {}
+
+    def evaluate(net, data, context):
+        loss = next(val_losses)
+        kept[loss] = {k: v.clone() for k, v in net.state_dict().items()}
+        return loss, 0.5
+
+    monkeypatch.setattr(train, "evaluate", evaluate)
+    net = train.main(["--epochs", "5", "--device", "cpu", "--out", str(tmp_path / "runs")])
+    assert [e["epoch"] for e in epochs_logged(tmp_path / "runs")] == [1, 2, 3, 4]
+    assert all(torch.equal(net.state_dict()[k], kept[0.4][k]) for k in kept[0.4])
+    assert not all(torch.equal(net.state_dict()[k], kept[0.7][k]) for k in kept[0.7])

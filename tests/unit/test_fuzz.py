@@ -19,7 +19,7 @@ from builder.compile import compile_model, example_inputs
 from builder.errors import BuilderError
 from builder.graph import Architecture
 from builder.layers import REGISTRY
-from builder.shapes import analyse
+from builder.shapes import INTERNAL_ERROR, analyse
 
 HOSTILE = [
     "__import__('os').system('echo pwned')",
@@ -126,6 +126,7 @@ def _build_fully(doc) -> None:
     """Load, analyse, generate, compile and run: each step may refuse only with BuilderError."""
     arch = Architecture.from_json(doc)
     analysis = analyse(arch)
+    assert not any(INTERNAL_ERROR in str(err) for err in analysis.errors), analysis.errors
     if not analysis.ok:
         return
     source = generate_source(arch, analysis=analysis)

@@ -156,3 +156,38 @@ def test_template_gan_trains_on_digits_without_mode_collapse():
     samples = trainer.generate(64)
     flat = samples.reshape(64, -1)
     assert np.unique(flat.round(2), axis=0).shape[0] == 64
+
+
+def test_command_line_trains_the_pair_and_prints_a_summary(tmp_path, capsys):
+    import json
+
+    from builder.gan import main
+    from builder.templates import TEMPLATE_DIR
+
+    code = main(
+        [
+            str(TEMPLATE_DIR / "gan_generator.json"),
+            str(TEMPLATE_DIR / "gan_discriminator.json"),
+            "--epochs",
+            "1",
+            "--device",
+            "cpu",
+            "--samples-out",
+            str(tmp_path / "samples.npy"),
+        ]
+    )
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert code == 0 and summary["epochs"] == 1 and summary["diversity"] > 0
+    assert np.load(tmp_path / "samples.npy").shape == (64, 1, 8, 8)
+
+
+def test_command_line_reports_a_mismatched_pair_without_a_traceback(tmp_path, capsys):
+    from builder.gan import main
+
+    gen, disc = _pair()
+    disc.set_params("image", {"shape": [1, 28, 28]})
+    gen.save(tmp_path / "g.json")
+    disc.save(tmp_path / "d.json")
+    assert main([str(tmp_path / "g.json"), str(tmp_path / "d.json")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: image.shape: the generator's output")

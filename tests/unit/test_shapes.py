@@ -19,7 +19,7 @@ def _only_error(arch):
 def test_linear_on_an_image_asks_for_flatten(build_chain):
     arch = build_chain((16, 5, 5), ("Linear", {"out_features": 120}))
     assert str(_only_error(arch)) == (
-        "fc1: expects a flat input but gets (16, 5, 5). Insert Flatten before it."
+        "fc1: expects a flat input but gets (16, 5, 5). Insert Flatten before fc1."
     )
 
 
@@ -94,7 +94,7 @@ def test_pooling_to_nothing_is_an_error_not_a_crash(build_chain):
 
 def test_token_ids_into_a_float_layer_suggest_embedding(build_chain):
     err = _only_error(build_chain((32,), ("Linear", {}), dtype="int64"))
-    assert err.hint == "Put an Embedding before it."
+    assert err.hint == "Put an Embedding before fc1."
 
 
 def test_float_input_into_embedding_suggests_int64(build_chain):
@@ -209,3 +209,24 @@ def test_kernel_tuple_must_match_the_spatial_dims(build_chain):
     err = _only_error(build_chain((1, 6), ("MaxPool1d", {"kernel_size": [1, 1]})))
     assert (err.node, err.field) == ("pool1", "kernel_size")
     assert "one number or one size, not 2" in err.message
+
+
+def test_warns_that_recurrent_dropout_needs_stacked_layers(build_chain):
+    arch = build_chain((5, 4), ("GRU", {"hidden_size": 3, "dropout": 0.2}))
+    assert any("dropout only acts between stacked layers" in w for w in _warnings(arch))
+    arch.update_params("gru1", num_layers=2)
+    assert _warnings(arch) == []
+
+
+def test_huge_activation_is_refused_before_allocating(build_chain):
+    arch = build_chain(
+        (1, 20_000, 20_000),
+        ("ConvTranspose2d", {"out_channels": 64, "kernel_size": 4, "stride": 4}),
+    )
+    err = _only_error(arch)
+    assert err.node == "deconv1" and "values per sample" in err.message
+
+
+def test_sequence_mean_needs_a_sequence(build_chain):
+    err = _only_error(build_chain((6,), "SequenceMean"))
+    assert err.node == "mean1" and "single number per sample" in err.message

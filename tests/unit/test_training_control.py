@@ -178,3 +178,36 @@ def test_a_trainer_cannot_be_started_twice():
     trainer.join(timeout=60)
     with pytest.raises(Exception, match="already started"):
         trainer.start()
+
+
+def test_out_of_memory_suggests_a_smaller_batch():
+    def action(call, out):
+        if call == 3:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    trainer = Trainer(
+        None, dataset(), TrainConfig(batch_size=64, device="cpu"), model=Scripted(action)
+    )
+    trainer.run()
+    assert trainer.state == "failed"
+    assert trainer.message == "ran out of memory at batch size 64; lower the batch size (try 32)"
+
+
+def test_compile_failure_falls_back_to_eager_training_with_a_note(monkeypatch):
+    def broken_compile(model):
+        def call(x):
+            raise RuntimeError("no C++ compiler")
+
+        return call
+
+    monkeypatch.setattr(torch, "compile", broken_compile)
+    trainer = Trainer(
+        None,
+        dataset(),
+        TrainConfig(epochs=1, compile=True, device="cpu"),
+        model=Scripted(lambda c, o: None),
+    )
+    summary = trainer.run()
+    assert summary["state"] == "finished"
+    messages = [e["message"] for e in trainer.events_since(0)[0] if e["kind"] == "status"]
+    assert "torch.compile is not available here (RuntimeError); training without it" in messages

@@ -1,0 +1,144 @@
+"""The whole app under Streamlit's AppTest: session, autosave, palette, inspector, canvas, export."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from builder.graph import Architecture
+from builder.templates import list_templates
+
+APP = Path(__file__).resolve().parents[2] / "app.py"
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv("LAYERCRAFT_HOME", str(tmp_path))
+    return tmp_path
+
+
+def start(project: str | None = None) -> AppTest:
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    if project:
+        at.query_params["project"] = project
+    return at.run()
+
+
+def canvas_args(at: AppTest) -> dict:
+    el = next(e for e in at.main if e.type == "component_instance")
+    return json.loads(el.proto.json_args)
+
+
+def test_new_session_gets_a_project_id_and_autosaves_the_starter_graph(home):
+    at = start()
+    assert not at.exception
+    project = at.query_params["project"]
+    saved = Architecture.load(home / "projects" / f"{project}.json")
+    assert saved.name == "MLP digits"
+    assert {n["id"] for n in canvas_args(at)["nodes"]} == set(saved.node_ids)
+
+
+def test_reload_with_the_same_project_id_restores_the_graph(home):
+    at = start("proj1")
+    at.sidebar.selectbox(key="template_pick").set_value("lenet5")
+    at.sidebar.button(key="load_template").click().run()
+    again = start("proj1")
+    assert again.session_state["arch"].name == "LeNet-5"
+    assert any("Restored your project" in m.value for m in again.info)
+
+
+def test_palette_click_inserts_after_the_selected_node(home):
+    at = start()
+    at.session_state["selected"] = "fc1"
+    at.run()
+    at.sidebar.button(key="add_Dropout").click().run()
+    arch = at.session_state["arch"]
+    assert arch.inputs_of("dropout1") == ["fc1"] and arch.inputs_of("relu1") == ["dropout1"]
+    assert at.session_state["selected"] == "dropout1"
+    assert "dropout1" in {n["id"] for n in canvas_args(at)["nodes"]}
+
+
+def test_inspector_edit_reanalyses_and_shows_new_shapes_then_undo_restores(home):
+    at = start()
+    at.session_state["selected"] = "fc1"
+    at.run()
+    at.number_input(key="param_fc1_out_features").set_value(32).run()
+    fc1 = next(n for n in canvas_args(at)["nodes"] if n["id"] == "fc1")
+    assert "(32,)" in fc1["data"]["content"]
+    assert at.session_state["analysis"].nodes["fc2"].params == 330
+    at.sidebar.button(key="undo").click().run()
+    assert at.session_state["arch"].params_of("fc1")["out_features"] == 64
+    at.sidebar.button(key="redo").click().run()
+    assert at.session_state["arch"].params_of("fc1")["out_features"] == 32
+
+
+def test_invalid_parameter_is_refused_with_a_message_naming_the_field(home):
+    at = start()
+    at.session_state["selected"] = "x"
+    at.run()
+    at.text_input(key="param_x_shape").set_value("one, two").run()
+    assert any("shape" in e.value for e in at.error)
+    assert at.session_state["arch"].params_of("x")["shape"] == [1, 8, 8]
+
+
+def test_canvas_connection_from_the_browser_is_applied(home):
+    at = start()
+    at.session_state["selected"] = None
+    at.run()
+    at.sidebar.button(key="add_ReLU").click().run()  # placed unconnected
+    args = canvas_args(at)
+    nodes = args["nodes"]
+    edges = [*args["edges"], {"id": "st-flow-edge_fc2-relu2", "source": "fc2", "target": "relu2"}]
+    at.session_state["canvas"] = {
+        "nodes": nodes,
+        "edges": edges,
+        "selectedId": "st-flow-edge_fc2-relu2",
+        "timestamp": 2**52,
+    }
+    at.run()
+    assert at.session_state["arch"].inputs_of("relu2") == ["fc2"]
+    edge_labels = {(e["source"], e["target"]): e["label"] for e in canvas_args(at)["edges"]}
+    assert edge_labels[("fc2", "relu2")] == "(10,)"
+
+
+def test_stale_canvas_value_from_an_older_canvas_is_ignored(home):
+    at = start()
+    old_nodes = canvas_args(at)["nodes"]
+    at.sidebar.selectbox(key="template_pick").set_value("lenet5")
+    at.sidebar.button(key="load_template").click().run()
+    at.session_state["canvas"] = {
+        "nodes": old_nodes,
+        "edges": [],
+        "selectedId": None,
+        "timestamp": 2**52,
+    }
+    at.run()
+    assert len(at.session_state["arch"]) == 13  # LeNet-5 intact, not cut down to the old graph
+
+
+def test_export_tab_shows_the_generated_code(home):
+    at = start()
+    code = at.code[0].value
+    assert "class MLPDigits(nn.Module)" in code and "def forward" in code
+
+
+def test_train_tab_reports_compatibility_and_offers_a_fix(home):
+    at = start()
+    at.session_state["selected"] = "fc2"
+    at.run()
+    at.number_input(key="param_fc2_out_features").set_value(3).run()
+    assert any("10" in e.value for e in at.error)  # digits has 10 classes
+    at.button(key="fix_btn").click().run()
+    assert at.session_state["arch"].params_of("fc2")["out_features"] == 10
+
+
+def test_every_template_loads_and_renders_every_tab_without_errors(home):
+    at = start()
+    for stem, _, _ in list_templates():
+        at.sidebar.selectbox(key="template_pick").set_value(stem)
+        at.sidebar.button(key="load_template").click().run()
+        assert not at.exception, (stem, at.exception)
+        assert len(canvas_args(at)["nodes"]) == len(at.session_state["arch"])
