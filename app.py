@@ -9,6 +9,7 @@ from components import state
 from components.canvas_view import auto_layout, render_canvas
 from components.dashboard import render_train_tab
 from components.export_tab import render_export
+from components.gan_panel import render_gan_panel
 from components.inspector import render_inspector
 from components.layout import header, setup_page
 from components.palette import render_palette
@@ -25,8 +26,13 @@ with st.sidebar:
 
 header()
 state.show_notices()
-build, train, export = st.tabs(
-    [":material/account_tree: Build", ":material/monitoring: Train", ":material/download: Export"]
+build, train, gan, export = st.tabs(
+    [
+        ":material/account_tree: Build",
+        ":material/monitoring: Train",
+        ":material/auto_awesome: GAN",
+        ":material/download: Export",
+    ]
 )
 
 with build:
@@ -45,6 +51,9 @@ with build:
 
 with train:
     render_train_tab()
+
+with gan:
+    render_gan_panel()
 
 with export:
     render_export()

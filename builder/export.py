@@ -10,9 +10,11 @@ except through `repr` of validated values.
 from __future__ import annotations
 
 import ast
+import contextlib
 import copy
 import io
 import json
+import logging
 import math
 import re
 import tempfile
@@ -273,13 +275,26 @@ def onnx_bytes(arch, model=None) -> bytes:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "model.onnx"
         try:
-            _export_onnx(torch, module, inputs, names, path)
+            with _quiet_onnx_registry():
+                _export_onnx(torch, module, inputs, names, path)
         except Exception as err:  # the exporter raises many types; the user needs one message
             raise BuilderError(
                 f"model.onnx was not written: torch.onnx.export failed ({_first_line(err)})",
                 hint="The other files are complete; model.py and the weights still run in PyTorch.",
             ) from None
         return path.read_bytes()
+
+
+@contextlib.contextmanager
+def _quiet_onnx_registry():
+    # The exporter logs a warning per torchvision op it cannot register; we never use them.
+    logger = logging.getLogger("torch.onnx._internal.exporter._registration")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def _export_onnx(torch, module, inputs, names, path: Path) -> None:

@@ -67,6 +67,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--compile", action="store_true", help="torch.compile the model")
     parser.add_argument("--stats-every", type=int, default=defaults.stats_every)
     parser.add_argument("--log-every", type=int, default=defaults.log_every)
+    parser.add_argument("--augment-shift", type=int, default=0, help="random image shift, pixels")
+    parser.add_argument("--augment-hflip", action="store_true", help="random left-right flips")
+    parser.add_argument("--augment-noise", type=float, default=0.0, help="input noise std")
     parser.add_argument("--metrics-out", metavar="FILE.jsonl", help="write every metric event")
     parser.add_argument("--save", metavar="DIR", help="write the trained model bundle here")
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
@@ -184,8 +187,18 @@ def _drain(trainer, metrics, progress) -> None:
 def _save(arch, trainer, config, args) -> str:
     from builder.export import write_bundle
 
-    dataset_name = args.dataset or Path(args.data).name
-    write_bundle(arch, args.save, config=config, dataset_name=dataset_name, model=trainer.model)
+    # The dataset object and its options let train.py rebuild exactly the same split.
+    options = {"n_samples": args.n_samples, "noise": args.noise, "task": args.task}
+    write_bundle(
+        arch,
+        args.save,
+        config=config,
+        dataset_name=args.dataset,
+        data_path=args.data,
+        model=trainer.model,
+        dataset=trainer.dataset,
+        dataset_options={k: v for k, v in options.items() if v is not None},
+    )
     return str(args.save)
 
 

@@ -21,6 +21,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from builder.augment import AugmentConfig, augment_batch
 from builder.errors import BuilderError
 
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw")
@@ -56,6 +57,10 @@ class TrainConfig:
     compile: bool = False  # torch.compile the model
     stats_every: int = 0  # per-layer statistics every K steps; 0 = off
     log_every: int = 20  # steps between host reads of the loss (step events)
+    # Image augmentation on the device, training batches only (see builder.augment).
+    augment_shift: int = 0  # random shift by up to this many pixels
+    augment_hflip: bool = False  # mirror left-right half of the time
+    augment_noise: float = 0.0  # std of gaussian noise added to inputs
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -405,6 +410,10 @@ class Trainer:
         self.model.zero_grad(set_to_none=True)
         return compiled
 
+    def augment_config(self) -> AugmentConfig:
+        cfg = self.config
+        return AugmentConfig(cfg.augment_shift, cfg.augment_hflip, cfg.augment_noise)
+
     def _compute_loss(self, out, y):
         if self.binary:
             return self.loss_fn(out.reshape(-1).float(), y.float())
@@ -425,6 +434,7 @@ class Trainer:
         model, opt, x_all, y_all = self.model, self.optimizer, self.x_train, self.y_train
         n, bs = self.dataset.n_train, cfg.batch_size
         noise = float(getattr(self.dataset, "input_noise", 0.0) or 0.0)
+        augment = self.augment_config()
         classify = self.dataset.task == "classification"
         model.train()
         perm = torch.randperm(n, device=self.device, generator=self._generator)
@@ -440,6 +450,8 @@ class Trainer:
             x, y = x_all[idx], y_all[idx]
             if noise:
                 x = x + noise * torch.randn_like(x)
+            if augment.enabled:
+                x = augment_batch(x, augment, self._generator)
             take_stats = cfg.stats_every and self.global_step % cfg.stats_every == 0
             hooks = self._add_activation_hooks() if take_stats else None
             out = self.forward(x)

@@ -29,9 +29,10 @@ from builder.diagram import METRIC_LABELS, METRICS, render_dot
 from builder.errors import BuilderError
 from builder.shapes import analyse
 from builder.templates import template_dataset
-from builder.training import OPTIMIZERS, SCHEDULES, TrainConfig, Trainer
+from builder.training import LOSSES, OPTIMIZERS, SCHEDULES, TrainConfig, Trainer
 
 from . import predictions, state
+from .family_views import render_family_views, render_reconstructions
 from .jobs import SLOTS
 
 S = st.session_state
@@ -156,14 +157,43 @@ def _dataset_choice() -> str:
     return name
 
 
-def _load_dataset(name: str):
+def _reconstruction_choice(arch, analysis) -> tuple[str | None, float | None]:
+    """Train as an autoencoder (target = input)? Preselected when the output mirrors the input."""
+    outputs, inputs = arch.output_nodes(), arch.input_nodes()
+    mirrors = (
+        analysis.ok
+        and len(outputs) == 1
+        and len(inputs) == 1
+        and analysis.shape_of(outputs[0]) == analysis.shape_of(inputs[0])
+        and arch.params_of(inputs[0])["dtype"] == "float32"
+    )
+    on = st.toggle(
+        "Reconstruct the input (autoencoder)",
+        value=mirrors,
+        key=f"recon_{mirrors}",
+        help="The target is the input itself; the live view shows inputs next to reconstructions.",
+    )
+    if not on:
+        return None, None
+    noise = st.slider(
+        "Denoising: noise added to the input only", 0.0, 1.0, 0.0, 0.05, key="recon_noise"
+    )
+    return "reconstruction", noise or None
+
+
+def _load_dataset(name: str, task: str | None = None, noise: float | None = None):
     """The chosen dataset (cached per session); None (with a message) when there is none yet."""
     cache = S.setdefault("datasets", {})
     if name != UPLOAD:
-        if name not in cache:
+        key = (name, task, noise)
+        if key not in cache:
             with st.spinner(f"Loading {name}…"):
-                cache[name] = load_dataset(name)
-        return cache[name]
+                try:
+                    cache[key] = load_dataset(name, task=task, noise=noise)
+                except BuilderError as err:
+                    st.error(str(err), icon=":material/error:")
+                    return None
+        return cache[key]
     upload = st.file_uploader(
         "Data file (CSV with a label column, NPZ with x and y, or MNIST IDX)",
         type=["csv", "npz", "idx", "gz", "ubyte"],
@@ -205,6 +235,23 @@ def _settings() -> None:
         d2.selectbox("LR schedule", SCHEDULES, key="cfg_sched")
         d3.number_input("Early stopping patience (0 = off)", 0, 100, 0, key="cfg_patience")
         d4.number_input("Seed", 0, 2**31 - 1, 0, key="cfg_seed")
+        e1, e2, e3, e4 = st.columns(4)
+        e1.number_input("L1 penalty", 0.0, 1.0, 0.0, format="%g", key="cfg_l1")
+        e2.number_input("Gradient clipping (0 = off)", 0.0, 100.0, 0.0, format="%g", key="cfg_clip")
+        e3.selectbox(
+            "Loss", LOSSES, key="cfg_loss", help="auto: cross-entropy for classes, MSE for values"
+        )
+        e4.number_input(
+            "Augment: random shift (px)",
+            0,
+            4,
+            0,
+            key="cfg_shift",
+            help="Images only: random shifts.",
+        )
+        f1, f2, _, _ = st.columns(4)
+        f1.checkbox("Random horizontal flips", key="cfg_hflip", help="Images only.")
+        f2.number_input("Input noise std", 0.0, 2.0, 0.0, format="%g", key="cfg_noise")
 
 
 def config_from_widgets() -> TrainConfig:
@@ -218,6 +265,12 @@ def config_from_widgets() -> TrainConfig:
         schedule=S.get("cfg_sched", "none"),
         early_stopping_patience=int(S.get("cfg_patience", 0)),
         seed=int(S.get("cfg_seed", 0)),
+        l1=float(S.get("cfg_l1", 0.0)),
+        clip_grad=float(S.get("cfg_clip", 0.0)),
+        loss=S.get("cfg_loss", "auto"),
+        augment_shift=int(S.get("cfg_shift", 0)),
+        augment_hflip=bool(S.get("cfg_hflip", False)),
+        augment_noise=float(S.get("cfg_noise", 0.0)),
         stats_every=STATS_EVERY,
         log_every=LOG_EVERY,
     )
@@ -300,7 +353,8 @@ def render_train_tab() -> None:
     left, right = st.columns([1, 1])
     with left:
         name = _dataset_choice()
-        dataset = _load_dataset(name)
+        task, noise = _reconstruction_choice(arch, analysis) if name != UPLOAD else (None, None)
+        dataset = _load_dataset(name, task, noise)
     with right:
         if dataset is not None:
             st.caption(dataset.describe())
@@ -339,6 +393,11 @@ def render_train_tab() -> None:
     )
     live = busy
     st.fragment(run_every=POLL_SECONDS if live else None)(_live_view)()
+    if trainer is not None and not busy and trainer.state in ("finished", "stopped"):
+        with st.expander(
+            "Look inside the trained model", expanded=False, icon=":material/insights:"
+        ):
+            render_family_views(predictions.snapshot(trainer.model), trainer.arch, trainer.dataset)
 
 
 def _compatibility(arch, analysis, dataset) -> None:
@@ -436,7 +495,13 @@ def _trained_analysis(trainer):
 def _predictions(trainer) -> None:
     """Confusion matrix, decision boundary (2-D sets) and sample predictions, from a model snapshot."""
     ds = trainer.dataset
-    if ds.task != "classification" or trainer.state == "idle":
+    if trainer.state == "idle":
+        return
+    if ds.task == "reconstruction":
+        # Cheap (a few images through the model), so it refreshes with every poll.
+        render_reconstructions(predictions.snapshot(trainer.model), ds)
+        return
+    if ds.task != "classification":
         return
     now = time.monotonic()
     if now - S.snap_time >= SNAPSHOT_SECONDS or (not trainer.running and not S.view.get("final")):

@@ -30,7 +30,7 @@ def bundle_bytes(arch: Architecture, trainer) -> bytes:
         kwargs = {
             "model": trainer.model,
             "config": trainer.config,
-            "dataset_name": trainer.dataset.name,
+            "dataset": trainer.dataset,
         }
     try:
         return export.bundle_zip(arch, **kwargs)

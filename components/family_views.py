@@ -174,8 +174,8 @@ def render_reconstructions(model, dataset, n: int = 8) -> None:
     what = "input · noisy input · reconstruction" if noise else "input · reconstruction"
     st.caption(f"Rows: {what}. Mean squared error {float(view['mse'].mean()):.4f}.")
     stacked = np.concatenate([np.asarray(r).reshape(n, -1, *r.shape[-2:]) for r in rows])
-    # One fixed scale for inputs and outputs, so a faint reconstruction looks faint.
-    low, high = float(np.nanmin(stacked)), float(np.nanmax(stacked))
+    # The inputs' scale for every row, so a faint reconstruction looks faint (and overshoots clip).
+    low, high = float(np.min(view["inputs"])), float(np.max(view["inputs"]))
     st.plotly_chart(image_grid_figure(stacked, ncols=n, value_range=(low, high)), key=_key("recon"))
 
 

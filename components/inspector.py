@@ -68,6 +68,8 @@ def _as_text(value: Any) -> str:
 
 
 def _on_param_change(node_id: str, param: Param, key: str) -> None:
+    if node_id != S.get("selected"):
+        return  # a late report from a field no longer on screen: the user is elsewhere
     state.edit(set_param, node_id, param, S[key])
 
 
@@ -137,6 +139,8 @@ def _param_widget(node_id: str, param: Param, value: Any) -> None:
 
 
 def _rename(key: str, node_id: str) -> None:
+    if node_id != S.get("selected"):
+        return  # a late report from a field no longer on screen
     new_id = S[key].strip()
     if state.edit(lambda a: a.rename_node(node_id, new_id)):
         S.selected = new_id
@@ -151,10 +155,6 @@ def _duplicate(node_id: str) -> None:
 def _delete(node_id: str) -> None:
     if state.edit(lambda a: a.remove_node(node_id)):
         S.selected = None
-
-
-def _pick() -> None:
-    S.selected = S.inspector_pick
 
 
 def _deselect() -> None:
@@ -176,14 +176,6 @@ def render_inspector() -> None:
     arch = state.arch()
     node_id = S.get("selected")
     st.subheader("Inspector")
-    _sync("inspector_pick", node_id)
-    st.selectbox(
-        "Node",
-        arch.topological_order(),
-        placeholder="Click a node on the canvas",
-        key="inspector_pick",
-        on_change=_pick,
-    )
     if node_id is None:
         st.caption(
             "Select a node to edit its parameters. Drag from a node's bottom handle to another's top handle to connect them."
@@ -191,7 +183,7 @@ def render_inspector() -> None:
         return
     spec = get_spec(arch.type_of(node_id))
     info = state.analysis().nodes.get(node_id)
-    st.markdown(f"**{spec.type}** — {spec.help}")
+    st.markdown(f"**{node_id}** · {spec.type} — {spec.help}")
     if info is not None and info.error is not None:
         st.error(str(info.error), icon=":material/error:")
     elif info is not None and info.output_shape is not None:

@@ -30,6 +30,12 @@ def load_template(page, name: str) -> None:
     page.get_by_text(f"Loaded the template “{name}”").wait_for(timeout=8000)
 
 
+def wait_idle(page) -> None:
+    """Let the script run the last action started finish before the next action."""
+    page.wait_for_timeout(300)
+    page.get_by_test_id("stStatusWidget").wait_for(state="hidden")
+
+
 def node(frame, node_id: str):
     return frame.locator(f".react-flow__node[data-id='{node_id}']")
 
@@ -64,12 +70,15 @@ def test_lenet_template_edit_a_parameter_and_wire_a_new_layer(page, app_url):
     screenshot(page, "edit_parameter")
 
     # Nothing selected: the palette places the layer unconnected; wire it by dragging.
+    wait_idle(page)
     page.get_by_role("button", name="Deselect").click()
     page.get_by_text("otherwise the layer is placed unconnected").wait_for()
+    page.get_by_text("Select a node to edit its parameters").wait_for()  # the whole page redrew
     sidebar = page.get_by_test_id("stSidebar")
     search = sidebar.get_by_placeholder("conv, norm, lstm…")
     search.fill("dropout")
     search.press("Enter")
+    wait_idle(page)
     sidebar.get_by_role("button", name="Dropout", exact=True).click()
     new_node = node(frame, "dropout1")
     new_node.wait_for()
@@ -82,6 +91,13 @@ def test_lenet_template_edit_a_parameter_and_wire_a_new_layer(page, app_url):
     assert "p=" not in new_node.inner_text()  # the inspector never rewrites untouched params
     page.get_by_role("tab", name=re.compile("Build")).scroll_into_view_if_needed()
     screenshot(page, "wired_by_dragging")
+
+    # Delete it again from its context menu: the graph (not just the picture) loses it.
+    wait_idle(page)
+    new_node.click(button="right")
+    frame.get_by_role("button", name="Delete Node").click()
+    page.get_by_text("otherwise the layer is placed unconnected").wait_for()
+    assert frame.locator(".react-flow__node").count() == 13
 
 
 def test_train_digits_mlp_then_download_and_run_model_py(page, app_url, tmp_path):

@@ -1,85 +1,61 @@
-"""The GAN panel and the autoencoder view in a real browser: train briefly, see the live grids.
-
-Drives the standalone page tests/e2e/family_page.py (the same components the app wires in).
-"""
+"""The model families in the real app: train the GAN and the autoencoder briefly, see the live grids."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import pytest
 
-from .conftest import ROOT, _free_port, _wait_healthy, screenshot
+from .conftest import screenshot
+from .test_app_browser import load_template, open_app, wait_idle
 
 pytestmark = pytest.mark.e2e
-PAGE = ROOT / "tests" / "e2e" / "family_page.py"
-
-
-@pytest.fixture(scope="module")
-def family_url(tmp_path_factory):
-    """family_page.py served by a real Streamlit on a free port."""
-    port = _free_port()
-    home = tmp_path_factory.mktemp("families_home")
-    log = open(home / "streamlit.log", "w")  # noqa: SIM115 - closed at teardown
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
-        "LAYERCRAFT_HOME": str(home),
-        "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
-    }
-    command = [sys.executable, "-m", "streamlit", "run", str(PAGE), "--server.headless", "true"]
-    command += ["--server.port", str(port), "--server.address", "127.0.0.1"]
-    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(url, proc)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
-
-
-@pytest.fixture
-def tab(browser, family_url):
-    context = browser.new_context(viewport={"width": 1400, "height": 1400})
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    page.goto(family_url)
-    page.get_by_text("Generative adversarial network").wait_for(timeout=60_000)
-    yield page
-    context.close()
 
 
 def _set_number(page, label: str, value: int) -> None:
-    field = page.get_by_label(label, exact=True)
+    # Every tab is in the page; only the open tab's widget is visible.
+    field = page.get_by_label(label, exact=True).filter(visible=True)
     field.fill(str(value))
     field.press("Enter")
+    wait_idle(page)
 
 
-def test_gan_panel_trains_and_shows_live_curves_and_samples(tab):
-    tab.get_by_text("the pair fits").wait_for()
-    _set_number(tab, "Epochs", 2)
-    _set_number(tab, "Samples every (steps)", 5)
-    tab.get_by_role("button", name="Train GAN").click()
+def test_gan_tab_trains_and_shows_live_curves_and_samples(page, app_url):
+    open_app(page, app_url)
+    page.get_by_role("tab", name="GAN").click()
+    page.get_by_text("the pair fits").wait_for()
+    _set_number(page, "Epochs", 2)
+    _set_number(page, "Samples every (steps)", 5)
+    page.get_by_role("button", name="Train GAN").click()
     # The sample grid appears while it trains and refreshes until the run ends.
     # Generous timeouts: a loaded 2-core CI machine trains the pair slowly.
-    tab.get_by_text("Generated samples").wait_for(timeout=180_000)
-    tab.get_by_text("Discriminator output").wait_for()
-    tab.get_by_text("finished · epoch 2/2").wait_for(timeout=240_000)
-    assert tab.get_by_text("diversity").first.is_visible()
-    screenshot(tab, "gan_panel")
+    page.get_by_text("Generated samples").wait_for(timeout=180_000)
+    page.get_by_text("Discriminator output").wait_for()
+    page.get_by_text("finished · epoch 2/2").wait_for(timeout=240_000)
+    assert page.get_by_text("diversity").first.is_visible()
+    page.locator(".js-plotly-plot .heatmaplayer >> visible=true").first.wait_for()
+    screenshot(page, "gan_panel")
 
 
-def test_autoencoder_trains_and_shows_inputs_next_to_reconstructions(tab):
-    tab.get_by_role("tab", name="Autoencoder").click()
-    _set_number(tab, "Autoencoder epochs", 2)
-    tab.get_by_role("button", name="Train autoencoder").click()
-    tab.get_by_text("input · reconstruction").wait_for(timeout=180_000)
-    tab.get_by_text("finished").wait_for(timeout=240_000)
-    screenshot(tab, "autoencoder_reconstructions")
+def test_autoencoder_template_trains_with_live_reconstructions(page, app_url):
+    open_app(page, app_url)
+    load_template(page, "Conv autoencoder")
+    page.get_by_role("tab", name="Train").click()
+    # The output mirrors the input, so the app proposes reconstruction by itself.
+    page.get_by_text("Reconstruct the input (autoencoder)").first.wait_for()
+    page.get_by_text("The network fits this dataset.").wait_for()
+    _set_number(page, "Epochs", 4)
+    page.get_by_role("button", name="Train", exact=True).click()
+    page.get_by_text("input · reconstruction").wait_for(timeout=180_000)
+    page.get_by_text("Training finished").wait_for(timeout=240_000)
+    # Once it ends the page reruns as a whole: Train is offered again, Stop is not.
+    train = page.get_by_role("button", name="Train", exact=True)
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('button')].some("
+        "b => b.innerText.trim().endsWith('Train') && !b.disabled)",
+        timeout=30_000,
+    )
+    assert train.is_enabled()
+    grid = page.locator(".js-plotly-plot .heatmaplayer >> visible=true").first
+    grid.wait_for()
+    grid.scroll_into_view_if_needed()
+    page.mouse.wheel(0, 250)
+    screenshot(page, "autoencoder_reconstructions")

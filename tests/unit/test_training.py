@@ -1,5 +1,7 @@
 """The trainer: optimizers, schedules, early stopping, seeds, events and per-layer stats."""
 
+import math
+
 import pytest
 import torch
 from torch import nn
@@ -212,3 +214,19 @@ def test_denoising_autoencoder_halves_its_reconstruction_loss():
     trainer = Trainer(None, ds, TrainConfig(epochs=15, lr=3e-3, device="cpu"), model=model)
     trainer.run()
     assert trainer.history["val_loss"][-1] < 0.5 * trainer.history["val_loss"][0]
+
+
+def test_augmentation_settings_change_training_batches_only():
+    from builder.data import load_dataset
+    from builder.templates import load_template
+    from builder.training import TrainConfig, Trainer
+
+    arch = load_template("mlp_digits")
+    data = load_dataset("digits", n_samples=256)
+    config = TrainConfig(epochs=1, batch_size=64, device="cpu", augment_shift=1, augment_noise=0.1)
+    trainer = Trainer(arch, data, config)
+    assert trainer.augment_config().enabled
+    trainer.run()
+    assert trainer.state == "finished"
+    epoch_events = [e for e in trainer.events_since(0)[0] if e["kind"] == "epoch"]
+    assert epoch_events and all(math.isfinite(e["loss"]) for e in epoch_events)

@@ -15,7 +15,7 @@ from components.family_views import (
 )
 from components.gan_panel import add_gan_events, gan_curves_figure, new_gan_curves
 
-PAGE = str(Path(__file__).resolve().parents[1] / "e2e" / "family_page.py")
+PAGE = str(Path(__file__).resolve().parent / "family_page.py")
 
 
 def _page() -> AppTest:
@@ -88,3 +88,37 @@ def test_autoencoder_page_trains_and_shows_reconstructions():
     at.run()
     assert not at.exception
     assert any("input · reconstruction" in c.value for c in at.caption)
+
+
+def _views_page(template: str, dataset: str):
+    """A page that renders every family view of an untrained template on a small dataset."""
+
+    def page(template, dataset):
+        from builder.compile import compile_model
+        from builder.data import load_dataset
+        from builder.templates import load_template
+        from components.family_views import render_family_views
+
+        arch = load_template(template)
+        render_family_views(compile_model(arch), arch, load_dataset(dataset, n_samples=200))
+
+    return AppTest.from_function(page, default_timeout=60, args=(template, dataset)).run()
+
+
+def test_family_views_for_an_image_classifier_show_confusion_matrix_and_mistakes():
+    at = _views_page("lenet_digits", "digits")
+    assert not at.exception and not at.warning
+    assert [t.label for t in at.tabs] == ["Confusion matrix", "Mistakes"]
+
+
+@pytest.mark.parametrize(
+    ("template", "tabs"),
+    [
+        ("lstm_text", ["Confusion matrix", "Mistakes", "Hidden state"]),
+        ("transformer_text", ["Confusion matrix", "Mistakes", "Attention"]),
+    ],
+)
+def test_family_views_for_text_models_look_inside_the_chosen_example(template, tabs):
+    at = _views_page(template, "sentiment")
+    assert not at.exception and not at.warning
+    assert [t.label for t in at.tabs] == tabs

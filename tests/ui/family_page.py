@@ -1,6 +1,6 @@
-"""A tiny standalone page for the family views and the GAN panel (browser tests drive it).
+"""A small page holding the GAN panel and the family views on their own, for AppTest.
 
-Run with: streamlit run tests/e2e/family_page.py
+Run with: streamlit run tests/ui/family_page.py
 """
 
 import streamlit as st
