@@ -69,7 +69,9 @@ def train_speed(dataset, with_reader: bool) -> float:
     from builder.templates import load_template
 
     arch = load_template("mlp_digits")
-    config = TrainConfig(epochs=6, batch_size=32, lr=1e-2, stats_every=10, log_every=5)
+    # Long enough (about a second or more) to span several 0.5 s polls, as a real run does;
+    # a run shorter than one poll period would measure only the first poll.
+    config = TrainConfig(epochs=40, batch_size=32, lr=1e-2, stats_every=10, log_every=5)
     trainer = Trainer(arch, dataset, config)
     done = threading.Event()
 
