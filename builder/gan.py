@@ -14,10 +14,8 @@ and the losses are summed on the device and read back every `log_every` steps.
 from __future__ import annotations
 
 import math
-import threading
 import time
 import traceback
-import uuid
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -27,6 +25,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from builder.errors import BuilderError
+from builder.runs import BackgroundRun, StopRequested
 from builder.shapes import analyse
 from builder.training import resolve_device
 
@@ -217,17 +216,15 @@ def sample_diversity(fake: torch.Tensor, real: torch.Tensor) -> float:
 # ---- the trainer ----------------------------------------------------------------------------
 
 
-class _Stop(Exception):
-    """Raised inside the loop when stop() was called."""
-
-
-class GanTrainer:
+class GanTrainer(BackgroundRun):
     """Trains a generator and a discriminator against each other in a background thread.
 
     Events are DESIGN.md's metric events with `loss_d`, `loss_g`, `d_real` (mean D(x)),
     `d_fake` (mean D(G(z))) and `diversity` (of the latest sample grid; None before it). `loss` is the
     discriminator loss so generic loss curves still show something sensible.
     """
+
+    thread_prefix = "gan"
 
     def __init__(
         self,
@@ -265,7 +262,7 @@ class GanTrainer:
             problem = check_gan_data(disc_arch, self.images)
             if problem is not None:
                 raise problem
-        self.run_id = run_id or uuid.uuid4().hex[:8]
+        self._init_run(run_id)
         self.device = resolve_device(self.config.device)
         torch.manual_seed(self.config.seed)
         if generator is None or discriminator is None:
@@ -275,63 +272,14 @@ class GanTrainer:
             discriminator = discriminator or compile_model(disc_arch)
         self.generator: nn.Module = generator
         self.discriminator: nn.Module = discriminator
-        self.state = "idle"
-        self.message = ""
         self.history: dict[str, list[float]] = {k: [] for k in (*_WINDOW_KEYS, "diversity")}
-        self.epochs_done = 0
-        self.global_step = 0
         self.train_seconds = 0.0
         self.samples_seen = 0
         self.diversity: float | None = None
         self._samples: np.ndarray | None = None
         self._samples_step: int | None = None
-        self._events: list[dict[str, Any]] = []
-        self._lock = threading.Lock()
-        self._unpaused = threading.Event()
-        self._unpaused.set()
-        self._stop_requested = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._t0 = time.perf_counter()
 
-    # ---- control (same interface as Trainer) --------------------------------------------
-
-    def start(self) -> None:
-        """Train in a daemon thread; returns at once."""
-        if self._thread is not None:
-            raise BuilderError("this run has already started", hint="Create a new GanTrainer.")
-        self._thread = threading.Thread(target=self.run, name=f"gan-{self.run_id}", daemon=True)
-        self._thread.start()
-
-    def pause(self) -> None:
-        """Hold before the next batch until resume() or stop()."""
-        if self.state == "running":
-            self._unpaused.clear()
-
-    def resume(self) -> None:
-        self._unpaused.set()
-
-    def stop(self) -> None:
-        """Ask the loop to end before its next batch; returns at once."""
-        self._stop_requested.set()
-        self._unpaused.set()
-
-    def join(self, timeout: float | None = None) -> bool:
-        """Wait for the background thread; True when it has ended."""
-        if self._thread is None:
-            return True
-        self._thread.join(timeout)
-        return not self._thread.is_alive()
-
-    @property
-    def running(self) -> bool:
-        return self.state in ("running", "paused")
-
-    # ---- events and samples -------------------------------------------------------------
-
-    def events_since(self, cursor: int = 0) -> tuple[list[dict[str, Any]], int]:
-        """Events published after `cursor` and the cursor to pass next time."""
-        with self._lock:
-            return list(self._events[cursor:]), len(self._events)
+    # ---- samples ----------------------------------------------------------------------
 
     def latest_samples(self) -> np.ndarray | None:
         """The latest fixed-noise samples as float32 (n, C, H, W) in [0, 1]; None before the first."""
@@ -343,24 +291,6 @@ class GanTrainer:
         """The global step at which latest_samples() was taken."""
         return self._samples_step
 
-    def _publish(self, kind: str, **fields_: Any) -> dict[str, Any]:
-        event = {
-            "run": self.run_id,
-            "kind": kind,
-            "epoch": fields_.pop("epoch", self.epochs_done),
-            "step": fields_.pop("step", self.global_step),
-            "time": round(time.perf_counter() - self._t0, 4),
-            **fields_,
-        }
-        with self._lock:
-            self._events.append(event)
-        return event
-
-    def _set_state(self, state: str, message: str = "", **extra: Any) -> None:
-        self.state = state
-        self.message = message
-        self._publish("status", state=state, message=message, **extra)
-
     # ---- the run ------------------------------------------------------------------------
 
     def run(self) -> dict[str, Any]:
@@ -370,7 +300,7 @@ class GanTrainer:
             self._set_state("running", "GAN training started", **self._run_facts())
             self._train()
             self._set_state("finished", f"finished {self.epochs_done} epochs")
-        except _Stop:
+        except StopRequested:
             self._set_state("stopped", f"stopped by the user after {self.epochs_done} epochs")
         except BuilderError as err:
             self._set_state("failed", str(err))
@@ -429,16 +359,6 @@ class GanTrainer:
             sums = self._train_epoch(epoch)
             self.epochs_done = epoch
             self._record_epoch(epoch, sums)
-
-    def _check_control(self) -> None:
-        if self._stop_requested.is_set():
-            raise _Stop
-        if not self._unpaused.is_set():
-            self._set_state("paused", "paused")
-            self._unpaused.wait()
-            if self._stop_requested.is_set():
-                raise _Stop
-            self._set_state("running", "resumed")
 
     def _train_epoch(self, epoch: int) -> list[float]:
         """One pass over the images; returns the epoch means of _WINDOW_KEYS."""

@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import copy
 import math
-import threading
 import time
 import traceback
-import uuid
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -23,6 +21,7 @@ from torch import nn
 
 from builder.augment import AugmentConfig, augment_batch
 from builder.errors import BuilderError
+from builder.runs import BackgroundRun, StopRequested
 
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw")
 SCHEDULES = ("none", "step", "cosine", "onecycle", "plateau")
@@ -148,16 +147,14 @@ class TrainingFault(Exception):
     """A fault the trainer turns into a plain status message (NaN loss, out of memory)."""
 
 
-class _Stop(Exception):
-    """Raised inside the loop when stop() was called."""
-
-
-class Trainer:
+class Trainer(BackgroundRun):
     """Trains one model on one dataset in a background thread (start) or in place (run).
 
     Readers poll `events_since(cursor)`; the trainer never waits for them. The model and
     `best_state` stay usable after any fault.
     """
+
+    thread_prefix = "trainer"
 
     def __init__(
         self, arch, dataset, config: TrainConfig | None = None, *, run_id=None, model=None
@@ -166,7 +163,7 @@ class Trainer:
         self.dataset = dataset
         self.config = config or TrainConfig()
         self.config.validate()
-        self.run_id = run_id or uuid.uuid4().hex[:8]
+        self._init_run(run_id)
         self.device = resolve_device(self.config.device)
         torch.manual_seed(self.config.seed)
         if model is None:
@@ -179,8 +176,6 @@ class Trainer:
         self.best_epoch: int | None = None
         self.layer_stats: dict[str, dict[str, float]] = {}
         self.layer_stats_step: int | None = None
-        self.state = "idle"
-        self.message = ""
         self.error_detail: str | None = None
         self.history: dict[str, list[float]] = {
             "train_loss": [],
@@ -188,75 +183,8 @@ class Trainer:
             "train_accuracy": [],
             "val_accuracy": [],
         }
-        self.epochs_done = 0
-        self.global_step = 0
         self.train_seconds = 0.0
         self.samples_seen = 0
-        self._events: list[dict[str, Any]] = []
-        self._lock = threading.Lock()
-        self._unpaused = threading.Event()
-        self._unpaused.set()
-        self._stop_requested = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._t0 = time.perf_counter()
-
-    # ---- control ------------------------------------------------------------------------
-
-    def start(self) -> None:
-        """Train in a daemon thread; returns at once."""
-        if self._thread is not None:
-            raise BuilderError("this run has already started", hint="Create a new Trainer.")
-        self._thread = threading.Thread(target=self.run, name=f"trainer-{self.run_id}", daemon=True)
-        self._thread.start()
-
-    def pause(self) -> None:
-        """Hold before the next batch until resume() or stop() (also before the first one)."""
-        if self.state in ("idle", "running"):
-            self._unpaused.clear()
-
-    def resume(self) -> None:
-        self._unpaused.set()
-
-    def stop(self) -> None:
-        """Ask the loop to end; it does so before its next batch. Returns at once."""
-        self._stop_requested.set()
-        self._unpaused.set()
-
-    def join(self, timeout: float | None = None) -> bool:
-        """Wait for the background thread; True when it has ended."""
-        if self._thread is None:
-            return True
-        self._thread.join(timeout)
-        return not self._thread.is_alive()
-
-    @property
-    def running(self) -> bool:
-        return self.state in ("running", "paused")
-
-    # ---- events -------------------------------------------------------------------------
-
-    def events_since(self, cursor: int = 0) -> tuple[list[dict[str, Any]], int]:
-        """Events published after `cursor` and the cursor to pass next time."""
-        with self._lock:
-            return list(self._events[cursor:]), len(self._events)
-
-    def _publish(self, kind: str, **fields_: Any) -> dict[str, Any]:
-        event = {
-            "run": self.run_id,
-            "kind": kind,
-            "epoch": fields_.pop("epoch", self.epochs_done),
-            "step": fields_.pop("step", self.global_step),
-            "time": round(time.perf_counter() - self._t0, 4),
-            **fields_,
-        }
-        with self._lock:
-            self._events.append(event)
-        return event
-
-    def _set_state(self, state: str, message: str = "", **extra: Any) -> None:
-        self.state = state
-        self.message = message
-        self._publish("status", state=state, message=message, **extra)
 
     # ---- the run ------------------------------------------------------------------------
 
@@ -267,7 +195,7 @@ class Trainer:
             self._set_state("running", "training started", **self._run_facts())
             self._train()
             self._finish()
-        except _Stop:
+        except StopRequested:
             self._restore_best()
             self._set_state("stopped", f"stopped by the user after {self.epochs_done} epochs")
         except TrainingFault as fault:
@@ -419,16 +347,6 @@ class Trainer:
             return self.loss_fn(out.reshape(-1).float(), y.float())
         return self.loss_fn(out.float(), y)
 
-    def _check_control(self) -> None:
-        if self._stop_requested.is_set():
-            raise _Stop
-        if not self._unpaused.is_set():
-            self._set_state("paused", "paused")
-            self._unpaused.wait()
-            if self._stop_requested.is_set():
-                raise _Stop
-            self._set_state("running", "resumed")
-
     def _train_epoch(self, epoch: int) -> tuple[float, float | None]:
         cfg = self.config
         model, opt, x_all, y_all = self.model, self.optimizer, self.x_train, self.y_train
@@ -519,7 +437,7 @@ class Trainer:
         classify = self.dataset.task == "classification"
         for start in range(0, n, VAL_BATCH):
             if self._stop_requested.is_set():
-                raise _Stop
+                raise StopRequested
             x, y = self.x_val[start : start + VAL_BATCH], self.y_val[start : start + VAL_BATCH]
             out = self.forward(x)
             total += self._compute_loss(out, y) * len(x)
