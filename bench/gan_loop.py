@@ -13,13 +13,11 @@ in the app. Runs are interleaved (alternating which goes first); the ratio is ha
 from __future__ import annotations
 
 import argparse
-import copy
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import torch
+from _timing import interleaved_medians
 from torch.nn import functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -75,11 +73,6 @@ def gan_trainer_run(gen, disc, images, epochs, device, archs) -> float:
     return summary["diversity"]
 
 
-def _synchronise(device: str) -> None:
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
@@ -95,21 +88,7 @@ def main() -> None:
         "hand-written": lambda g, d: hand_written_loop(g, d, images, args.epochs, device),
         "GanTrainer": lambda g, d: gan_trainer_run(g, d, images, args.epochs, device, archs),
     }
-    for loop in loops.values():  # warm-up
-        loop(*copy.deepcopy(initial))
-    times: dict[str, list[float]] = {k: [] for k in loops}
-    diversity: dict[str, float] = {}
-    for round_ in range(args.repeats):
-        # Alternate which loop goes first, so neither always runs on a cold cache.
-        order = list(loops.items())[:: 1 if round_ % 2 == 0 else -1]
-        for kind, loop in order:
-            models = copy.deepcopy(initial)
-            _synchronise(device)
-            start = time.perf_counter()
-            diversity[kind] = loop(*models)
-            _synchronise(device)
-            times[kind].append(time.perf_counter() - start)
-    median = {k: statistics.median(v) for k, v in times.items()}
+    median, diversity = interleaved_medians(loops, initial, args.repeats, device)
     samples = (len(images) // BATCH) * BATCH * args.epochs
     print(
         f"GAN on digits ({len(images)} images), {args.epochs} epochs, {device}, "

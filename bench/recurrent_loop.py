@@ -14,13 +14,11 @@ hand-written time / trainer time (1.0 = as fast; target >= 0.95).
 from __future__ import annotations
 
 import argparse
-import copy
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import torch
+from _timing import interleaved_medians
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -75,11 +73,6 @@ def trainer_run(model, ds, epochs, device, arch) -> float:
     return summary["val_accuracy"]
 
 
-def _synchronise(device: str) -> None:
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
@@ -96,21 +89,7 @@ def main() -> None:
         "hand-written": lambda m: hand_written_loop(m, ds, args.epochs, device),
         "trainer": lambda m: trainer_run(m, ds, args.epochs, device, arch),
     }
-    for loop in loops.values():  # warm-up: allocator, kernels, lazy init
-        loop(copy.deepcopy(initial))
-    times: dict[str, list[float]] = {k: [] for k in loops}
-    accuracy: dict[str, float] = {}
-    for round_ in range(args.repeats):
-        # Alternate which loop goes first, so neither always runs on a cold cache.
-        order = list(loops.items())[:: 1 if round_ % 2 == 0 else -1]
-        for kind, loop in order:
-            model = copy.deepcopy(initial)
-            _synchronise(device)
-            start = time.perf_counter()
-            accuracy[kind] = loop(model)
-            _synchronise(device)
-            times[kind].append(time.perf_counter() - start)
-    median = {k: statistics.median(v) for k, v in times.items()}
+    median, accuracy = interleaved_medians(loops, (initial,), args.repeats, device)
     samples = ds.n_train * args.epochs
     print(
         f"{args.template} on sentiment ({ds.n_train} train), {args.epochs} epochs, {device}, "
