@@ -246,22 +246,38 @@ def _mean_shape(shapes, p):
     return shape[: dim - 1] + shape[dim:]
 
 
+def _pool_expression(x: str, p) -> str:
+    dim, reduce = p["dim"], p.get("reduce", "mean")
+    if reduce == "max":
+        return f"{x}.amax(dim={dim})"
+    if reduce == "last":
+        return f"{x}.select({dim}, -1)"
+    return f"{x}.mean(dim={dim})"
+
+
 SEQUENCE_MEAN = LayerSpec(
     type="SequenceMean",
     category="sequence",
-    help="Averages over the sequence: (sequence, features) to (features).",
+    help="Pools over the sequence: (sequence, features) to (features), by mean, max or last step.",
     params=(
         Param(
             "dim",
             "int",
             1,
-            "Dimension averaged away (the batch is 0; 1: the sequence).",
+            "Dimension pooled away (the batch is 0; 1: the sequence).",
             min=-8,
             max=8,
         ),
+        Param(
+            "reduce",
+            "choice",
+            "mean",
+            "mean: average; max: largest value; last: the final position (front-padded text).",
+            choices=("mean", "max", "last"),
+        ),
     ),
     infer_shape=_mean_shape,
-    emit_forward=lambda attr, xs, p: f"{xs[0]}.mean(dim={p['dim']})",
+    emit_forward=lambda attr, xs, p: _pool_expression(xs[0], p),
     count_macs=lambda s, out, p: numel(s[0]),
     input_dtype="float32",
     id_prefix="mean",

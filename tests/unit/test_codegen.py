@@ -14,6 +14,7 @@ from builder.codegen import attribute_names, class_name_for, generate_source
 from builder.errors import BuilderError
 from builder.graph import Architecture
 from builder.templates import list_templates, load_template
+from tests.conftest import chain
 
 RUFF = Path(sys.executable).with_name("ruff")
 STEMS = [stem for stem, _, _ in list_templates()]
@@ -225,3 +226,13 @@ def test_longest_ids_still_give_ruff_clean_code_for_every_layer(tmp_path):
         text=True,
     )
     assert result.returncode == 0, result.stdout[-3000:]
+
+
+def test_sequence_pooling_writes_readable_reductions():
+    for reduce, expected in (
+        ("mean", ".mean(dim=1)"),
+        ("max", ".amax(dim=1)"),
+        ("last", ".select(1, -1)"),
+    ):
+        arch = chain((10, 4), ("SequenceMean", {"reduce": reduce}))
+        assert expected in generate_source(arch)

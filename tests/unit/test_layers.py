@@ -90,6 +90,8 @@ CASES = [
     ("SequenceMean", (10, 16), "float32", {}),
     ("SequenceMean", (10, 16), "float32", {"dim": -1}),
     ("SequenceMean", (3, 10, 16), "float32", {"dim": 2}),
+    ("SequenceMean", (10, 16), "float32", {"reduce": "max"}),
+    ("SequenceMean", (3, 10, 16), "float32", {"dim": 2, "reduce": "last"}),
 ]
 
 MERGE_CASES = [
