@@ -32,7 +32,7 @@ from builder.templates import template_dataset
 from builder.training import LOSSES, OPTIMIZERS, SCHEDULES, TrainConfig, Trainer
 
 from . import predictions, state
-from .family_views import render_family_views, render_reconstructions
+from .family_views import confusion_figure, render_family_views, render_reconstructions
 from .jobs import SLOTS
 
 S = st.session_state
@@ -517,8 +517,9 @@ def _predictions(trainer) -> None:
             _boundary_figure(ds, *view["boundary"]), width="stretch", key="boundary_chart"
         )
     if "confusion" in view:
+        st.markdown("**Confusion matrix (validation)**")
         st.plotly_chart(
-            _confusion_figure(view["confusion"], ds.class_names),
+            confusion_figure(view["confusion"], ds.class_names),
             width="stretch",
             key="confusion_chart",
         )
@@ -574,31 +575,6 @@ def _boundary_figure(ds, xs, ys, z) -> go.Figure:
         height=300,
         margin={"l": 10, "r": 10, "t": 30, "b": 10},
         uirevision="boundary",
-    )
-    return fig
-
-
-def _confusion_figure(counts: np.ndarray, class_names: list[str]) -> go.Figure:
-    names = [str(c) for c in class_names] or [str(i) for i in range(len(counts))]
-    names = names[: len(counts)] + [str(i) for i in range(len(names), len(counts))]
-    fig = go.Figure(
-        go.Heatmap(
-            z=counts,
-            x=names,
-            y=names,
-            colorscale="Blues",
-            text=counts,
-            texttemplate="%{text}",
-            showscale=False,
-        )
-    )
-    fig.update_layout(
-        title="Confusion matrix (validation)",
-        xaxis_title="predicted",
-        yaxis_title="true",
-        yaxis_autorange="reversed",
-        height=320,
-        margin={"l": 10, "r": 10, "t": 30, "b": 10},
     )
     return fig
 

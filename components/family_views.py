@@ -52,7 +52,9 @@ def image_grid_figure(
 
 def confusion_figure(matrix: np.ndarray, class_names: list[str]):
     """Heat map: rows are true classes, columns predicted; the diagonal is what it got right."""
-    labels = [str(c) for c in class_names] or [str(i) for i in range(len(matrix))]
+    # A model with more outputs than the dataset has names gets numbers for the rest.
+    labels = [str(c) for c in class_names[: len(matrix)]]
+    labels += [str(i) for i in range(len(labels), len(matrix))]
     fig = go.Figure(
         go.Heatmap(
             z=matrix,
