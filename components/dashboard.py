@@ -393,11 +393,11 @@ def render_train_tab() -> None:
     )
     live = busy
     st.fragment(run_every=POLL_SECONDS if live else None)(_live_view)()
-    if trainer is not None and not busy and trainer.state in ("finished", "stopped"):
-        with st.expander(
-            "Look inside the trained model", expanded=False, icon=":material/insights:"
-        ):
-            render_family_views(predictions.snapshot(trainer.model), trainer.arch, trainer.dataset)
+    trained = trainer is not None and not busy and trainer.state in ("finished", "stopped")
+    # A toggle, not an expander: Streamlit runs a closed expander's body on every rerun,
+    # and these views run the model.
+    if trained and st.toggle("Look inside the trained model", key="look_inside"):
+        render_family_views(predictions.snapshot(trainer.model), trainer.arch, trainer.dataset)
 
 
 def _compatibility(arch, analysis, dataset) -> None:

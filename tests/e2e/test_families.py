@@ -54,6 +54,10 @@ def test_autoencoder_template_trains_with_live_reconstructions(page, app_url):
         timeout=30_000,
     )
     assert train.is_enabled()
+    # The family views run the model only once asked for.
+    assert page.get_by_role("tab", name="Reconstructions").count() == 0
+    page.get_by_text("Look inside the trained model").click()
+    page.get_by_role("tab", name="Reconstructions").wait_for()
     grid = page.locator(".js-plotly-plot .heatmaplayer >> visible=true").first
     grid.wait_for()
     grid.scroll_into_view_if_needed()
