@@ -201,8 +201,8 @@ def transformer_text():
         TEXT_INPUT,
         [
             EMBEDDING,
-            ("PositionalEmbedding", {"max_len": 32}),
-            ("TransformerEncoderLayer", {"nhead": 4, "dim_feedforward": 64, "dropout": 0.1}),
+            ("PositionalEmbedding", {"max_len": 32, "encoding": "sinusoidal"}),
+            ("TransformerEncoderLayer", {"nhead": 2, "dim_feedforward": 64, "dropout": 0.1}),
             ("SequenceMean", {}),
             ("Linear", {"out_features": 2}),
         ],

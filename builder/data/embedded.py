@@ -204,7 +204,7 @@ def _synthetic(rng, n_samples, noise, channels=1, height=32, width=32, num_class
     f"generated review-style sentences as token ids (length {SEQUENCE_LENGTH}, vocabulary {VOCAB_SIZE}, 2 classes)",
 )
 def _sentiment(rng, n_samples, noise, **options):
-    x, y, vocabulary = make_sentiment(rng, _n(n_samples, 6000))
+    x, y, vocabulary = make_sentiment(rng, _n(n_samples, 20000))
     extra = {"dtype": "int64", "standardise": False, "vocabulary": vocabulary}
     return x, y, "classification", ["negative", "positive"], extra
 

@@ -98,7 +98,7 @@ def make_synthetic(rng, n_samples=8192, noise=0, channels=1, height=32, width=32
     return x, y
 
 
-def make_sentiment(rng, n_samples=6000, noise=None):
+def make_sentiment(rng, n_samples=20000, noise=None):
     """Review-style sentences as token ids, pre-padded to 32; label 1 when the opinions are positive.
 
     Ids: 0 padding, 1 unknown, 2-4 negators ("not", "never", "hardly"), 5-44 positive

@@ -63,6 +63,9 @@ class LayerSpec:
     id_prefix: str = ""
     # Spatial dims (1 or 2) its int-or-tuple params cover: a list value must have this length.
     spatial_dims: int = 0
+    # Module-level functions the emitted code may call (name -> source); codegen writes one
+    # above the model class when a generated line calls it, so the export stays self-contained.
+    helpers: dict[str, str] = field(default_factory=dict)
 
     def defaults(self) -> dict[str, Any]:
         """Param name -> default value."""

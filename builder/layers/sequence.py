@@ -218,18 +218,47 @@ def _positional_shape(shapes, p):
     return shapes[0]
 
 
+SINUSOIDAL_POSITIONS = '''def sinusoidal_positions(length, dim):
+    """Fixed sine/cosine position vectors, as in "Attention Is All You Need"."""
+    position = torch.arange(length).unsqueeze(1)
+    frequency = 10000.0 ** (-torch.arange(0, dim, 2) / dim)
+    table = torch.zeros(1, length, dim)  # batch axis of 1: broadcasts
+    table[0, :, 0::2] = torch.sin(position * frequency)
+    table[0, :, 1::2] = torch.cos(position * frequency[: dim // 2])
+    return table
+'''
+
+
+def _positional_init(shapes, p):
+    if p["encoding"] == "sinusoidal":
+        # A buffer, not a Parameter: it moves with .to(device) and is saved, but never trained.
+        return f"nn.Buffer(sinusoidal_positions({p['max_len']}, {shapes[0][1]}))"
+    # Small random start (as in BERT) so positions differ from the first step.
+    return f"nn.Parameter(torch.randn(1, {p['max_len']}, {shapes[0][1]}) * 0.02)"
+
+
 POSITIONAL_EMBEDDING = LayerSpec(
     type="PositionalEmbedding",
     category="sequence",
-    help="Adds a learned vector per position, so attention can tell positions apart.",
-    params=(Param("max_len", "int", 512, "Longest sequence it has position vectors for.", min=1),),
+    help="Adds a vector per position (learned or fixed sine waves) so attention can tell positions apart.",
+    params=(
+        Param("max_len", "int", 512, "Longest sequence it has position vectors for.", min=1),
+        Param(
+            "encoding",
+            "choice",
+            "learned",
+            "learned: a trained vector per position; sinusoidal: fixed sine waves "
+            "(nothing to learn, and nearby positions look alike).",
+            choices=("learned", "sinusoidal"),
+        ),
+    ),
     infer_shape=_positional_shape,
-    # Small random start (as in BERT) so positions differ from the first step.
-    emit_init=lambda s, p: f"nn.Parameter(torch.randn(1, {p['max_len']}, {s[0][1]}) * 0.02)",
+    emit_init=_positional_init,
     emit_forward=lambda attr, xs, p: f"{xs[0]} + self.{attr}[:, : {xs[0]}.shape[1]]",
-    count_params=lambda s, p: p["max_len"] * s[0][1],
+    count_params=lambda s, p: p["max_len"] * s[0][1] if p["encoding"] == "learned" else 0,
     count_macs=lambda s, out, p: numel(s[0]),
     id_prefix="pos",
+    helpers={"sinusoidal_positions": SINUSOIDAL_POSITIONS},
 )
 
 

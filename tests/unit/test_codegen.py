@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 import torch
 
 from builder.codegen import attribute_names, class_name_for, generate_source
+from builder.compile import compile_model
 from builder.errors import BuilderError
 from builder.graph import Architecture
 from builder.templates import list_templates, load_template
@@ -236,3 +238,21 @@ def test_sequence_pooling_writes_readable_reductions():
     ):
         arch = chain((10, 4), ("SequenceMean", {"reduce": reduce}))
         assert expected in generate_source(arch)
+
+
+def test_sinusoidal_positions_bring_their_helper_once_and_train_nothing():
+    fixed = ("PositionalEmbedding", {"max_len": 6, "encoding": "sinusoidal"})
+    arch = chain((6, 4), fixed, fixed)
+    source = generate_source(arch)
+    assert source.count("def sinusoidal_positions(") == 1
+    assert source.count("nn.Buffer(sinusoidal_positions(6, 4))") == 2
+    model = compile_model(arch)
+    assert not list(model.parameters())
+    table = model.state_dict()["pos1"][0]  # a saved buffer: the export reloads it
+    position, i = 3, 1  # sin at even features, cos at odd, frequency 10000^(-2i/dim)
+    assert table[position, 2 * i].item() == pytest.approx(math.sin(position / 10000 ** (2 * i / 4)))
+    assert table[position, 2 * i + 1].item() == pytest.approx(
+        math.cos(position / 10000 ** (2 * i / 4))
+    )
+    learned = chain((6, 4), ("PositionalEmbedding", {"max_len": 6}))
+    assert "sinusoidal_positions" not in generate_source(learned)

@@ -87,6 +87,8 @@ CASES = [
     ),
     ("PositionalEmbedding", (10, 16), "float32", {"max_len": 10}),
     ("PositionalEmbedding", (10, 16), "float32", {"max_len": 64}),
+    ("PositionalEmbedding", (10, 16), "float32", {"max_len": 12, "encoding": "sinusoidal"}),
+    ("PositionalEmbedding", (10, 5), "float32", {"max_len": 10, "encoding": "sinusoidal"}),
     ("SequenceMean", (10, 16), "float32", {}),
     ("SequenceMean", (10, 16), "float32", {"dim": -1}),
     ("SequenceMean", (3, 10, 16), "float32", {"dim": 2}),
