@@ -3,34 +3,68 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from .errors import BuilderError
 from .graph import Architecture
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "assets" / "templates"
 
-# stem -> (suggested dataset, what it teaches); the JSON itself stays strict graph JSON v1.
+# stem -> (suggested dataset, what it teaches, suggested training settings); the JSON itself
+# stays strict graph JSON v1. The settings are TrainConfig fields, measured to reach the
+# README's figures; anything not named keeps the trainer's default.
 DESCRIPTIONS = {
-    "mlp_digits": ("digits", "A two-layer perceptron on 8×8 handwritten digits."),
+    "mlp_digits": (
+        "digits",
+        "A two-layer perceptron on 8×8 handwritten digits.",
+        {"epochs": 20, "lr": 1e-3},
+    ),
     "lenet5": (
         "synthetic",
         "LeNet-5 exactly as in the classic paper: 1×32×32 in, 10 classes, 61,706 parameters.",
+        {"epochs": 10, "lr": 1e-3},
     ),
-    "lenet_digits": ("digits", "A LeNet-style CNN with batch norm and dropout for the 8×8 digits."),
-    "resnet_small": ("digits", "Residual blocks: skip connections joined with Add."),
+    "lenet_digits": (
+        "digits",
+        "A LeNet-style CNN with batch norm and dropout for the 8×8 digits.",
+        {"epochs": 20, "lr": 1e-3},
+    ),
+    "resnet_small": (
+        "digits",
+        "Residual blocks: skip connections joined with Add.",
+        {"epochs": 15, "lr": 1e-3},
+    ),
     "inception_block": (
         "digits",
         "Parallel 1×1, 3×3, 5×5 and pooling branches joined with Concat.",
+        {"epochs": 15, "lr": 1e-2},
     ),
-    "lstm_text": ("sentiment", "Embedding → LSTM → Linear: classify the sentiment of a sentence."),
-    "gru_text": ("sentiment", "Embedding → GRU → Linear: the lighter recurrent cell."),
+    "lstm_text": (
+        "sentiment",
+        "Embedding → LSTM → Linear: classify the sentiment of a sentence.",
+        {"epochs": 10, "lr": 1e-3},
+    ),
+    "gru_text": (
+        "sentiment",
+        "Embedding → GRU → Linear: the lighter recurrent cell.",
+        {"epochs": 10, "lr": 1e-3},
+    ),
     "transformer_text": (
         "sentiment",
-        "Embedding + positions → Transformer encoder → mean → Linear.",
+        "Embedding + sine-wave positions → Transformer encoder → mean → Linear.",
+        {"epochs": 15, "lr": 2e-3},
     ),
-    "conv_autoencoder": ("digits", "Compress 8×8 digits to a small code and rebuild them."),
-    "mlp_moons": ("moons", "A tiny MLP that bends a boundary around two interleaved moons."),
-    "mlp_sine": ("sine", "Regression: fit a noisy sine wave."),
+    "conv_autoencoder": (
+        "digits",
+        "Compress 8×8 digits to a small code and rebuild them.",
+        {"epochs": 20, "lr": 1e-3},
+    ),
+    "mlp_moons": (
+        "moons",
+        "A tiny MLP that bends a boundary around two interleaved moons.",
+        {"epochs": 30, "lr": 1e-2},
+    ),
+    "mlp_sine": ("sine", "Regression: fit a noisy sine wave.", {"epochs": 60, "lr": 1e-2}),
 }
 
 
@@ -54,7 +88,12 @@ def _description(stem: str) -> str:
 
 def template_dataset(stem: str) -> str | None:
     """The built-in dataset a template is meant to train on."""
-    return DESCRIPTIONS.get(stem, (None, ""))[0]
+    return DESCRIPTIONS.get(stem, (None, "", {}))[0]
+
+
+def template_settings(stem: str) -> dict[str, Any]:
+    """The training settings (TrainConfig fields) a template is known to train well with."""
+    return dict(DESCRIPTIONS.get(stem, (None, "", {}))[2])
 
 
 def load_template(stem: str) -> Architecture:

@@ -28,7 +28,7 @@ from builder.data import (
 from builder.diagram import METRIC_LABELS, METRICS, render_dot
 from builder.errors import BuilderError
 from builder.shapes import analyse
-from builder.templates import template_dataset
+from builder.templates import template_dataset, template_settings
 from builder.training import LOSSES, OPTIMIZERS, SCHEDULES, TrainConfig, Trainer
 
 from . import predictions, state
@@ -252,6 +252,22 @@ def _settings() -> None:
         f1, f2, _, _ = st.columns(4)
         f1.checkbox("Random horizontal flips", key="cfg_hflip", help="Images only.")
         f2.number_input("Input noise std", 0.0, 2.0, 0.0, format="%g", key="cfg_noise")
+
+
+# TrainConfig field -> the key of the widget that holds it, for a template's suggested settings.
+SETTING_WIDGETS = {"epochs": "cfg_epochs", "batch_size": "cfg_batch", "lr": "cfg_lr"}
+
+
+def suggest_for_template(stem: str) -> str:
+    """Point the Train tab at the template's dataset and settings; says what it set."""
+    dataset = template_dataset(stem)
+    if dataset is not None:
+        S.dataset_pick = dataset
+    settings = template_settings(stem)
+    for name, value in settings.items():
+        S[SETTING_WIDGETS[name]] = value
+    said = ", ".join(f"{name} {value:g}" for name, value in settings.items())
+    return f" Train tab: {dataset} data, {said}." if dataset and said else ""
 
 
 def config_from_widgets() -> TrainConfig:

@@ -11,7 +11,7 @@ from builder.graph import Architecture
 from builder.layout import apply_layout
 from builder.templates import list_templates, load_template
 
-from . import state
+from . import dashboard, state
 
 S = st.session_state
 MAX_UPLOAD_BYTES = 5_000_000
@@ -51,7 +51,8 @@ def _load_template() -> None:
     S.selected = None
     state.commit(load_template(stem))
     S.template_stem = stem
-    state.notify("success", f"Loaded the template “{state.arch().name}”.")
+    suggested = dashboard.suggest_for_template(stem)
+    state.notify("success", f"Loaded the template “{state.arch().name}”.{suggested}")
 
 
 def _new() -> None:

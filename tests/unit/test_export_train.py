@@ -121,7 +121,7 @@ def test_resume_continues_the_epoch_count_and_matches_an_unbroken_run(tmp_path):
 
 def test_bundled_train_and_model_scripts_pass_ruff(tmp_path):
     files = []
-    for stem, (dataset, _) in DESCRIPTIONS.items():
+    for stem, (dataset, _, _) in DESCRIPTIONS.items():
         arch = Architecture.load(TEMPLATES / f"{stem}.json")
         options = {"task": "reconstruction"} if stem == "conv_autoencoder" else None
         folder = tmp_path / stem
