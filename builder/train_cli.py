@@ -73,6 +73,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--metrics-out", metavar="FILE.jsonl", help="write every metric event")
     parser.add_argument("--save", metavar="DIR", help="write the trained model bundle here")
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    gan = parser.add_argument_group(
+        "GAN", "train GRAPH as a generator against a discriminator (adversarial loop)"
+    )
+    gan.add_argument("--discriminator", metavar="FILE.json", help="the discriminator graph")
+    gan.add_argument("--lr-g", type=float, default=2e-4, help="generator learning rate (2e-4)")
+    gan.add_argument("--lr-d", type=float, default=2e-4, help="discriminator learning rate (2e-4)")
+    gan.add_argument("--samples-out", metavar="FILE.npy", help="save the final sample grid")
 
 
 def config_from_args(args: argparse.Namespace):
@@ -111,6 +118,8 @@ def run(args: argparse.Namespace) -> int:
     from builder.graph import Architecture
     from builder.training import Trainer
 
+    if args.discriminator:
+        return run_gan(args)
     try:
         config = config_from_args(args)
         arch = Architecture.load(args.graph)
@@ -123,16 +132,7 @@ def run(args: argparse.Namespace) -> int:
     except BuilderError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    progress = None if args.quiet else Progress(sys.stderr)
-    try:
-        _follow(trainer, metrics, progress)
-    except KeyboardInterrupt:
-        trainer.stop()
-        trainer.join()
-        _drain(trainer, metrics, progress)
-    finally:
-        if metrics is not None:
-            metrics.close()
+    _follow_to_the_end(trainer, metrics, None if args.quiet else Progress(sys.stderr))
     summary = trainer.summary()
     if args.save and trainer.state in ("finished", "stopped"):
         try:
@@ -142,6 +142,49 @@ def run(args: argparse.Namespace) -> int:
             print(json.dumps(summary), flush=True)
             return 1
     print(json.dumps(summary), flush=True)
+    return _exit_code(trainer)
+
+
+def run_gan(args: argparse.Namespace) -> int:
+    """Adversarial training of GRAPH (generator) against --discriminator; summary on stdout."""
+    import numpy as np
+
+    from builder.gan import GanConfig, GanTrainer
+    from builder.graph import Architecture
+
+    try:
+        if args.save:
+            raise BuilderError(
+                "--save is not available for a GAN pair",
+                field="save",
+                hint="Use --samples-out for the samples, or export each graph on its own.",
+            )
+        config = GanConfig(
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            lr_g=args.lr_g,
+            lr_d=args.lr_d,
+            seed=args.seed,
+            device=args.device,
+        )
+        config.validate()
+        generator = Architecture.load(args.graph)
+        discriminator = Architecture.load(args.discriminator)
+        args.task = "reconstruction"  # the images are both the input and what D sees as real
+        trainer = GanTrainer(generator, discriminator, dataset_from_args(args), config)
+        metrics = _open_metrics(args.metrics_out)
+    except BuilderError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    _follow_to_the_end(trainer, metrics, None if args.quiet else Progress(sys.stderr))
+    if args.samples_out and trainer.latest_samples() is not None:
+        np.save(args.samples_out, trainer.latest_samples())
+    print(json.dumps(trainer.summary()), flush=True)
+    return _exit_code(trainer)
+
+
+def _exit_code(trainer) -> int:
+    """0 finished, 130 stopped (Ctrl+C), 1 failed (with the reason on stderr)."""
     if trainer.state == "failed":
         print(f"error: {trainer.message}", file=sys.stderr)
         return 1
@@ -162,14 +205,21 @@ def _open_metrics(path: str | None) -> TextIO | None:
         ) from err
 
 
-def _follow(trainer, metrics, progress) -> None:
-    """Run the trainer in its thread and relay its events until it ends."""
-    trainer.start()
-    while not trainer.join(POLL_SECONDS):
+def _follow_to_the_end(trainer, metrics, progress) -> None:
+    """Run the trainer in its thread and relay its events until it ends (Ctrl+C stops it)."""
+    try:
+        trainer.start()
+        while not trainer.join(POLL_SECONDS):
+            _drain(trainer, metrics, progress)
+    except KeyboardInterrupt:
+        trainer.stop()
+        trainer.join()
+    finally:
         _drain(trainer, metrics, progress)
-    _drain(trainer, metrics, progress)
-    if progress is not None:
-        progress.close()
+        if progress is not None:
+            progress.close()
+        if metrics is not None:
+            metrics.close()
 
 
 def _drain(trainer, metrics, progress) -> None:
@@ -223,6 +273,8 @@ class Progress:
             self.last_loss = event.get("loss")
             if self.tty:
                 self._bar(event["epoch"], event.get("epoch_step", 0))
+        elif kind == "epoch" and "loss_d" in event:
+            self._gan_epoch_line(event)
         elif kind == "epoch" and event.get("split") == "train":
             self.epoch_train_loss = event.get("loss")
         elif kind == "epoch" and event.get("split") == "val":
@@ -259,12 +311,22 @@ class Progress:
         acc = f" val_acc {event['accuracy']:.4f}" if "accuracy" in event else ""
         loss = self.epoch_train_loss
         train = f" train_loss {loss:.4f}" if loss is not None else ""
-        elapsed = time.perf_counter() - self.started
-        fraction = event["epoch"] / max(self.epochs, 1)
-        eta = elapsed / fraction - elapsed if fraction > 0 else 0.0
         self._line(
-            f"epoch {event['epoch']}/{self.epochs}{train} val_loss {event['loss']:.4f}{acc} ETA {_clock(eta)}"
+            f"epoch {event['epoch']}/{self.epochs}{train} val_loss {event['loss']:.4f}{acc} ETA {self._eta(event['epoch'])}"
         )
+
+    def _gan_epoch_line(self, event: dict[str, Any]) -> None:
+        self._line(
+            f"epoch {event['epoch']}/{self.epochs} loss_d {event['loss_d']:.4f} "
+            f"loss_g {event['loss_g']:.4f} D(x) {event['d_real']:.2f} "
+            f"D(G(z)) {event['d_fake']:.2f} diversity {event['diversity']:.2f} "
+            f"ETA {self._eta(event['epoch'])}"
+        )
+
+    def _eta(self, epochs_done: int) -> str:
+        elapsed = time.perf_counter() - self.started
+        fraction = epochs_done / max(self.epochs, 1)
+        return _clock(elapsed / fraction - elapsed if fraction > 0 else 0.0)
 
     def _line(self, text: str) -> None:
         if self.dirty:

@@ -161,33 +161,45 @@ def test_template_gan_trains_on_digits_without_mode_collapse():
 def test_command_line_trains_the_pair_and_prints_a_summary(tmp_path, capsys):
     import json
 
-    from builder.gan import main
+    from builder.cli import main
     from builder.templates import TEMPLATE_DIR
 
     code = main(
-        [
-            str(TEMPLATE_DIR / "gan_generator.json"),
-            str(TEMPLATE_DIR / "gan_discriminator.json"),
-            "--epochs",
-            "1",
-            "--device",
-            "cpu",
-            "--samples-out",
-            str(tmp_path / "samples.npy"),
-        ]
-    )
-    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert code == 0 and summary["epochs"] == 1 and summary["diversity"] > 0
+        ["train", str(TEMPLATE_DIR / "gan_generator.json"),
+         "--discriminator", str(TEMPLATE_DIR / "gan_discriminator.json"),
+         "--dataset", "digits", "--epochs", "2", "--device", "cpu",
+         "--samples-out", str(tmp_path / "samples.npy"),
+         "--metrics-out", str(tmp_path / "metrics.jsonl")]
+    )  # fmt: skip
+    out, err = capsys.readouterr()
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert code == 0 and summary["task"] == "gan" and summary["epochs"] == 2
+    assert summary["diversity"] > 0 and 0 < summary["d_real"] < 1
+    assert "epoch 2/2 loss_d" in err and "D(G(z))" in err
     assert np.load(tmp_path / "samples.npy").shape == (64, 1, 8, 8)
+    events = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [e["epoch"] for e in events if e["kind"] == "epoch"] == [1, 2]
 
 
 def test_command_line_reports_a_mismatched_pair_without_a_traceback(tmp_path, capsys):
-    from builder.gan import main
+    from builder.cli import main
 
     gen, disc = _pair()
     disc.set_params("image", {"shape": [1, 28, 28]})
     gen.save(tmp_path / "g.json")
     disc.save(tmp_path / "d.json")
-    assert main([str(tmp_path / "g.json"), str(tmp_path / "d.json")]) == 1
+    args = ["train", str(tmp_path / "g.json"), "--discriminator", str(tmp_path / "d.json")]
+    assert main([*args, "--dataset", "digits"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("error: image.shape: the generator's output")
+
+
+def test_command_line_refuses_save_for_a_gan_pair(tmp_path, capsys):
+    from builder.cli import main
+    from builder.templates import TEMPLATE_DIR
+
+    args = ["train", str(TEMPLATE_DIR / "gan_generator.json"), "--discriminator",
+            str(TEMPLATE_DIR / "gan_discriminator.json"), "--dataset", "digits",
+            "--save", str(tmp_path / "out")]  # fmt: skip
+    assert main(args) == 1
+    assert "error: save: --save is not available for a GAN pair" in capsys.readouterr().err
