@@ -374,6 +374,9 @@ def train_settings(
         "clip_grad": _optional_float(cfg.get("clip_grad")),
         "early_stopping_patience": _optional_int(cfg.get("early_stopping_patience")),
         "seed": int(cfg.get("seed", 0) or 0),
+        "augment_shift": int(cfg.get("augment_shift", 0) or 0),
+        "augment_hflip": bool(cfg.get("augment_hflip", False)),
+        "augment_noise": float(cfg.get("augment_noise", 0.0) or 0.0),
         # bf16 autocast only ever applies on CUDA; the exported script uses it there by default.
         "amp": True,
     }

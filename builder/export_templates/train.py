@@ -64,6 +64,9 @@ SETTINGS = {
     "input_dtype": "float32",
     "standardise": True,
     "input_noise": 0.0,
+    "augment_shift": 0,
+    "augment_hflip": False,
+    "augment_noise": 0.0,
 }
 # </export:settings>
 
@@ -207,6 +210,47 @@ def load_data(data_file, device):
     return [tensor.to(device) for tensor in tensors]
 
 
+# ---- augmentation (training batches only, on the device) -----------------------------------
+
+
+def augment(x, generator=None):
+    """The random shifts, flips and noise LayerCraft applied to each training batch."""
+    if SETTINGS["augment_shift"]:
+        x = random_shift(x, SETTINGS["augment_shift"], generator)
+    if SETTINGS["augment_hflip"]:
+        x = random_hflip(x, generator)
+    if SETTINGS["augment_noise"]:
+        noise = torch.randn(x.shape, device=x.device, dtype=x.dtype, generator=generator)
+        x = x + SETTINGS["augment_noise"] * noise
+    return x
+
+
+def random_shift(x, max_shift, generator=None):
+    """Translate each image by its own integer (dy, dx) in [-max_shift, max_shift], zero-filled."""
+    *lead, height, width = x.shape
+    batch = x.shape[0]
+    pad = max_shift
+    # Pad once, then pick each sample's window with one gather along rows and one along columns.
+    padded = torch.nn.functional.pad(x, (pad, pad, pad, pad))
+    dy = torch.randint(-pad, pad + 1, (batch,), device=x.device, generator=generator)
+    dx = torch.randint(-pad, pad + 1, (batch,), device=x.device, generator=generator)
+    rows = torch.arange(height, device=x.device)[None, :] + pad - dy[:, None]  # (B, H)
+    cols = torch.arange(width, device=x.device)[None, :] + pad - dx[:, None]  # (B, W)
+    middle = [1] * (len(lead) - 1)
+    padded_w = padded.shape[-1]
+    row_index = rows.view(batch, *middle, height, 1).expand(*lead, height, padded_w)
+    picked_rows = padded.gather(-2, row_index)
+    col_index = cols.view(batch, *middle, 1, width).expand(*lead, height, width)
+    return picked_rows.gather(-1, col_index)
+
+
+def random_hflip(x, generator=None):
+    """Mirror each image left-right with probability 1/2."""
+    flip = torch.rand(x.shape[0], device=x.device, generator=generator) < 0.5
+    mask = flip.view(-1, *([1] * (x.dim() - 1)))
+    return torch.where(mask, x.flip(-1), x)
+
+
 # ---- the parts of training -----------------------------------------------------------------
 
 
@@ -342,6 +386,7 @@ def train_one_epoch(model, optimizer, scheduler, data, epoch, context):
         x, y = x_train[batch], y_train[batch]
         if SETTINGS["input_noise"] > 0 and SETTINGS["task"] == "reconstruction":
             x = x + torch.randn_like(x) * SETTINGS["input_noise"]  # a denoising autoencoder
+        x = augment(x)
         with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=context["amp"]):
             output = first_output(model(x))
             loss = compute_loss(output.float(), y)

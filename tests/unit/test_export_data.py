@@ -138,3 +138,29 @@ def test_train_script_reads_data_files_exactly_as_the_app(kind, tmp_path, monkey
             if tensor.is_floating_point()
             else torch.equal(tensor, want)
         )
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"augment_shift": 2},
+        {"augment_hflip": True},
+        {"augment_noise": 0.3},
+        {"augment_shift": 1, "augment_hflip": True, "augment_noise": 0.1},
+    ],
+)
+def test_train_script_augments_batches_exactly_as_the_trainer(settings, tmp_path, monkeypatch):
+    from builder.augment import AugmentConfig, augment_batch
+    from builder.training import TrainConfig
+
+    config = TrainConfig(**settings)
+    arch = Architecture.load(TEMPLATES / "lenet_digits.json")
+    write_bundle(arch, tmp_path, config=config, dataset_name="digits", onnx=False)
+    train = import_bundle_train(tmp_path, monkeypatch)
+    assert {k: train.SETTINGS[k] for k in settings} == settings
+    batch = torch.randn(16, 1, 8, 8)
+    augment = AugmentConfig(config.augment_shift, config.augment_hflip, config.augment_noise)
+    want = augment_batch(batch, augment, torch.Generator().manual_seed(3))
+    got = train.augment(batch, torch.Generator().manual_seed(3))
+    assert not torch.equal(got, batch)
+    torch.testing.assert_close(got, want)
