@@ -33,12 +33,15 @@ from builder.training import LOSSES, OPTIMIZERS, SCHEDULES, TrainConfig, Trainer
 
 from . import predictions, state
 from .family_views import confusion_figure, render_family_views, render_reconstructions
-from .jobs import SLOTS
+from .jobs import SLOTS, leave_a_core_for_the_page
 
 S = st.session_state
 UPLOAD = "Upload a file…"
 POLL_SECONDS = 0.5
-SNAPSHOT_SECONDS = 1.0
+SNAPSHOT_SECONDS = 1.0  # the shortest wait between two live prediction snapshots
+# Share of the time the live predictions may take from training: a bigger model or
+# validation set refreshes its confusion matrix less often instead of slowing the run.
+SNAPSHOT_BUDGET = 0.1
 TRAIN_COLOUR, VAL_COLOUR = "#3b82f6", "#f97316"
 # Per-layer statistics every 10 steps feed the live diagram; the loss is read every 5 steps.
 STATS_EVERY, LOG_EVERY = 10, 5
@@ -225,10 +228,18 @@ def _apply_fix(dataset) -> None:
 
 def _settings() -> None:
     c1, c2, c3, c4 = st.columns(4)
-    c1.number_input("Epochs", 1, 1000, 10, key="cfg_epochs")
+    c1.number_input("Epochs", 1, 1000, _suggested("epochs"), key=_setting_key("epochs"))
     c2.number_input("Batch size", 1, 8192, 64, key="cfg_batch")
     c3.selectbox("Optimizer", OPTIMIZERS, index=OPTIMIZERS.index("adam"), key="cfg_opt")
-    c4.number_input("Learning rate", 1e-6, 10.0, 1e-2, format="%g", step=1e-3, key="cfg_lr")
+    c4.number_input(
+        "Learning rate",
+        1e-6,
+        10.0,
+        _suggested("lr"),
+        format="%g",
+        step=1e-3,
+        key=_setting_key("lr"),
+    )
     with st.expander("More settings"):
         d1, d2, d3, d4 = st.columns(4)
         d1.number_input("Weight decay (L2)", 0.0, 1.0, 0.0, format="%g", key="cfg_wd")
@@ -254,8 +265,8 @@ def _settings() -> None:
         f2.number_input("Input noise std", 0.0, 2.0, 0.0, format="%g", key="cfg_noise")
 
 
-# TrainConfig field -> the key of the widget that holds it, for a template's suggested settings.
-SETTING_WIDGETS = {"epochs": "cfg_epochs", "batch_size": "cfg_batch", "lr": "cfg_lr"}
+# The settings a template may suggest, and their values when it does not.
+SUGGESTABLE = {"epochs": 10, "lr": 1e-2}
 
 
 def suggest_for_template(stem: str) -> str:
@@ -263,20 +274,30 @@ def suggest_for_template(stem: str) -> str:
     dataset = template_dataset(stem)
     if dataset is not None:
         S.dataset_pick = dataset
-    settings = template_settings(stem)
-    for name, value in settings.items():
-        S[SETTING_WIDGETS[name]] = value
+    settings = {k: v for k, v in template_settings(stem).items() if k in SUGGESTABLE}
+    S.suggested_settings = settings
+    # New widget keys, so the widgets start from the suggestion. Setting the old keys is not
+    # enough: a rerun the canvas requests at once carries the browser's old values back.
+    S.settings_generation = S.get("settings_generation", 0) + 1
     said = ", ".join(f"{name} {value:g}" for name, value in settings.items())
     return f" Train tab: {dataset} data, {said}." if dataset and said else ""
+
+
+def _suggested(name: str):
+    return S.get("suggested_settings", {}).get(name, SUGGESTABLE[name])
+
+
+def _setting_key(name: str) -> str:
+    return f"cfg_{name}_{S.get('settings_generation', 0)}"
 
 
 def config_from_widgets() -> TrainConfig:
     """The settings as the widgets hold them now (read at click time, never stale)."""
     return TrainConfig(
-        epochs=int(S.get("cfg_epochs", 10)),
+        epochs=int(S.get(_setting_key("epochs"), _suggested("epochs"))),
         batch_size=int(S.get("cfg_batch", 64)),
         optimizer=S.get("cfg_opt", "adam"),
-        lr=float(S.get("cfg_lr", 1e-2)),
+        lr=float(S.get(_setting_key("lr"), _suggested("lr"))),
         weight_decay=float(S.get("cfg_wd", 0.0)),
         schedule=S.get("cfg_sched", "none"),
         early_stopping_patience=int(S.get("cfg_patience", 0)),
@@ -334,8 +355,9 @@ def _try_start() -> None:
         state.notify("error", str(err))
         return
     SLOTS.attach(owner, trainer)
+    leave_a_core_for_the_page()
     S.trainer, S.cursor, S.curves = trainer, 0, new_curves()
-    S.last_step, S.started, S.snap_time = None, time.monotonic(), 0.0
+    S.last_step, S.started, S.snap_time, S.snap_wait = None, time.monotonic(), 0.0, SNAPSHOT_SECONDS
     S.steps_per_epoch = -(-dataset.n_train // config.batch_size)
     S.view = {}
     trainer.start()
@@ -520,13 +542,15 @@ def _predictions(trainer) -> None:
     if ds.task != "classification":
         return
     now = time.monotonic()
-    if now - S.snap_time >= SNAPSHOT_SECONDS or (not trainer.running and not S.view.get("final")):
+    wait = S.get("snap_wait", SNAPSHOT_SECONDS)
+    if now - S.snap_time >= wait or (not trainer.running and not S.view.get("final")):
         try:
             S.view = _compute_view(trainer)
         except Exception as err:  # a snapshot taken mid-step can fail; the next one will do
             S.view.setdefault("error", str(err))
         S.view["final"] = not trainer.running
-        S.snap_time = now
+        S.snap_time = time.monotonic()
+        S.snap_wait = max(SNAPSHOT_SECONDS, (S.snap_time - now) / SNAPSHOT_BUDGET)
     view = S.view
     if "boundary" in view:
         st.plotly_chart(

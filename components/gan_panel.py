@@ -18,6 +18,7 @@ from builder.graph import Architecture
 from builder.templates import list_templates, load_template
 
 from .family_views import image_grid_figure
+from .jobs import leave_a_core_for_the_page
 
 S = st.session_state
 POLL_SECONDS = 0.5
@@ -167,6 +168,7 @@ def _start() -> None:
     S.gan_trainer = trainer
     S.gan_cursor = 0
     S.gan_curves = new_gan_curves()
+    leave_a_core_for_the_page()
     trainer.start()
 
 

@@ -42,6 +42,9 @@ def test_autoencoder_template_trains_with_live_reconstructions(page, app_url):
     # The output mirrors the input, so the app proposes reconstruction by itself.
     page.get_by_text("Reconstruct the input (autoencoder)").first.wait_for()
     page.get_by_text("The network fits this dataset.").wait_for()
+    # Loading the template set its suggested settings, despite the canvas's immediate rerun.
+    epochs = page.get_by_label("Epochs", exact=True).filter(visible=True)
+    assert epochs.input_value() == "20"
     _set_number(page, "Epochs", 4)
     page.get_by_role("button", name="Train", exact=True).click()
     page.get_by_text("input · reconstruction").wait_for(timeout=180_000)

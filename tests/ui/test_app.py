@@ -50,20 +50,26 @@ def test_reload_with_the_same_project_id_restores_the_graph(home):
     assert any("Restored your project" in m.value for m in again.info)
 
 
+def _setting(at: AppTest, name: str):
+    """A Train-tab setting's value (its widget key changes with each loaded template)."""
+    return next(w for w in at.number_input if w.key.startswith(f"cfg_{name}_")).value
+
+
 def test_loading_a_template_points_the_train_tab_at_its_data_and_settings(home):
     at = start()
     at.sidebar.selectbox(key="template_pick").set_value("transformer_text")
     at.sidebar.button(key="load_template").click().run()
     assert not at.exception
     assert at.selectbox(key="dataset_pick").value == "sentiment"
-    assert at.number_input(key="cfg_lr").value == 2e-3
-    assert at.number_input(key="cfg_epochs").value == 15
+    assert _setting(at, "lr") == 2e-3
+    assert _setting(at, "epochs") == 15
     assert any("sentiment data, epochs 15, lr 0.002" in m.value for m in at.success)
     assert not at.error  # the template fits the data it is paired with
     at.sidebar.selectbox(key="template_pick").set_value("mlp_moons")
     at.sidebar.button(key="load_template").click().run()
     assert at.selectbox(key="dataset_pick").value == "moons"
-    assert at.number_input(key="cfg_lr").value == 1e-2
+    assert _setting(at, "lr") == 1e-2
+    assert _setting(at, "epochs") == 30
 
 
 def test_palette_click_inserts_after_the_selected_node(home):

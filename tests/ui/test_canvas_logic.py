@@ -14,7 +14,7 @@ from builder.graph import Architecture
 from builder.layers import get_spec
 from builder.shapes import analyse
 from builder.templates import load_template
-from components import store
+from components import jobs, store
 from components.canvas import apply_flow_change, build_flow_state, is_current
 from components.history import History
 from components.inspector import parse_ints, parse_widget_value
@@ -215,6 +215,22 @@ def test_job_queue_forgets_sessions_that_stop_checking_in():
     slots.acquire("a")
     assert slots.acquire("gone", clock=lambda: 0.0) == 1
     assert slots.acquire("here", clock=lambda: 100.0) == 1  # "gone" timed out
+
+
+@pytest.mark.parametrize(
+    ("cores", "threads", "expected"), [(2, 2, 1), (8, 8, 7), (16, 8, 8), (1, 1, 1)]
+)
+def test_training_in_the_app_leaves_a_core_for_the_page(cores, threads, expected, monkeypatch):
+    import torch
+
+    monkeypatch.setattr(jobs.os, "cpu_count", lambda: cores)
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(threads)
+        jobs.leave_a_core_for_the_page()
+        assert torch.get_num_threads() == expected
+    finally:
+        torch.set_num_threads(before)
 
 
 def test_diagram_shows_every_node_with_shapes_and_params():
