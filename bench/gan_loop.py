@@ -1,6 +1,6 @@
 """GAN training loop: GanTrainer against a hand-written PyTorch GAN loop, in one run.
 
-    .venv/bin/python bench/gan_loop.py [--repeats 3] [--epochs 5] [--device cpu]
+    .venv/bin/python bench/gan_loop.py [--repeats 3] [--epochs 20] [--device cpu]
 
 Both train the gan_generator / gan_discriminator templates (same initial weights, Adam
 lr 2e-4 betas (0.5, 0.999), batch 64, BCE-with-logits, non-saturating generator loss) on
@@ -76,7 +76,7 @@ def gan_trainer_run(gen, disc, images, epochs, device, archs) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
     device = str(resolve_device(args.device))
