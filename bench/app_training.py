@@ -1,0 +1,103 @@
+"""Training in the real app, with the live page open in Chromium, against the same Trainer alone.
+
+    .venv/bin/python bench/app_training.py [--epochs 3] [--template transformer_text]
+
+Starts `streamlit run app.py`, loads the template in headless Chromium, presses Train and
+times the click until "Training finished" (live curves, diagram and predictions drawing
+all along). The same run (template, dataset, settings, per-layer statistics as the app
+takes them) then trains alone in this process, with no page. The ratio is the alone time
+/ the app time (1.0 = the live page costs nothing). Needs Chromium (`make browser`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from playwright.sync_api import sync_playwright  # noqa: E402
+
+from builder.templates import load_template, template_dataset, template_settings  # noqa: E402
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, _free_port, _wait_healthy  # noqa: E402
+from tests.e2e.test_app_browser import load_template as load_in_page  # noqa: E402
+from tests.e2e.test_app_browser import open_app, wait_idle  # noqa: E402
+
+
+def app_seconds(stem: str, epochs: int) -> float:
+    """Click Train to "Training finished" in the real app, the page open all along."""
+    port = _free_port()
+    env = {**os.environ, "LAYERCRAFT_HOME": tempfile.mkdtemp()}
+    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+               "--server.address", "127.0.0.1"]  # fmt: skip
+    server = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(url, server)
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1500, "height": 1000})
+            open_app(page, url)
+            load_in_page(page, load_template(stem).name)
+            page.get_by_role("tab", name="Train").click()
+            wait_idle(page)
+            field = page.get_by_label("Epochs", exact=True).filter(visible=True)
+            field.fill(str(epochs))
+            field.press("Enter")
+            wait_idle(page)
+            if field.input_value() != str(epochs):  # timing a different run would mislead
+                raise SystemExit(f"the page shows {field.input_value()} epochs, not {epochs}")
+            start = time.perf_counter()
+            page.get_by_role("button", name="Train", exact=True).click()
+            page.get_by_text("Training finished").wait_for(timeout=600_000)
+            seconds = time.perf_counter() - start
+            browser.close()
+        return seconds
+    finally:
+        server.terminate()
+        server.wait()
+
+
+def alone_seconds(stem: str, epochs: int) -> float:
+    """The same run with no page: the Trainer in this process, default torch threads."""
+    # Imported only now: torch loaded in this process before the app run slowed the app.
+    from builder.data import load_dataset
+    from builder.training import TrainConfig, Trainer
+    from components.dashboard import LOG_EVERY, STATS_EVERY
+
+    config = TrainConfig(
+        **{**template_settings(stem), "epochs": epochs},
+        stats_every=STATS_EVERY,
+        log_every=LOG_EVERY,
+    )
+    dataset = load_dataset(template_dataset(stem))
+    start = time.perf_counter()
+    Trainer(load_template(stem), dataset, config).run()
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--template", default="transformer_text")
+    parser.add_argument("--epochs", type=int, default=3)
+    args = parser.parse_args()
+    if not os.path.exists(CHROMIUM):
+        raise SystemExit(f"Chromium is not installed at {CHROMIUM} (run `make browser`)")
+    in_app = app_seconds(args.template, args.epochs)
+    alone = alone_seconds(args.template, args.epochs)
+    print(f"{args.template}, {args.epochs} epochs, {os.cpu_count()} CPU cores")
+    print(f"  in the app, page open  {in_app:6.1f} s (click to 'Training finished')")
+    print(f"  Trainer alone          {alone:6.1f} s")
+    print(f"  alone / in the app = {alone / in_app:.3f}x (1.0: the live page costs nothing)")
+
+
+if __name__ == "__main__":
+    main()
