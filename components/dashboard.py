@@ -160,8 +160,10 @@ def _dataset_choice() -> str:
     return name
 
 
-def _reconstruction_choice(arch, analysis) -> tuple[str | None, float | None]:
-    """Train as an autoencoder (target = input)? Preselected when the output mirrors the input."""
+def _reconstruction_choice(arch, analysis, name: str) -> tuple[str | None, float | None]:
+    """Train as an autoencoder (target = input)? Preselected when the output mirrors the input
+    and the network does not already fit the dataset's own task (moons: 2 features in,
+    2 classes out, is a classifier)."""
     outputs, inputs = arch.output_nodes(), arch.input_nodes()
     mirrors = (
         analysis.ok
@@ -170,6 +172,9 @@ def _reconstruction_choice(arch, analysis) -> tuple[str | None, float | None]:
         and analysis.shape_of(outputs[0]) == analysis.shape_of(inputs[0])
         and arch.params_of(inputs[0])["dtype"] == "float32"
     )
+    if mirrors:
+        native = _load_dataset(name)
+        mirrors = native is None or check_compatibility(arch, native) is not None
     on = st.toggle(
         "Reconstruct the input (autoencoder)",
         value=mirrors,
@@ -391,7 +396,9 @@ def render_train_tab() -> None:
     left, right = st.columns([1, 1])
     with left:
         name = _dataset_choice()
-        task, noise = _reconstruction_choice(arch, analysis) if name != UPLOAD else (None, None)
+        task, noise = (
+            _reconstruction_choice(arch, analysis, name) if name != UPLOAD else (None, None)
+        )
         dataset = _load_dataset(name, task, noise)
     with right:
         if dataset is not None:
@@ -539,7 +546,7 @@ def _predictions(trainer) -> None:
         # Cheap (a few images through the model), so it refreshes with every poll.
         render_reconstructions(predictions.snapshot(trainer.model), ds)
         return
-    if ds.task != "classification":
+    if ds.task not in ("classification", "regression"):
         return
     now = time.monotonic()
     wait = S.get("snap_wait", SNAPSHOT_SECONDS)
@@ -552,6 +559,8 @@ def _predictions(trainer) -> None:
         S.snap_time = time.monotonic()
         S.snap_wait = max(SNAPSHOT_SECONDS, (S.snap_time - now) / SNAPSHOT_BUDGET)
     view = S.view
+    if "fit" in view:
+        st.plotly_chart(_fit_figure(*view["fit"]), width="stretch", key="fit_chart")
     if "boundary" in view:
         st.plotly_chart(
             _boundary_figure(ds, *view["boundary"]), width="stretch", key="boundary_chart"
@@ -570,6 +579,8 @@ def _predictions(trainer) -> None:
 def _compute_view(trainer) -> dict:
     ds = trainer.dataset
     model = predictions.snapshot(trainer.model)
+    if ds.task == "regression":
+        return {"fit": predictions.regression_fit(model, ds)}
     scores = predictions.class_scores(model, ds.x_val)
     pred = scores.argmax(dim=1).numpy()
     view = {
@@ -581,6 +592,29 @@ def _compute_view(trainer) -> dict:
     if tuple(ds.input_shape) == (2,):
         view["boundary"] = predictions.boundary_grid(model, ds.x_val)
     return view
+
+
+def _fit_figure(feature, true, predicted) -> go.Figure:
+    """One input: the data and the model's curve over it. More: predicted against true."""
+    fig = go.Figure()
+    if feature is not None:
+        order = np.argsort(feature)
+        fig.add_trace(go.Scatter(x=feature, y=true, mode="markers", name="validation data"))
+        fig.add_trace(go.Scatter(x=feature[order], y=predicted[order], mode="lines", name="model"))
+        axes = {"xaxis_title": "input", "yaxis_title": "target"}
+    else:
+        low, high = float(min(true.min(), predicted.min())), float(max(true.max(), predicted.max()))
+        fig.add_trace(go.Scatter(x=true, y=predicted, mode="markers", name="validation samples"))
+        fig.add_trace(
+            go.Scatter(
+                x=[low, high], y=[low, high], mode="lines", name="perfect", line={"dash": "dot"}
+            )
+        )
+        axes = {"xaxis_title": "true", "yaxis_title": "predicted"}
+    fig.update_layout(
+        title="Predictions (validation)", height=360, margin={"t": 40, "b": 40}, **axes
+    )
+    return fig
 
 
 def _boundary_figure(ds, xs, ys, z) -> go.Figure:
@@ -647,7 +681,8 @@ def _samples(ds, pred: np.ndarray, confidence: np.ndarray) -> None:
             "confidence": f"{confidence[i]:.0%}",
         }
         if ds.vocabulary is not None:
+            # Last, so a long sentence runs off the right edge instead of hiding the verdict.
             words = [ds.vocabulary[t] for t in ds.x_val[i].tolist() if t]
-            row = {"text": " ".join(words)[:80], **row}
+            row["text"] = " ".join(words)[:120]
         rows.append(row)
     st.dataframe(rows, hide_index=True, width="stretch")

@@ -175,10 +175,17 @@ def render_reconstructions(model, dataset, n: int = 8) -> None:
     rows = [view["inputs"]] + ([view["noisy"]] if noise else []) + [view["outputs"]]
     what = "input · noisy input · reconstruction" if noise else "input · reconstruction"
     st.caption(f"Rows: {what}. Mean squared error {float(view['mse'].mean()):.4f}.")
-    stacked = np.concatenate([np.asarray(r).reshape(n, -1, *r.shape[-2:]) for r in rows])
+    stacked = np.concatenate([_as_images(np.asarray(r)) for r in rows])
     # The inputs' scale for every row, so a faint reconstruction looks faint (and overshoots clip).
     low, high = float(np.min(view["inputs"])), float(np.max(view["inputs"]))
     st.plotly_chart(image_grid_figure(stacked, ncols=n, value_range=(low, high)), key=_key("recon"))
+
+
+def _as_images(batch: np.ndarray) -> np.ndarray:
+    """(n, channels, height, width) for the grid; a feature vector becomes a 1-pixel-high strip."""
+    if batch.ndim == 2:
+        return batch.reshape(len(batch), 1, 1, -1)
+    return batch.reshape(len(batch), -1, *batch.shape[-2:])
 
 
 def render_attention(model, arch, dataset, index: int = 0) -> None:

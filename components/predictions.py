@@ -34,6 +34,31 @@ def class_scores(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
     return torch.softmax(out, dim=1)
 
 
+@torch.no_grad()
+def regression_fit(model: torch.nn.Module, dataset, limit: int = 500):
+    """(input or None, true, predicted) for validation samples, in the data's own units.
+
+    The input comes back only for one-feature data (sine), where the fit can be drawn as a
+    curve; otherwise the caller plots predicted against true.
+    """
+    x = dataset.x_val[:limit]
+    out = model(x.to("cpu"))
+    if isinstance(out, tuple):
+        out = out[0]
+    predicted = out.reshape(len(x), -1)[:, 0].float().numpy()
+    true = dataset.y_val[:limit].reshape(len(x), -1)[:, 0].float().numpy()
+    if dataset.target_mean is not None:  # trained on standardised targets: undo it for display
+        predicted = predicted * dataset.target_std + dataset.target_mean
+        true = true * dataset.target_std + dataset.target_mean
+    feature = None
+    if tuple(dataset.input_shape) == (1,):
+        feature = x[:, 0].float().numpy()
+        if dataset.input_mean is not None:
+            mean, std = np.ravel(dataset.input_mean)[0], np.ravel(dataset.input_std)[0]
+            feature = feature * std + mean
+    return feature, true, predicted
+
+
 def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> np.ndarray:
     """counts[true, predicted]."""
     return sk_confusion_matrix(

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -70,6 +72,10 @@ def test_loading_a_template_points_the_train_tab_at_its_data_and_settings(home):
     assert at.selectbox(key="dataset_pick").value == "moons"
     assert _setting(at, "lr") == 1e-2
     assert _setting(at, "epochs") == 30
+    assert not at.toggle[0].value  # 2 features in, 2 classes out: a classifier, not an autoencoder
+    at.sidebar.selectbox(key="template_pick").set_value("conv_autoencoder")
+    at.sidebar.button(key="load_template").click().run()
+    assert at.toggle[0].label.startswith("Reconstruct") and at.toggle[0].value
 
 
 def test_palette_click_inserts_after_the_selected_node(home):
@@ -164,3 +170,33 @@ def test_every_template_loads_and_renders_every_tab_without_errors(home):
         at.sidebar.button(key="load_template").click().run()
         assert not at.exception, (stem, at.exception)
         assert len(canvas_args(at)["nodes"]) == len(at.session_state["arch"])
+
+
+def test_regression_training_draws_the_models_curve_over_the_data(home):
+    import plotly.io
+
+    at = start()
+    at.sidebar.selectbox(key="template_pick").set_value("mlp_sine")
+    at.sidebar.button(key="load_template").click().run()
+    # 1 feature in, 1 value out mirrors the input, yet it fits sine as it is: no autoencoder.
+    assert not at.toggle[0].value
+    next(w for w in at.number_input if w.key.startswith("cfg_epochs_")).set_value(3).run()
+    at.button(key="train_btn").click().run()
+    assert at.session_state["trainer"].join(timeout=60)
+    at.run()
+    assert not at.exception
+    figures = [plotly.io.from_json(chart.proto.spec) for chart in at.get("plotly_chart")]
+    fit = next(f for f in figures if f.layout.title.text == "Predictions (validation)")
+    data, model = fit.data
+    assert (data.name, model.name) == ("validation data", "model")
+    # In the data's own units: inputs span about ±2π, not the standardised ±1.7.
+    assert np.abs(_values(data.x)).max() > 5
+    curve = _values(model.x)
+    assert len(curve) == len(_values(data.x)) and np.all(np.diff(curve) >= 0)
+
+
+def _values(array) -> np.ndarray:
+    """Numbers from a plotly JSON array, plain or typed (base64 bytes of a numpy dtype)."""
+    if isinstance(array, dict):
+        return np.frombuffer(base64.b64decode(array["bdata"]), dtype=array["dtype"])
+    return np.asarray(array)
