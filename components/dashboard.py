@@ -149,10 +149,13 @@ def _clock(seconds: float) -> str:
 def _dataset_choice() -> str:
     default = template_dataset(S.get("template_stem") or "") or S.get("dataset_name") or "digits"
     options = [*DATASETS, UPLOAD]
+    # Once the pick is in the session (a template set it, or the user did), it rules; a default
+    # index as well would make Streamlit warn that the widget has two sources of truth.
+    index = None if "dataset_pick" in S else (options.index(default) if default in options else 0)
     name = st.selectbox(
         "Dataset",
         options,
-        index=options.index(default) if default in options else 0,
+        index=index,
         format_func=lambda n: n if n == UPLOAD else f"{n} — {dataset_help(n)}",
         key="dataset_pick",
     )
