@@ -23,6 +23,8 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from builder.errors import BuilderError
 
 TEMPLATES = Path(__file__).parent / "export_templates"
@@ -161,6 +163,9 @@ def render_bundle(
     }
     if model is not None:
         files["weights.safetensors"] = weights_bytes(model, arch)
+    stats = standardisation_stats(dataset)
+    if stats is not None:
+        files["standardisation.json"] = (json.dumps(stats, indent=2) + "\n").encode()
     if onnx:
         try:
             files["model.onnx"] = onnx_bytes(arch, model)
@@ -175,6 +180,19 @@ def render_bundle(
     files["requirements.txt"] = _requirements(settings, "model.onnx" in files).encode()
     files["README.md"] = _readme(arch, settings, files, notes).encode()
     return files, notes
+
+
+def standardisation_stats(dataset) -> dict[str, Any] | None:
+    """The training split's mean and std that inputs (and regression targets) were scaled by."""
+    stats: dict[str, Any] = {}
+    if getattr(dataset, "input_mean", None) is not None:
+        # One number for images, one per feature for feature vectors.
+        stats["input_mean"] = np.asarray(dataset.input_mean, dtype=float).tolist()
+        stats["input_std"] = np.asarray(dataset.input_std, dtype=float).tolist()
+    if getattr(dataset, "target_mean", None) is not None:
+        stats["target_mean"] = float(dataset.target_mean)
+        stats["target_std"] = float(dataset.target_std)
+    return stats or None
 
 
 def model_source(arch) -> str:
@@ -692,7 +710,28 @@ def _readme(arch, settings: dict[str, Any], files: dict[str, bytes], notes: list
             "outputs = session.run(None, {session.get_inputs()[0].name: batch})  # batch: numpy array",
             "```",
         ]
-    if settings["standardise"] and settings["input_dtype"] == "float32":
+    if "standardisation.json" in files:
+        stats = json.loads(files["standardisation.json"])
+        sections += [
+            "",
+            "The model was trained on standardised data: scale new inputs with the training",
+            "split's statistics in `standardisation.json` before calling it"
+            + (", and undo the target scaling on its outputs:" if "target_mean" in stats else ":"),
+            "",
+            "```python",
+            "import json",
+            "",
+            "import numpy as np",
+            "",
+            'stats = json.load(open("standardisation.json"))',
+            'x = (x - np.array(stats["input_mean"])) / np.array(stats["input_std"])'
+            if "input_mean" in stats
+            else "# inputs were used as they are",
+        ]
+        if "target_mean" in stats:
+            sections.append('y = model_output * stats["target_std"] + stats["target_mean"]')
+        sections.append("```")
+    elif settings["standardise"] and settings["input_dtype"] == "float32":
         sections += [
             "",
             "Inputs were standardised with the training split's mean and std (see `split_and_standardise`",

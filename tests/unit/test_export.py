@@ -254,3 +254,24 @@ def test_a_given_dataset_is_rebuilt_with_the_seed_that_made_it():
     resized = load_dataset("moons", n_samples=300, seed=3)  # options the caller did not pass on
     train_settings(arch, TrainConfig(seed=7), dataset=resized, notes=notes)
     assert any("could not rebuild" in note for note in notes)
+
+
+def test_bundle_carries_the_standardisation_the_model_was_trained_with(tmp_path):
+    import numpy as np
+
+    sine = load_dataset("sine", n_samples=200)
+    write_bundle(template("mlp_sine"), tmp_path, dataset=sine, onnx=False)
+    stats = json.loads((tmp_path / "standardisation.json").read_text())
+    raw_x = sine.x_train.numpy() * np.array(stats["input_std"]) + np.array(stats["input_mean"])
+    assert np.abs(raw_x).max() > 5  # back in the data's units (±2π)
+    assert stats["target_std"] > 0 and "target_mean" in stats
+    readme = (tmp_path / "README.md").read_text()
+    assert 'stats["input_std"]' in readme and 'stats["target_mean"]' in readme
+    digits = load_dataset("digits", n_samples=200)
+    write_bundle(template("mlp_digits"), tmp_path / "d", dataset=digits, onnx=False)
+    stats = json.loads((tmp_path / "d" / "standardisation.json").read_text())
+    assert set(stats) == {"input_mean", "input_std"}  # images: one number each; no targets
+    assert isinstance(stats["input_mean"], float)
+    text = load_dataset("sentiment", n_samples=64)
+    write_bundle(template("lstm_text"), tmp_path / "t", dataset=text, onnx=False)
+    assert not (tmp_path / "t" / "standardisation.json").exists()  # token ids are not scaled
