@@ -66,3 +66,30 @@ def test_autoencoder_template_trains_with_live_reconstructions(page, app_url):
     grid.scroll_into_view_if_needed()
     page.mouse.wheel(0, 250)
     screenshot(page, "autoencoder_reconstructions")
+
+
+def test_transformer_template_trains_and_shows_its_attention_on_a_sentence(page, app_url):
+    open_app(page, app_url)
+    load_template(page, "Transformer text classifier")
+    page.get_by_role("tab", name="Train").click()
+    wait_idle(page)
+    # The template brought its dataset and settings along.
+    page.get_by_text("The network fits this dataset.").wait_for()
+    assert (
+        page.get_by_label("Learning rate", exact=True).filter(visible=True).input_value() == "0.002"
+    )
+    _set_number(page, "Epochs", 2)
+    page.get_by_role("button", name="Train", exact=True).click()
+    page.get_by_text("Training finished").wait_for(timeout=240_000)
+    page.get_by_text("Sample predictions (validation)").wait_for()
+    page.get_by_text("Look inside the trained model").click()
+    page.get_by_role("tab", name="Attention").click()
+    attention = page.locator(".js-plotly-plot", has_text="key (looked at)").first
+    attention.wait_for()
+    attention.scroll_into_view_if_needed()
+    # Rows and columns are the sentence's words ("3:good"), so the map reads as text.
+    words = [t for t in attention.locator(".ytick text").all_text_contents() if ":" in t]
+    assert words and all(t.split(":", 1)[1] for t in words)
+    assert any(not t.split(":", 1)[1].isdigit() for t in words)
+    page.mouse.wheel(0, 300)
+    screenshot(page, "transformer_attention")
