@@ -168,8 +168,11 @@ def render_misclassified(model, dataset, limit: int = 16) -> None:
         st.dataframe({"mistake": label, "index": wrong["index"]})
 
 
-def render_reconstructions(model, dataset, n: int = 8) -> None:
-    """Validation inputs (top), noisy inputs when denoising, and the model's reconstructions."""
+def render_reconstructions(model, dataset, n: int = 8, key: str = "recon") -> None:
+    """Validation inputs (top), noisy inputs when denoising, and the model's reconstructions.
+
+    `key` tells apart two grids on one page (the live one and the one under "Look inside").
+    """
     noise = float(getattr(dataset, "input_noise", 0.0) or 0.0)
     view = views.reconstructions(model, dataset.x_val, n=n, noise=noise)
     rows = [view["inputs"]] + ([view["noisy"]] if noise else []) + [view["outputs"]]
@@ -178,7 +181,7 @@ def render_reconstructions(model, dataset, n: int = 8) -> None:
     stacked = np.concatenate([_as_images(np.asarray(r)) for r in rows])
     # The inputs' scale for every row, so a faint reconstruction looks faint (and overshoots clip).
     low, high = float(np.min(view["inputs"])), float(np.max(view["inputs"]))
-    st.plotly_chart(image_grid_figure(stacked, ncols=n, value_range=(low, high)), key=_key("recon"))
+    st.plotly_chart(image_grid_figure(stacked, ncols=n, value_range=(low, high)), key=_key(key))
 
 
 def _as_images(batch: np.ndarray) -> np.ndarray:
@@ -230,7 +233,10 @@ def render_family_views(model, arch, dataset) -> None:
         )
         tabs.append(("Mistakes", lambda: render_misclassified(model, dataset)))
     if dataset.task == "reconstruction":
-        tabs.append(("Reconstructions", lambda: render_reconstructions(model, dataset)))
+        # Twice the live grid's examples, under a key of its own (both can be on the page).
+        tabs.append(
+            ("Reconstructions", lambda: render_reconstructions(model, dataset, 16, "recon_inside"))
+        )
     if family["attention"] or family["recurrent"]:
         index = int(
             st.number_input(

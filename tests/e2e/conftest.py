@@ -129,7 +129,9 @@ def page(request, browser, app_url, tmp_path):
 
 
 def screenshot(page, name: str) -> Path:
-    """Save a full-page screenshot under docs/screenshots/."""
+    """Save a full-page screenshot under docs/screenshots/; the page must show no exception."""
+    exceptions = page.get_by_test_id("stException")
+    assert exceptions.count() == 0, exceptions.first.inner_text()[:600]
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=False)

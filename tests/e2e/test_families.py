@@ -61,6 +61,8 @@ def test_autoencoder_template_trains_with_live_reconstructions(page, app_url):
     assert page.get_by_role("tab", name="Reconstructions").count() == 0
     page.get_by_text("Look inside the trained model").click()
     page.get_by_role("tab", name="Reconstructions").wait_for()
+    page.get_by_text("Rows: input · reconstruction").nth(1).wait_for()  # the live grid and this one
+    assert page.get_by_test_id("stException").count() == 0
     grid = page.locator(".js-plotly-plot .heatmaplayer >> visible=true").first
     grid.wait_for()
     grid.scroll_into_view_if_needed()
