@@ -32,6 +32,8 @@ def test_gan_tab_trains_and_shows_live_curves_and_samples(page, app_url):
     page.get_by_text("finished · epoch 2/2").wait_for(timeout=240_000)
     assert page.get_by_text("diversity").first.is_visible()
     page.locator(".js-plotly-plot .heatmaplayer >> visible=true").first.wait_for()
+    # Curves above, the sample grid below: both in the picture.
+    page.get_by_text("Generated samples").evaluate("e => e.scrollIntoView({block: 'center'})")
     screenshot(page, "gan_panel")
 
 
