@@ -24,10 +24,7 @@ def snapshot(model: torch.nn.Module) -> torch.nn.Module:
 @torch.no_grad()
 def class_scores(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
     """Class probabilities, shape (n, classes); a single logit is read as binary."""
-    out = model(x.to("cpu"))
-    if isinstance(out, tuple):
-        out = out[0]
-    out = out.reshape(len(x), -1).float()
+    out = _first_output(model, x).reshape(len(x), -1).float()
     if out.shape[1] == 1:
         p = torch.sigmoid(out)
         return torch.cat([1 - p, p], dim=1)
@@ -42,10 +39,7 @@ def regression_fit(model: torch.nn.Module, dataset, limit: int = 500):
     curve; otherwise the caller plots predicted against true.
     """
     x = dataset.x_val[:limit]
-    out = model(x.to("cpu"))
-    if isinstance(out, tuple):
-        out = out[0]
-    predicted = out.reshape(len(x), -1)[:, 0].float().numpy()
+    predicted = _first_output(model, x).reshape(len(x), -1)[:, 0].float().numpy()
     true = dataset.y_val[:limit].reshape(len(x), -1)[:, 0].float().numpy()
     if dataset.target_mean is not None:  # trained on standardised targets: undo it for display
         predicted = predicted * dataset.target_std + dataset.target_mean
@@ -57,6 +51,12 @@ def regression_fit(model: torch.nn.Module, dataset, limit: int = 500):
             mean, std = np.ravel(dataset.input_mean)[0], np.ravel(dataset.input_std)[0]
             feature = feature * std + mean
     return feature, true, predicted
+
+
+def _first_output(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """The model's output on the CPU copy of x; the first one when it has several."""
+    out = model(x.to("cpu"))
+    return out[0] if isinstance(out, tuple) else out
 
 
 def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> np.ndarray:
