@@ -147,10 +147,10 @@ def _clock(seconds: float) -> str:
 
 
 def _dataset_choice() -> str:
-    default = template_dataset(S.get("template_stem") or "") or S.get("dataset_name") or "digits"
     options = [*DATASETS, UPLOAD]
-    # Once the pick is in the session (a template set it, or the user did), it rules; a default
-    # index as well would make Streamlit warn that the widget has two sources of truth.
+    # Once the pick is in the session (a loaded template set it, or the user did), it rules; a
+    # default index as well would make Streamlit warn that the widget has two sources of truth.
+    default = S.get("dataset_name") or "digits"
     index = None if "dataset_pick" in S else (options.index(default) if default in options else 0)
     name = st.selectbox(
         "Dataset",

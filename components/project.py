@@ -50,7 +50,6 @@ def _load_template() -> None:
     stem = S.template_pick
     S.selected = None
     state.commit(load_template(stem))
-    S.template_stem = stem
     suggested = dashboard.suggest_for_template(stem)
     state.notify("success", f"Loaded the template “{state.arch().name}”.{suggested}")
 
@@ -60,7 +59,6 @@ def _new() -> None:
     arch.add_node("Input", {"shape": [1, 8, 8]}, id="x", pos=(0.0, 0.0))
     S.selected = "x"
     state.commit(arch)
-    S.template_stem = None
 
 
 def _open_upload() -> None:
