@@ -90,9 +90,11 @@ def config_from_args(args: argparse.Namespace):
     return TrainConfig.from_dict(values)
 
 
-def dataset_from_args(args: argparse.Namespace):
-    """Load --dataset or --data with the task / noise / size options."""
+def dataset_from_args(args: argparse.Namespace, task: str | None = None):
+    """Load --dataset or --data with the task / noise / size options; `task` overrides --task."""
     from builder.data import load_dataset, load_file
+
+    task = task or args.task
 
     if args.dataset:
         return load_dataset(
@@ -101,12 +103,12 @@ def dataset_from_args(args: argparse.Namespace):
             val_fraction=args.val_fraction,
             n_samples=args.n_samples,
             noise=args.noise,
-            task=args.task,
+            task=task,
         )
     return load_file(
         args.data,
         label_column=args.label_column,
-        task=args.task,
+        task=task,
         seed=args.seed,
         val_fraction=args.val_fraction,
     )
@@ -170,8 +172,9 @@ def run_gan(args: argparse.Namespace) -> int:
         config.validate()
         generator = Architecture.load(args.graph)
         discriminator = Architecture.load(args.discriminator)
-        args.task = "reconstruction"  # the images are both the input and what D sees as real
-        trainer = GanTrainer(generator, discriminator, dataset_from_args(args), config)
+        # The images are both what D sees as real and the shape G must produce.
+        images = dataset_from_args(args, task="reconstruction")
+        trainer = GanTrainer(generator, discriminator, images, config)
         metrics = _open_metrics(args.metrics_out)
     except BuilderError as err:
         print(f"error: {err}", file=sys.stderr)
