@@ -28,7 +28,8 @@ def test_gan_tab_trains_and_shows_live_curves_and_samples(page, app_url):
     # The sample grid appears while it trains and refreshes until the run ends.
     # Generous timeouts: a loaded 2-core CI machine trains the pair slowly.
     page.get_by_text("Generated samples").wait_for(timeout=180_000)
-    page.get_by_text("Discriminator output").wait_for()
+    # Plotly briefly keeps the old chart beside the new one while it redraws.
+    page.locator("text=Discriminator output >> visible=true").first.wait_for()
     page.get_by_text("finished · epoch 2/2").wait_for(timeout=240_000)
     assert page.get_by_text("diversity").first.is_visible()
     page.locator(".js-plotly-plot .heatmaplayer >> visible=true").first.wait_for()
