@@ -164,12 +164,19 @@ class Trainer(BackgroundRun):
         run_kind: str = "train",
         parent: str | None = None,
         extra: dict[str, Any] | None = None,
+        note: str = "",
     ):
         self.arch = arch
         self.dataset = dataset
         self.config = config or TrainConfig()
         self.config.validate()
-        record = {"kind": run_kind, "project": project, "parent": parent, "extra": extra}
+        record = {
+            "kind": run_kind,
+            "project": project,
+            "parent": parent,
+            "extra": extra,
+            "note": note or None,
+        }
         self._init_run(run_id, store=store, record=record)
         self.device = resolve_device(self.config.device)
         torch.manual_seed(self.config.seed)
