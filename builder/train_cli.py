@@ -78,6 +78,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     runs.add_argument("--project", help="project id the run belongs to")
     runs.add_argument("--note", default="", help="a note kept with the run")
     runs.add_argument("--no-record", action="store_true", help="do not record the run")
+    runs.add_argument(
+        "--init-from",
+        metavar="RUN_ID_OR_FILE",
+        help="start from a run's weights (or a .safetensors file), matched by node id and shape",
+    )
+    runs.add_argument(
+        "--freeze", metavar="NODE,NODE", help="nodes whose weights stay fixed (trainable: false)"
+    )
     gan = parser.add_argument_group(
         "GAN", "train GRAPH as a generator against a discriminator (adversarial loop)"
     )
@@ -123,6 +131,8 @@ def run(args: argparse.Namespace) -> int:
     """Train as the flags say; prints the summary JSON on stdout. Returns the exit code."""
     from builder.data import check_compatibility
     from builder.graph import Architecture
+    from builder.runs import RunStore
+    from builder.runs.warm import freeze_nodes, warm_start
     from builder.training import Trainer
 
     if args.discriminator:
@@ -130,11 +140,17 @@ def run(args: argparse.Namespace) -> int:
     try:
         config = config_from_args(args)
         arch = Architecture.load(args.graph)
+        if args.freeze:
+            freeze_nodes(arch, [n.strip() for n in args.freeze.split(",") if n.strip()])
         dataset = dataset_from_args(args)
         problem = check_compatibility(arch, dataset)
         if problem is not None:
             raise problem
         trainer = Trainer(arch, dataset, config, **record_options(args))
+        if args.init_from:
+            report = warm_start(trainer, args.init_from, trainer.store or RunStore(home=args.home))
+            if not args.quiet:
+                print(report.describe(), file=sys.stderr)
         metrics = _open_metrics(args.metrics_out)
     except BuilderError as err:
         print(f"error: {err}", file=sys.stderr)

@@ -128,4 +128,9 @@ class TrainerReportMixin:
             out["target_variance"] = float(self.dataset.y_val.float().var())
         if self.state == "failed" or self.state == "stopped":
             out["message"] = self.message
+        report = getattr(self, "warm_start", None)
+        if report is not None:
+            out["warm_start"] = {"loaded": len(report.loaded), "skipped": report.skipped}
+        if self.frozen_nodes():
+            out["frozen"] = self.frozen_nodes()
         return out

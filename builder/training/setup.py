@@ -78,3 +78,29 @@ class TrainerSetupMixin:
         if self.binary:
             return self.loss_fn(out.reshape(-1).float(), y.float())
         return self.loss_fn(out.float(), y)
+
+    def frozen_nodes(self) -> list[str]:
+        """Nodes whose weights stay fixed (graph JSON `"trainable": false`)."""
+        if self.arch is None:
+            return []
+        return [n for n in self.arch.node_ids if not self.arch.trainable_of(n)]
+
+    def _trainable_parameters(self) -> list[torch.nn.Parameter]:
+        """Freeze the frozen nodes (requires_grad off) and return what the optimizer updates."""
+        frozen = self.frozen_nodes()
+        if frozen:
+            from builder.codegen import attribute_names
+
+            names = attribute_names(self.arch)
+            for node in frozen:
+                module = getattr(self.model, names.get(node, node), None)
+                if module is not None:
+                    module.requires_grad_(False)
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        if not params:
+            raise BuilderError(
+                "every layer with weights is frozen, so there is nothing to train",
+                field="trainable",
+                hint="Unfreeze at least one layer (its trainable switch).",
+            )
+        return params

@@ -103,12 +103,12 @@ class Trainer(TrainerSetupMixin, TrainerReportMixin, LayerStatsMixin, Background
         self.model.to(self.device)
         self._load_data()
         self.loss_fn, self.binary = self._make_loss()
-        self.optimizer = make_optimizer(cfg, self.model.parameters())
+        self.optimizer = make_optimizer(cfg, self._trainable_parameters())
         steps_per_epoch = math.ceil(self.dataset.n_train / cfg.batch_size)
         self.scheduler = make_scheduler(cfg, self.optimizer, steps_per_epoch)
         self.forward = self._make_forward()
         self._generator = torch.Generator(device=self.device).manual_seed(cfg.seed)
-        self._l1_params = [p for n, p in self.model.named_parameters() if p.dim() > 1]
+        self._l1_params = [p for p in self._trainable_parameters() if p.dim() > 1]
         self._initial_state = copy_state(self.model)
         best_val = math.inf
         stale = 0
