@@ -17,6 +17,7 @@ from torch import nn
 
 from builder.augment import augment_batch
 from builder.training.background import BackgroundRun, StopRequested, TrainingFault
+from builder.training.checkpoint import pack_checkpoint, restore_checkpoint
 from builder.training.config import TrainConfig, resolve_device
 from builder.training.parts import (
     all_finite,
@@ -88,6 +89,7 @@ class Trainer(TrainerSetupMixin, TrainerReportMixin, LayerStatsMixin, Background
         }
         self.train_seconds = 0.0
         self.samples_seen = 0
+        self.resume_from: tuple[dict, dict] | None = None  # (tensors, metadata) to go on from
 
     # ---- the run ------------------------------------------------------------------------
 
@@ -110,9 +112,13 @@ class Trainer(TrainerSetupMixin, TrainerReportMixin, LayerStatsMixin, Background
         self._generator = torch.Generator(device=self.device).manual_seed(cfg.seed)
         self._l1_params = [p for p in self._trainable_parameters() if p.dim() > 1]
         self._initial_state = copy_state(self.model)
-        best_val = math.inf
+        first = 1
+        if self.resume_from is not None:
+            first = restore_checkpoint(self, *self.resume_from)
+            self._publish("status", state="running", message=f"resumed at epoch {first}")
+        best_val = min(self.history["val_loss"], default=math.inf)
         stale = 0
-        for epoch in range(1, cfg.epochs + 1):
+        for epoch in range(first, cfg.epochs + 1):
             train_loss, train_acc = self._train_epoch(epoch)
             val_loss, val_acc = self._validate()
             self.epochs_done = epoch
@@ -123,6 +129,10 @@ class Trainer(TrainerSetupMixin, TrainerReportMixin, LayerStatsMixin, Background
                 self.best_state, self.best_epoch = copy_state(self.model), epoch
             else:
                 stale += 1
+            if self.store is not None:
+                checkpoint = pack_checkpoint(self, epoch)
+                with self._lock:
+                    self._checkpoint = checkpoint  # the recorder writes it, off this thread
             if cfg.early_stopping_patience and stale >= cfg.early_stopping_patience:
                 self._restore_best()
                 self._publish(
