@@ -403,7 +403,18 @@ def train_settings(
         _data_settings(arch, dataset, dataset_name, data_path, dataset_options, settings, notes)
     )
     settings["loss"] = _loss_for(arch, cfg.get("loss", "auto"), settings["task"])
+    frozen = _frozen_attributes(arch)
+    if frozen:
+        settings["frozen"] = frozen
     return settings
+
+
+def _frozen_attributes(arch) -> list[str]:
+    """Attribute names (validated identifiers) of the nodes marked `"trainable": false`."""
+    from builder.codegen import attribute_names
+
+    names = attribute_names(arch)
+    return [names[n] for n in arch.node_ids if not arch.trainable_of(n) and n in names]
 
 
 def render_train_script(arch, settings: dict[str, Any]) -> str:

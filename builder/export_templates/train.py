@@ -467,6 +467,8 @@ def main(argv=None):
     data = load_data(args.data or SETTINGS["data_file"], device)
 
     net = Net().to(device)
+    for name in SETTINGS.get("frozen", []):  # layers frozen in LayerCraft keep their weights
+        getattr(net, name).requires_grad_(False)
     # DDP broadcasts rank 0's initial weights, so every rank starts from the same model.
     if world_size > 1:
         model = DistributedDataParallel(
@@ -476,7 +478,7 @@ def main(argv=None):
         model = net
     batch = max(1, math.ceil(args.batch_size / world_size))
     steps_per_epoch = math.ceil(math.ceil(len(data[0]) / world_size) / batch)
-    optimizer = make_optimizer(model.parameters(), args.lr)
+    optimizer = make_optimizer([p for p in model.parameters() if p.requires_grad], args.lr)
     scheduler = make_scheduler(optimizer, args.lr, args.epochs, steps_per_epoch)
     context = {
         "rank": rank,
