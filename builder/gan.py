@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import math
 import time
-import traceback
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -25,9 +24,9 @@ from torch import nn
 from torch.nn import functional as F
 
 from builder.errors import BuilderError
-from builder.runs import BackgroundRun, StopRequested
 from builder.shapes import analyse
 from builder.training import resolve_device
+from builder.training.background import BackgroundRun
 
 # Names of the values summed on the device between two host reads, in buffer order.
 _WINDOW_KEYS = ("loss_d", "loss_g", "d_real", "d_fake")
@@ -236,6 +235,12 @@ class GanTrainer(BackgroundRun):
         run_id: str | None = None,
         generator: nn.Module | None = None,
         discriminator: nn.Module | None = None,
+        store=None,
+        project: str | None = None,
+        run_kind: str = "gan",
+        parent: str | None = None,
+        extra: dict[str, Any] | None = None,
+        note: str = "",
     ):
         self.gen_arch, self.disc_arch = gen_arch, disc_arch
         self.config = config or GanConfig()
@@ -262,7 +267,15 @@ class GanTrainer(BackgroundRun):
             problem = check_gan_data(disc_arch, self.images)
             if problem is not None:
                 raise problem
-        self._init_run(run_id)
+        self.dataset_name = getattr(dataset, "name", None)
+        record = {
+            "kind": run_kind,
+            "project": project,
+            "parent": parent,
+            "extra": extra,
+            "note": note or None,
+        }
+        self._init_run(run_id, store=store, record=record)
         self.device = resolve_device(self.config.device)
         torch.manual_seed(self.config.seed)
         if generator is None or discriminator is None:
@@ -293,33 +306,35 @@ class GanTrainer(BackgroundRun):
 
     # ---- the run ------------------------------------------------------------------------
 
-    def run(self) -> dict[str, Any]:
-        """Train to the end (or stop / fault) in this thread; returns summary()."""
-        self._t0 = time.perf_counter()
-        try:
-            self._set_state("running", "GAN training started", **self._run_facts())
-            self._train()
-            self._set_state("finished", f"finished {self.epochs_done} epochs")
-        except StopRequested:
-            self._set_state("stopped", f"stopped by the user after {self.epochs_done} epochs")
-        except BuilderError as err:
-            self._set_state("failed", str(err))
-        except torch.OutOfMemoryError:
-            half = max(1, self.config.batch_size // 2)
-            self._set_state(
-                "failed",
-                f"ran out of memory at batch size {self.config.batch_size}; lower the batch size (try {half})",
+    start_message = "GAN training started"
+
+    def _release_memory(self) -> None:
+        self.__dict__.pop("_data", None)
+
+    def _plain_message(self, err: BaseException) -> str:
+        text = str(err).strip().splitlines()[0] if str(err).strip() else ""
+        return f"GAN training stopped by an error: {type(err).__name__}: {text}"
+
+    def _record_fields(self) -> dict[str, Any]:
+        """The generator is the run's graph; the discriminator's graph rides in `extra`."""
+        fields_: dict[str, Any] = {"config": self.config.to_dict(), "dataset": self.dataset_name}
+        if self.gen_arch is not None and self.disc_arch is not None:
+            from builder.codegen import generate_source
+
+            fields_["graph"] = self.gen_arch.to_json()
+            fields_["source"] = (
+                generate_source(self.gen_arch) + "\n\n" + generate_source(self.disc_arch)
             )
-        except Exception as err:  # any other fault: plain message, models kept usable
-            text = str(err).strip().splitlines()[0] if str(err).strip() else ""
-            self._set_state(
-                "failed",
-                f"GAN training stopped by an error: {type(err).__name__}: {text}",
-                detail=traceback.format_exc(limit=3),
-            )
-        finally:
-            self.__dict__.pop("_data", None)
-        return self.summary()
+            fields_["extra"] = {"discriminator_graph": self.disc_arch.to_json()}
+        return fields_
+
+    def _weights(self) -> dict[str, torch.Tensor]:
+        """Both networks' tensors, prefixed generator. / discriminator."""
+        tensors = {f"generator.{k}": v for k, v in self.generator.state_dict().items()}
+        tensors.update(
+            {f"discriminator.{k}": v for k, v in self.discriminator.state_dict().items()}
+        )
+        return tensors
 
     def _run_facts(self) -> dict[str, Any]:
         return {

@@ -31,7 +31,7 @@ from builder.shapes import analyse
 from builder.templates import template_dataset, template_settings
 from builder.training import LOSSES, OPTIMIZERS, SCHEDULES, TrainConfig, Trainer
 
-from . import predictions, state
+from . import live_runs, predictions, state
 from .family_views import confusion_figure, render_family_views, render_reconstructions
 from .jobs import SLOTS, leave_a_core_for_the_page
 
@@ -357,18 +357,36 @@ def _try_start() -> None:
     arch, dataset, config = pending
     S.pending = None
     try:
-        trainer = Trainer(arch, dataset, config)
+        trainer = Trainer(
+            arch,
+            dataset,
+            config,
+            store=live_runs.run_store(),
+            project=S.get("project_id"),
+            extra={"dataset_options": dataset_options(dataset), "source_of_run": "app"},
+        )
     except BuilderError as err:
         SLOTS.release(owner)
         state.notify("error", str(err))
         return
     SLOTS.attach(owner, trainer)
+    live_runs.register(S.get("project_id"), "train", trainer)
     leave_a_core_for_the_page()
     S.trainer, S.cursor, S.curves = trainer, 0, new_curves()
     S.last_step, S.started, S.snap_time, S.snap_wait = None, time.monotonic(), 0.0, SNAPSHOT_SECONDS
     S.steps_per_epoch = -(-dataset.n_train // config.batch_size)
     S.view = {}
     trainer.start()
+
+
+def dataset_options(dataset) -> dict:
+    """What, besides its name, rebuilds the same dataset (kept with the run)."""
+    options = {}
+    if dataset.task == "reconstruction":
+        options["task"] = "reconstruction"
+        if getattr(dataset, "input_noise", 0.0):
+            options["noise"] = float(dataset.input_noise)
+    return options
 
 
 def _pause_or_resume() -> None:

@@ -17,6 +17,7 @@ from builder.gan import GanConfig, GanTrainer, check_gan_pair, noise_input_of
 from builder.graph import Architecture
 from builder.templates import list_templates, load_template
 
+from . import live_runs
 from .family_views import image_grid_figure
 from .jobs import leave_a_core_for_the_page
 
@@ -160,12 +161,21 @@ def _start() -> None:
         old.stop()
     try:
         gen, disc = _load_choice(S.gan_gen_choice), _load_choice(S.gan_disc_choice)
-        trainer = GanTrainer(gen, disc, _gan_digits(), _config_from_widgets())
+        trainer = GanTrainer(
+            gen,
+            disc,
+            _gan_digits(),
+            _config_from_widgets(),
+            store=live_runs.run_store(),
+            project=S.get("project_id"),
+            extra={"dataset_options": {"task": "reconstruction"}, "source_of_run": "app"},
+        )
     except BuilderError as err:
         S.gan_error = str(err)
         return
     S.gan_error = None
     S.gan_trainer = trainer
+    live_runs.register(S.get("project_id"), "gan", trainer)
     S.gan_cursor = 0
     S.gan_curves = new_gan_curves()
     leave_a_core_for_the_page()

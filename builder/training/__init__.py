@@ -12,7 +12,6 @@ from __future__ import annotations
 import copy
 import math
 import time
-import traceback
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -21,7 +20,7 @@ from torch import nn
 
 from builder.augment import AugmentConfig, augment_batch
 from builder.errors import BuilderError
-from builder.runs import BackgroundRun, StopRequested
+from builder.training.background import BackgroundRun, StopRequested, TrainingFault
 
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw")
 SCHEDULES = ("none", "step", "cosine", "onecycle", "plateau")
@@ -143,10 +142,6 @@ class _Window:
         self.last_size = batch_size
 
 
-class TrainingFault(Exception):
-    """A fault the trainer turns into a plain status message (NaN loss, out of memory)."""
-
-
 class Trainer(BackgroundRun):
     """Trains one model on one dataset in a background thread (start) or in place (run).
 
@@ -157,13 +152,32 @@ class Trainer(BackgroundRun):
     thread_prefix = "trainer"
 
     def __init__(
-        self, arch, dataset, config: TrainConfig | None = None, *, run_id=None, model=None
+        self,
+        arch,
+        dataset,
+        config: TrainConfig | None = None,
+        *,
+        run_id=None,
+        model=None,
+        store=None,
+        project: str | None = None,
+        run_kind: str = "train",
+        parent: str | None = None,
+        extra: dict[str, Any] | None = None,
+        note: str = "",
     ):
         self.arch = arch
         self.dataset = dataset
         self.config = config or TrainConfig()
         self.config.validate()
-        self._init_run(run_id)
+        record = {
+            "kind": run_kind,
+            "project": project,
+            "parent": parent,
+            "extra": extra,
+            "note": note or None,
+        }
+        self._init_run(run_id, store=store, record=record)
         self.device = resolve_device(self.config.device)
         torch.manual_seed(self.config.seed)
         if model is None:
@@ -176,7 +190,6 @@ class Trainer(BackgroundRun):
         self.best_epoch: int | None = None
         self.layer_stats: dict[str, dict[str, float]] = {}
         self.layer_stats_step: int | None = None
-        self.error_detail: str | None = None
         self.history: dict[str, list[float]] = {
             "train_loss": [],
             "val_loss": [],
@@ -187,38 +200,6 @@ class Trainer(BackgroundRun):
         self.samples_seen = 0
 
     # ---- the run ------------------------------------------------------------------------
-
-    def run(self) -> dict[str, Any]:
-        """Train to the end (or stop / fault) in this thread; returns summary()."""
-        self._t0 = time.perf_counter()
-        try:
-            self._set_state("running", "training started", **self._run_facts())
-            self._train()
-            self._finish()
-        except StopRequested:
-            self._restore_best()
-            self._set_state("stopped", f"stopped by the user after {self.epochs_done} epochs")
-        except TrainingFault as fault:
-            self._restore_best()
-            self._set_state("failed", str(fault))
-        except BuilderError as err:
-            self._restore_best()
-            self._set_state("failed", str(err))
-        except torch.OutOfMemoryError:
-            self._restore_best()
-            half = max(1, self.config.batch_size // 2)
-            self._set_state(
-                "failed",
-                f"ran out of memory at batch size {self.config.batch_size}; lower the batch size (try {half})",
-            )
-        except Exception as err:  # any other fault: plain message, model kept usable
-            self._restore_best()
-            # The traceback is kept for developers, never put in front of the user.
-            self.error_detail = traceback.format_exc()
-            self._set_state("failed", _plain_message(err))
-        finally:
-            self._release_memory()
-        return self.summary()
 
     def _run_facts(self) -> dict[str, Any]:
         n = self.dataset.n_train
@@ -273,12 +254,30 @@ class Trainer(BackgroundRun):
                 )
                 break
 
-    def _finish(self) -> None:
-        self._set_state(
-            "finished",
-            f"finished {self.epochs_done} epochs",
-            best_epoch=self.best_epoch,
-        )
+    def _finished_extra(self) -> dict[str, Any]:
+        return {"best_epoch": self.best_epoch}
+
+    def _recover(self) -> None:
+        self._restore_best()
+
+    def _plain_message(self, err: BaseException) -> str:
+        return _plain_message(err)
+
+    def _record_fields(self) -> dict[str, Any]:
+        """What the run store keeps besides events: graph snapshot, config, dataset, source."""
+        fields_: dict[str, Any] = {
+            "config": self.config.to_dict(),
+            "dataset": getattr(self.dataset, "name", None),
+        }
+        if self.arch is not None:
+            from builder.codegen import generate_source
+
+            fields_["graph"] = self.arch.to_json()
+            fields_["source"] = generate_source(self.arch)
+        return fields_
+
+    def _weights(self) -> dict[str, torch.Tensor]:
+        return self.model.state_dict()
 
     def _load_data(self) -> None:
         ds = self.dataset
