@@ -27,6 +27,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--finetune-epochs", type=int, default=0, help="epochs after pruning")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("-o", "--out", required=True, help="output folder")
+    runs = parser.add_argument_group("run store", "the result is recorded as a run")
+    runs.add_argument("--home", metavar="DIR", help="LayerCraft home (default $LAYERCRAFT_HOME)")
+    runs.add_argument("--project", help="project id to file the run under")
+    runs.add_argument("--no-record", action="store_true", help="do not record the run")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -34,11 +38,13 @@ def run(args: argparse.Namespace) -> int:
     from builder.compress import CompressRequest, compress_model, load_trained
     from builder.compress.data import dataset_for
     from builder.graph import Architecture
+    from builder.runs import RunStore
 
-    teacher = load_trained(args.distill_from) if args.distill_from else None
+    store = RunStore(home=args.home)
+    teacher = load_trained(args.distill_from, store) if args.distill_from else None
     if args.model is None and teacher is None:
         raise BuilderError("name the bundle folder or run id to compress", field="model")
-    trained = load_trained(args.model) if args.model else teacher
+    trained = load_trained(args.model, store) if args.model else teacher
     if args.distill_from and not args.student:
         raise BuilderError(
             "--distill-from needs --student GRAPH.json", field="student", hint="The graph to train."
@@ -60,6 +66,9 @@ def run(args: argparse.Namespace) -> int:
     )
     request.validate()
     dataset = dataset_for(args.dataset, trained.settings)
-    result = compress_model(trained, dataset, request, args.out)
+    result = compress_model(
+        trained, dataset, request, args.out,
+        store=None if args.no_record else store, project=args.project,
+    )  # fmt: skip
     print(json.dumps(result.report), flush=True)
     return 0

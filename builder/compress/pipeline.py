@@ -68,8 +68,13 @@ class CompressResult:
     quantized: bool = False  # saved as TorchScript (int8 modules have no plain state_dict)
 
 
-def compress_model(trained: Trained, dataset, request: CompressRequest, out_dir) -> CompressResult:
-    """Run the request on a trained model, write the bundle to out_dir, return the comparison."""
+def compress_model(
+    trained: Trained, dataset, request: CompressRequest, out_dir, *, store=None, project=None
+) -> CompressResult:
+    """Run the request on a trained model, write the bundle to out_dir, return the comparison.
+
+    With a run store, the result is also recorded as a run (report["run"] is its id).
+    """
     request.validate()
     torch.manual_seed(request.seed)
     original = trained.model.cpu().eval()
@@ -106,6 +111,10 @@ def compress_model(trained: Trained, dataset, request: CompressRequest, out_dir)
         "out": str(out_dir),
     }
     result.report = report
+    if store is not None:
+        from builder.compress.record import record_result
+
+        report["run"] = record_result(store, result, request, trained, dataset.name, project)
     output.write_report(result, out_dir)
     return result
 

@@ -70,28 +70,26 @@ def _read_settings(path: Path) -> dict[str, Any]:
 
 
 def _from_run(run_id: str, store) -> Trained:
-    try:
-        from builder.runs import RunStore
-    except ImportError:
-        raise BuilderError(
-            f"{run_id!r} is not a bundle folder, and this installation has no run store",
-            field="run",
-            hint="Pass an exported bundle folder.",
-        ) from None
     from builder.compile import compile_model
+    from builder.runs import RunStore
 
     store = store or RunStore()
-    record = store.get(run_id)
+    record = store.get(run_id)  # BuilderError(field="run") for an unknown id
     state = store.load_state_dict(run_id)
     if state is None:
         raise BuilderError(
             f"run {run_id} has no saved weights",
             field="run",
-            hint="Compress a run that finished training.",
+            hint="Compress a run that finished training (an int8 run cannot be compressed again).",
         )
     arch = Architecture.from_json(record.graph)
     model = compile_model(arch)
-    model.load_state_dict(state, strict=True)
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError:
+        raise BuilderError(
+            f"the weights of run {run_id} do not fit its graph", field="run"
+        ) from None
     settings = dict(record.config or {})
     settings.setdefault("dataset", record.dataset)
     return Trained(arch, model.eval(), settings, origin=f"run {run_id}", run_id=run_id)

@@ -207,3 +207,27 @@ def test_cli_compress_rejects_bad_sparsity_with_one_line(lenet, tmp_path, capsys
     err = capsys.readouterr().err
     assert "between 0 and 1" in err and "Traceback" not in err
     assert not (tmp_path / "o").exists()
+
+
+def test_compressing_a_run_records_a_compress_run_with_the_original_as_parent(digits, tmp_path):
+    from builder.runs import RunStore
+
+    store = RunStore(home=tmp_path / "home")
+    arch = load_template("mlp_digits")
+    trainer = Trainer(arch, digits, TrainConfig(epochs=2, device="cpu"), store=store)
+    trainer.run()
+    code = main(["compress", trainer.run_id, "--dataset", "digits", "--prune", "0.5",
+                 "--home", str(tmp_path / "home"), "-o", str(tmp_path / "o")])  # fmt: skip
+    assert code == 0
+    (record,) = store.list(kind="compress")
+    assert record.parent == trainer.run_id and record.status == "finished"
+    assert record.summary["params_after"] < record.summary["params_before"]
+    weights = store.load_state_dict(record.id)
+    assert sum(int((w == 0).sum()) for w in weights.values()) > 0
+
+
+def test_an_unknown_run_id_is_a_clear_error(tmp_path, capsys):
+    code = main(["compress", "nosuchrun", "--dataset", "digits", "--prune", "0.5",
+                 "--home", str(tmp_path), "-o", str(tmp_path / "o")])  # fmt: skip
+    assert code == 1
+    assert "no run 'nosuchrun'" in capsys.readouterr().err
