@@ -92,4 +92,5 @@ def _from_run(run_id: str, store) -> Trained:
         ) from None
     settings = dict(record.config or {})
     settings.setdefault("dataset", record.dataset)
+    settings.setdefault("dataset_options", (record.extra or {}).get("dataset_options") or {})
     return Trained(arch, model.eval(), settings, origin=f"run {run_id}", run_id=run_id)
