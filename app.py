@@ -7,6 +7,7 @@ import streamlit as st
 
 from components import state
 from components.canvas_view import auto_layout, render_canvas
+from components.compress_view import render_compress_view
 from components.dashboard import render_train_tab
 from components.export_tab import render_export
 from components.gan_panel import render_gan_panel
@@ -26,12 +27,13 @@ with st.sidebar:
 
 header()
 state.show_notices()
-build, train, gan, export = st.tabs(
+build, train, gan, export, compress = st.tabs(
     [
         ":material/account_tree: Build",
         ":material/monitoring: Train",
         ":material/auto_awesome: GAN",
         ":material/download: Export",
+        ":material/compress: Compress",
     ]
 )
 
@@ -57,3 +59,6 @@ with gan:
 
 with export:
     render_export()
+
+with compress:
+    render_compress_view()

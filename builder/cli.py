@@ -49,6 +49,13 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     # that (and only depend on it) when the command is train, so validate stays light.
     if _command_of(sys.argv[1:] if argv is None else argv) == "train":
         _add_train_arguments(train)
+
+    compress = commands.add_parser(
+        "compress", help="prune, quantize or distill a trained model into a new bundle"
+    )
+    compress.set_defaults(run=_run_train_unavailable)
+    if _command_of(sys.argv[1:] if argv is None else argv) == "compress":
+        _add_compress_arguments(compress)
     return parser
 
 
@@ -64,6 +71,15 @@ def _add_train_arguments(train: argparse.ArgumentParser) -> None:
     train.add_argument("graph", help="graph JSON file")
     train_cli.add_arguments(train)
     train.set_defaults(run=train_cli.run)
+
+
+def _add_compress_arguments(compress: argparse.ArgumentParser) -> None:
+    try:
+        from .compress import cli as compress_cli
+    except ImportError:
+        return  # _run_train_unavailable explains
+    compress_cli.add_arguments(compress)
+    compress.set_defaults(run=compress_cli.run)
 
 
 def _run_train_unavailable(args: argparse.Namespace) -> int:

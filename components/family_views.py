@@ -14,6 +14,7 @@ import torch
 
 from builder import views
 from builder.errors import BuilderError
+from components.explain_view import render_explanations
 
 GREYS = "gray_r"  # dark ink on a light page, like the digits themselves
 HEAT = "Blues"
@@ -237,6 +238,7 @@ def render_family_views(model, arch, dataset) -> None:
         tabs.append(
             ("Reconstructions", lambda: render_reconstructions(model, dataset, 16, "recon_inside"))
         )
+    index = 0
     if family["attention"] or family["recurrent"]:
         index = int(
             st.number_input(
@@ -251,6 +253,8 @@ def render_family_views(model, arch, dataset) -> None:
             tabs.append(("Attention", lambda: render_attention(model, arch, dataset, index)))
         if family["recurrent"]:
             tabs.append(("Hidden state", lambda: render_hidden_norms(model, arch, dataset, index)))
+    if dataset.task in ("classification", "regression"):
+        tabs.append(("Explain", lambda: render_explanations(model, arch, dataset, index)))
     if not tabs:
         st.caption("No extra views for this kind of model.")
         return

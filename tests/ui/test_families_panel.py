@@ -108,17 +108,26 @@ def _views_page(template: str, dataset: str):
 def test_family_views_for_an_image_classifier_show_confusion_matrix_and_mistakes():
     at = _views_page("lenet_digits", "digits")
     assert not at.exception and not at.warning
-    assert [t.label for t in at.tabs] == ["Confusion matrix", "Mistakes"]
+    assert [t.label for t in at.tabs] == ["Confusion matrix", "Mistakes", "Explain"]
+    assert any("Integrated gradients" in c.value for c in at.caption)
 
 
 @pytest.mark.parametrize(
     ("template", "tabs"),
     [
-        ("lstm_text", ["Confusion matrix", "Mistakes", "Hidden state"]),
-        ("transformer_text", ["Confusion matrix", "Mistakes", "Attention"]),
+        ("lstm_text", ["Confusion matrix", "Mistakes", "Hidden state", "Explain"]),
+        ("transformer_text", ["Confusion matrix", "Mistakes", "Attention", "Explain"]),
     ],
 )
 def test_family_views_for_text_models_look_inside_the_chosen_example(template, tabs):
     at = _views_page(template, "sentiment")
     assert not at.exception and not at.warning
     assert [t.label for t in at.tabs] == tabs
+    assert any("Integrated gradients per token" in c.value for c in at.caption)
+
+
+def test_family_views_for_a_feature_model_explain_with_permutation_importance():
+    at = _views_page("mlp_moons", "moons")
+    assert not at.exception and not at.warning
+    assert "Explain" in [t.label for t in at.tabs]
+    assert any("Permutation importance" in c.value for c in at.caption)

@@ -1,0 +1,161 @@
+"""Post-training int8 quantization, saved as TorchScript so it loads with torch alone.
+
+dynamic: torch.ao.quantization.quantize_dynamic. Linear, LSTM and GRU weights become
+int8 (activations are quantized on the fly); Embedding tables become int8 weight-only.
+static: FX graph mode (prepare_fx, calibrate on training batches, convert_fx). Conv and
+Linear run int8 end to end; batch norm is folded into the conv before it.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import warnings
+
+import torch
+from torch import nn
+
+from builder.errors import BuilderError
+from builder.graph import Architecture
+
+METHODS = ("dynamic", "static")
+# Weighted node types each method turns into int8.
+DYNAMIC_INT8 = {"Linear", "LSTM", "GRU", "Embedding"}
+STATIC_INT8 = {"Conv1d", "Conv2d", "Linear", "BatchNorm1d", "BatchNorm2d"}
+# Weighted node types that stay float beside them (small, and no int8 kernel needed).
+DYNAMIC_KEEPS_FLOAT = {"BatchNorm1d", "LayerNorm"}
+# Weight-free node types static quantization cannot run in int8 (token ids, attention maths).
+STATIC_REFUSES = {"PositionalEmbedding", "SequenceMean", "Softmax", "LogSoftmax", "Multiply"}
+CALIBRATION_BATCHES = 16
+CALIBRATION_BATCH_SIZE = 64
+
+
+def supported_types(method: str) -> set[str]:
+    """The weighted layer types a method quantizes (for messages and the app's help)."""
+    return DYNAMIC_INT8 if method == "dynamic" else STATIC_INT8
+
+
+def check_quantizable(arch: Architecture, method: str) -> None:
+    """Refuse a graph holding a layer the method has no int8 kernel for, naming the node."""
+    if method not in METHODS:
+        raise BuilderError(
+            f"unknown quantization {method!r}", field="quantize", hint="Use dynamic or static."
+        )
+    allowed = supported_types(method) | (DYNAMIC_KEEPS_FLOAT if method == "dynamic" else set())
+    for node_id in arch.topological_order():
+        kind = arch.type_of(node_id)
+        if kind == "Input" and method == "static" and arch.params_of(node_id)["dtype"] != "float32":
+            raise BuilderError(
+                "static int8 needs float inputs; this one takes token ids",
+                node=node_id,
+                hint="Use --quantize dynamic for token models.",
+            )
+        weighted = kind in WEIGHTED_TYPES
+        if (weighted and kind not in allowed) or (method == "static" and kind in STATIC_REFUSES):
+            raise BuilderError(
+                f"{method} int8 has no kernel for {kind} layers",
+                node=node_id,
+                hint=f"{method} quantization handles {', '.join(sorted(supported_types(method)))}"
+                + (
+                    "; try --quantize static for conv nets."
+                    if method == "dynamic"
+                    else "; try --quantize dynamic for recurrent and token models."
+                ),
+            )
+
+
+# Node types that own weights (the rest are glue, pooling and activations).
+WEIGHTED_TYPES = {
+    "BatchNorm1d",
+    "BatchNorm2d",
+    "Conv1d",
+    "Conv2d",
+    "ConvTranspose2d",
+    "Embedding",
+    "GRU",
+    "LSTM",
+    "LayerNorm",
+    "Linear",
+    "MultiheadAttention",
+    "PositionalEmbedding",
+    "RNN",
+    "TransformerEncoderLayer",
+}
+
+
+def quantize_dynamic(model: nn.Module) -> nn.Module:
+    """int8 weights for Linear / LSTM / GRU, int8 weight-only tables for Embedding."""
+    from torch.ao.quantization import default_dynamic_qconfig, float_qparams_weight_only_qconfig
+    from torch.ao.quantization import quantize_dynamic as ao_quantize_dynamic
+
+    spec = {
+        nn.Linear: default_dynamic_qconfig,
+        nn.LSTM: default_dynamic_qconfig,
+        nn.GRU: default_dynamic_qconfig,
+        nn.Embedding: float_qparams_weight_only_qconfig,
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.ao.quantization announces its own deprecation
+        return ao_quantize_dynamic(copy.deepcopy(model).cpu().eval(), spec, dtype=torch.qint8)
+
+
+def quantize_static(model: nn.Module, x_train: torch.Tensor, seed: int = 0) -> nn.Module:
+    """FX graph mode int8, calibrated on random training batches."""
+    from torch.ao.quantization import get_default_qconfig_mapping
+    from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
+
+    engine = _engine()
+    generator = torch.Generator().manual_seed(seed)
+    order = torch.randperm(len(x_train), generator=generator)
+    batches = [
+        x_train[order[i : i + CALIBRATION_BATCH_SIZE]].cpu()
+        for i in range(0, len(x_train), CALIBRATION_BATCH_SIZE)
+    ][:CALIBRATION_BATCHES]
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            prepared = prepare_fx(
+                copy.deepcopy(model).cpu().eval(),
+                get_default_qconfig_mapping(engine),
+                (batches[0],),
+            )
+            with torch.no_grad():
+                for batch in batches:
+                    prepared(batch)
+            return convert_fx(prepared)
+    except Exception as err:  # FX raises many types; the user needs one plain message
+        raise BuilderError(
+            f"static int8 could not convert this model ({str(err).splitlines()[0][:200]})",
+            field="quantize",
+            hint="Try --quantize dynamic.",
+        ) from None
+
+
+def _engine() -> str:
+    engines = torch.backends.quantized.supported_engines
+    for name in ("x86", "fbgemm", "qnnpack"):
+        if name in engines:
+            torch.backends.quantized.engine = name
+            return name
+    raise BuilderError("this PyTorch build has no int8 CPU kernels", field="quantize")
+
+
+def torchscript_bytes(model: nn.Module, example: tuple[torch.Tensor, ...]) -> bytes:
+    """The model as a TorchScript archive (loads with torch.jit.load, no LayerCraft needed).
+
+    The archive is loaded back and run on the example before it is returned.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            scripted = torch.jit.script(model)
+            buffer = io.BytesIO()
+            torch.jit.save(scripted, buffer)
+            data = buffer.getvalue()
+            torch.jit.load(io.BytesIO(data))(*example)
+    except Exception as err:
+        raise BuilderError(
+            f"the int8 model could not be saved as TorchScript ({str(err).splitlines()[0][:200]})",
+            field="quantize",
+        ) from None
+    return data
