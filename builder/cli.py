@@ -39,6 +39,13 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     export.add_argument("--dataset", help="embedded dataset train.py should use")
     export.set_defaults(run=run_export)
 
+    importer = commands.add_parser("import", help="import a PyTorch model from a .py file")
+    importer.set_defaults(run=_run_import)
+    if _command_of(sys.argv[1:] if argv is None else argv) == "import":
+        from .importer.cli import add_arguments
+
+        add_arguments(importer)
+
     train = commands.add_parser("train", help="train a graph on a dataset")
     train.set_defaults(run=_run_train_unavailable)
     # Train's flags come from train_cli, which imports torch and the trainer; only pay for
@@ -60,6 +67,12 @@ def _add_train_arguments(train: argparse.ArgumentParser) -> None:
     train.add_argument("graph", help="graph JSON file")
     train_cli.add_arguments(train)
     train.set_defaults(run=train_cli.run)
+
+
+def _run_import(args: argparse.Namespace) -> int:
+    from .importer.cli import run
+
+    return run(args)
 
 
 def _run_train_unavailable(args: argparse.Namespace) -> int:
