@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 from torch import nn
 from torch.export import ExportedProgram
@@ -26,7 +28,9 @@ def capture(model: nn.Module, inputs: tuple[torch.Tensor, ...], what: str) -> Ex
     """torch.export in eval mode: Python control flow on shapes or flags is specialised away."""
     model.eval()
     try:
-        with torch.no_grad():
+        with torch.no_grad(), warnings.catch_warnings():
+            # nn.RNN's cached _flat_weights trip a warning about attributes set during export.
+            warnings.filterwarnings("ignore", message=".*were assigned during export.*")
             return torch.export.export(model, inputs, strict=False)
     except Exception as exc:  # the user's forward, or export's own limits
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

@@ -238,6 +238,15 @@ def _upsample(mode: str):
     return handle
 
 
+def _pad(node):
+    if any(node.args[1]) or _arg(node, 3, "value", 0.0) not in (0, 0.0, None):
+        raise Unsupported(
+            f"pads by {list(node.args[1])}; LayerCraft has no padding layer yet",
+            "Padding layers and pad-to-match for skips come with the layers branch.",
+        )
+    return Alias(node.args[0])  # padding by nothing: what F.pad does when the sizes already fit
+
+
 def _pass_through(node):
     return Alias(node.args[0])
 
@@ -301,6 +310,8 @@ HANDLERS = {
     "adaptive_avg_pool2d": _adaptive,
     "upsample_nearest2d": _upsample("nearest"),
     "upsample_bilinear2d": _upsample("bilinear"),
+    "pad": _pad,
+    "constant_pad_nd": _pad,
     "alias": _pass_through,
     "clone": _pass_through,
     "contiguous": _pass_through,

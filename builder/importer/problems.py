@@ -28,10 +28,24 @@ class Problem:
 
 def problems_error(problems: list[Problem], what: str, file: str | None = None) -> BuilderError:
     """One BuilderError listing each problem on its own line."""
-    unique = list(dict.fromkeys(problems))
+    unique = _merge_repeats(list(dict.fromkeys(problems)))
     lines = "\n".join(f"  - {p}" for p in unique)
     return BuilderError(
         f"cannot import {what}: {len(unique)} part(s) have no LayerCraft equivalent:\n{lines}",
         file=file,
         hint="Rewrite those parts with supported layers, or build them on the canvas.",
     )
+
+
+def _merge_repeats(problems: list[Problem], shown: int = 3) -> list[Problem]:
+    """The same problem in ten places is one line naming a few of them."""
+    groups: dict[tuple, list[Problem]] = {}
+    for problem in problems:
+        groups.setdefault((problem.message, problem.hint), []).append(problem)
+    merged = []
+    for (message, hint), members in groups.items():
+        wheres = [p.where for p in members[:shown]]
+        if len(members) > shown:
+            wheres.append(f"and {len(members) - shown} more")
+        merged.append(Problem("; ".join(wheres), message, hint))
+    return merged
