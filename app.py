@@ -10,6 +10,7 @@ from components.canvas_view import auto_layout, render_canvas
 from components.dashboard import render_train_tab
 from components.export_tab import render_export
 from components.gan_panel import render_gan_panel
+from components.import_panel import render_import_panel
 from components.inspector import render_inspector
 from components.layout import header, setup_page
 from components.palette import render_palette
@@ -21,6 +22,7 @@ state.init_session()
 
 with st.sidebar:
     render_project()
+    render_import_panel()
     st.divider()
     render_palette()
 
