@@ -13,10 +13,12 @@ import builtins
 import keyword
 import re
 
+import networkx as nx
 from torch import nn
 
 from .graph import Architecture
 from .layers import get_spec
+from .layers.init import init_statement
 from .shapes import Analysis, analyse
 
 # Names a layer attribute or forward variable must not take: Python's own, the module's
@@ -194,33 +196,84 @@ def _drop_unused_torch(source: str) -> str:
 
 
 def _init_lines(arch, analysis, names, order) -> list[str]:
-    lines = []
+    lines, ties = [], []
     for node_id in order:
         spec = get_spec(arch.type_of(node_id))
         info = analysis.nodes[node_id]
-        ctor = spec.emit_init(info.input_shapes, arch.params_of(node_id))
-        if ctor is not None:
-            lines.append(f"self.{names[node_id]} = {ctor}")
-    return lines or ["pass"]
+        params = arch.params_of(node_id)
+        ctor = spec.emit_init(info.input_shapes, params)
+        if ctor is None:
+            continue
+        attr = f"self.{names[node_id]}"
+        lines.append(f"{attr} = {ctor}")
+        for param, tensor in (("weight_init", "weight"), ("bias_init", "bias")):
+            if params.get(param):
+                lines.append(init_statement(f"{attr}.{tensor}", params[param]))
+        if params.get("tie_weight_to"):
+            # One Parameter in two places: trained once, counted once (parameters() dedups).
+            ties.append(f"{attr}.weight = self.{names[params['tie_weight_to']]}.weight")
+    return [*lines, *ties]
+
+
+def live_nodes(arch: Architecture) -> set[str]:
+    """Nodes the returned outputs depend on; with Output nodes, others are left out of forward."""
+    live = set(arch.output_nodes())
+    for node_id in list(live):
+        live |= nx.ancestors(arch.graph, node_id)
+    return live
+
+
+def _port_variables(arch, analysis, names) -> dict[tuple[str, str], str]:
+    """(node, output port) -> the variable forward keeps it in, for every port that is read."""
+    taken = set(names.values())
+    variables = {}
+    for node_id in arch.node_ids:
+        for src, port in zip(
+            arch.inputs_of(node_id), analysis.nodes[node_id].input_ports, strict=True
+        ):
+            if port is None or (src, port) in variables:
+                continue
+            base = name = f"{names[src]}_{port}".lower()
+            n = 2
+            while name in taken or name in RESERVED:
+                name, n = f"{base}_{n}", n + 1
+            variables[(src, port)] = name
+            taken.add(name)
+    return variables
 
 
 def _forward_lines(arch, analysis, names, order) -> list[str]:
     variables = _variable_names(arch, names, order)
+    port_vars = _port_variables(arch, analysis, names)
+    live = live_nodes(arch)
+
+    def inputs_of(node_id: str) -> list[str]:
+        ports = analysis.nodes[node_id].input_ports
+        return [
+            variables[src] if port is None else port_vars[(src, port)]
+            for src, port in zip(arch.inputs_of(node_id), ports, strict=True)
+        ]
+
     lines = []
     for node_id in order:
-        if arch.type_of(node_id) == "Input":
+        if arch.type_of(node_id) in ("Input", "Output") or node_id not in live:
             continue
         spec = get_spec(arch.type_of(node_id))
         info = analysis.nodes[node_id]
-        xs = [variables[src] for src in arch.inputs_of(node_id)]
+        xs = inputs_of(node_id)
         out = variables[node_id]
-        emitted = spec.emit_forward(names[node_id], xs, arch.params_of(node_id))
+        params = arch.params_of(node_id)
+        if spec.emit_forward_ports is not None:
+            read = {port: var for (src, port), var in port_vars.items() if src == node_id}
+            emitted = spec.emit_forward_ports(names[node_id], xs, params, read, info.input_shapes)
+        else:
+            emitted = spec.emit_forward(names[node_id], xs, params)
         statements = (
             [f"{out} = {emitted}"]
             if isinstance(emitted, str)
             else [s.format(out=out) for s in emitted]
         )
-        comment = f"  # {_batch_shape(info.output_shape)}"
+        comment = f"  # {_batch_shape(info.output_shape)}" if not spec.needs_port else ""
         for i, statement in enumerate(statements):
             is_last = i == len(statements) - 1
             if "  # " in statement:
@@ -230,7 +283,10 @@ def _forward_lines(arch, analysis, names, order) -> list[str]:
             elif is_last:
                 statement += comment
             lines.append(statement)
-    outputs = [variables[n] for n in arch.output_nodes()]
+    outputs = [
+        inputs_of(n)[0] if arch.type_of(n) == "Output" else variables[n]
+        for n in arch.output_nodes()
+    ]
     lines.append(f"return {outputs[0]}" if len(outputs) == 1 else f"return {', '.join(outputs)}")
     return lines
 
@@ -245,11 +301,16 @@ def _variable_names(arch, names, order) -> dict[str, str]:
     chained = set()
     for i, node_id in enumerate(order):
         succ = arch.outputs_of(node_id)
+        spec = get_spec(arch.type_of(node_id))
         feeds_next = (
             len(succ) == 1
             and i + 1 < len(order)
             and succ[0] == order[i + 1]
             and len(arch.inputs_of(succ[0])) == 1
+            and arch.input_ports_of(succ[0]) == [None]
+            and not spec.needs_port
+            # An Output writes no statement: the chain value must last until the return.
+            and (arch.type_of(succ[0]) != "Output" or outputs == [succ[0]] == order[-1:])
         )
         is_sole_output = outputs == [node_id] and i == len(order) - 1
         if arch.type_of(node_id) != "Input" and (feeds_next or is_sole_output):
@@ -278,4 +339,4 @@ def _chain_name(arch, names, position, first_write) -> str:
 
 
 def _batch_shape(shape) -> str:
-    return "(N, " + ", ".join(map(str, shape)) + ")"
+    return "(N, " + ", ".join(map(str, shape)) + ")" if shape else "(N,)"

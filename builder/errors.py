@@ -60,3 +60,37 @@ class BuilderWarning:
 
     def __repr__(self) -> str:
         return f"BuilderWarning({str(self)!r})"
+
+
+class BuilderErrors(BuilderError):
+    """Several problems found in one pass (e.g. every bad node of a graph file).
+
+    It is a BuilderError, so callers that catch one still work; `errors` holds each
+    problem, `str()` puts one per line, and `node`/`hint` are the first problem's.
+    """
+
+    def __init__(self, errors: list[BuilderError]) -> None:
+        first = errors[0]
+        super().__init__(
+            f"{len(errors)} problems",
+            node=first.node,
+            edge=first.edge,
+            field=first.field,
+            file=first.file,
+        )
+        self.errors = list(errors)
+
+    def __str__(self) -> str:
+        lines = [f"{len(self.errors)} problems:"]
+        lines += [f"- {error}" for error in self.errors]
+        if self.file is not None and self.errors[0].file is None:
+            lines[0] = f"{self.file}: {lines[0]}"
+        return "\n".join(lines)
+
+
+def raise_all(errors: list[BuilderError]) -> None:
+    """Raise nothing, the one error, or a BuilderErrors holding them all."""
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        raise BuilderErrors(errors)

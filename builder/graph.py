@@ -16,8 +16,8 @@ from typing import Any
 
 import networkx as nx
 
-from .errors import BuilderError
-from .layers import REGISTRY, get_spec
+from .errors import BuilderError, raise_all
+from .layers import REGISTRY, get_spec, unknown_type_error
 from .layers.base import Param
 
 FORMAT = "layercraft"
@@ -27,7 +27,8 @@ MAX_FILE_BYTES = 5_000_000
 ID_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 TOP_KEYS = {"format", "version", "name", "nodes", "edges"}
 NODE_KEYS = {"id", "type", "params", "pos"}
-EDGE_KEYS = {"source", "target", "target_port"}
+EDGE_KEYS = {"source", "target", "target_port", "source_port"}
+PORT_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,31}")
 MAX_INT = 10**9
 
 
@@ -49,6 +50,11 @@ class Architecture:
     def edges(self) -> list[tuple[str, str]]:
         """Every edge, grouped by target in input order."""
         return [(src, dst) for dst in self.graph.nodes for src in self.inputs_of(dst)]
+
+    def input_ports_of(self, node_id: str) -> list[str | int | None]:
+        """For each input of the node (in port order), the source's output port; None: default."""
+        node = self._node(node_id)
+        return list(node.get("input_ports") or [None] * len(node["inputs"]))
 
     def type_of(self, node_id: str) -> str:
         """The layer type of a node ("Conv2d")."""
@@ -80,7 +86,11 @@ class Architecture:
         return [n for n in self.graph.nodes if self.type_of(n) == "Input"]
 
     def output_nodes(self) -> list[str]:
-        """Nodes nothing reads from: the network's outputs, in insertion order."""
+        """The network's outputs in return order: the Output nodes where the graph has any,
+        else the nodes nothing reads from, in insertion order."""
+        named = [n for n in self.graph.nodes if self.type_of(n) == "Output"]
+        if named:
+            return named
         return [n for n in self.graph.nodes if self.graph.out_degree(n) == 0]
 
     def topological_order(self) -> list[str]:
@@ -118,7 +128,12 @@ class Architecture:
             )
         clean = validate_params(type_name, params or {}, node_id)
         self.graph.add_node(
-            node_id, type=type_name, params=clean, inputs=[], pos=_check_pos(pos, node_id)
+            node_id,
+            type=type_name,
+            params=clean,
+            inputs=[],
+            input_ports=[],
+            pos=_check_pos(pos, node_id),
         )
         return node_id
 
@@ -133,18 +148,36 @@ class Architecture:
         """Delete a node and every edge touching it."""
         self._node(node_id)
         for succ in self.outputs_of(node_id):
-            self.graph.nodes[succ]["inputs"] = [s for s in self.inputs_of(succ) if s != node_id]
+            self._drop_inputs_from(succ, node_id)
         self.graph.remove_node(node_id)
 
+    def _drop_inputs_from(self, dst: str, src: str) -> None:
+        pairs = zip(self.inputs_of(dst), self.input_ports_of(dst), strict=True)
+        kept = [(s, p) for s, p in pairs if s != src]
+        self.graph.nodes[dst]["inputs"] = [s for s, _ in kept]
+        self.graph.nodes[dst]["input_ports"] = [p for _, p in kept]
+
     def connect(
-        self, src: str, dst: str, port: int | None = None, *, check_cycle: bool = True
+        self,
+        src: str,
+        dst: str,
+        port: int | None = None,
+        *,
+        source_port: str | int | None = None,
+        check_cycle: bool = True,
     ) -> None:
-        """Add an edge src -> dst; port is its place among dst's inputs (None: last)."""
+        """Add an edge src -> dst; port is its place among dst's inputs (None: last).
+
+        source_port picks one output of a multi-output node (a name such as "h_n", or an
+        index); None reads its default output. Two edges between the same nodes must read
+        different source ports.
+        """
         self._node(src)
         node = self._node(dst)
+        _check_source_port(source_port, (src, dst))
         if src == dst:
             raise BuilderError("a node cannot feed itself", edge=(src, dst))
-        if self.graph.has_edge(src, dst):
+        if (src, source_port) in zip(self.inputs_of(dst), self.input_ports_of(dst), strict=True):
             raise BuilderError("these nodes are already connected", edge=(src, dst))
         spec = get_spec(node["type"])
         if spec.max_inputs is not None and len(node["inputs"]) >= spec.max_inputs:
@@ -162,20 +195,26 @@ class Architecture:
             )
         self.graph.add_edge(src, dst)
         inputs = node["inputs"]
-        inputs.insert(len(inputs) if port is None else max(0, min(port, len(inputs))), src)
+        ports = node.setdefault("input_ports", [None] * len(inputs))
+        place = len(inputs) if port is None else max(0, min(port, len(inputs)))
+        inputs.insert(place, src)
+        ports.insert(place, source_port)
 
     def disconnect(self, src: str, dst: str) -> None:
         """Remove the edge src -> dst."""
         if not self.graph.has_edge(src, dst):
             raise BuilderError("there is no such edge", edge=(src, dst))
         self.graph.remove_edge(src, dst)
-        self.graph.nodes[dst]["inputs"].remove(src)
+        self._drop_inputs_from(dst, src)
 
     def reorder_inputs(self, node_id: str, ordered: list[str]) -> None:
         """Set the order of a merge node's inputs (same sources, new order)."""
         if sorted(ordered) != sorted(self.inputs_of(node_id)):
             raise BuilderError("the new order must list exactly the current inputs", node=node_id)
-        self.graph.nodes[node_id]["inputs"] = list(ordered)
+        remaining = list(zip(self.inputs_of(node_id), self.input_ports_of(node_id), strict=True))
+        pairs = [remaining.pop([s for s, _ in remaining].index(src)) for src in ordered]
+        self.graph.nodes[node_id]["inputs"] = [s for s, _ in pairs]
+        self.graph.nodes[node_id]["input_ports"] = [p for _, p in pairs]
 
     def set_params(self, node_id: str, params: dict[str, Any]) -> None:
         """Replace the node's user-set params (validated first; nothing changes on error)."""
@@ -217,9 +256,16 @@ class Architecture:
         new_id = self.add_node(type_name, params, pos=new_pos)
         try:
             for succ in successors:
-                port = self.inputs_of(succ).index(node_id)
+                pairs = list(zip(self.inputs_of(succ), self.input_ports_of(succ), strict=True))
+                if (node_id, None) not in pairs:
+                    continue  # it reads another output port of node_id: leave it
+                port = pairs.index((node_id, None))
                 self.disconnect(node_id, succ)
                 self.connect(new_id, succ, port)
+                for place, (src, source_port) in enumerate(pairs):
+                    if src == node_id and source_port is not None:  # restore other ports
+                        self.connect(node_id, succ, place, source_port=source_port)
+
             self.connect(node_id, new_id)
         except BuilderError:
             self.remove_node(new_id)
@@ -258,8 +304,12 @@ class Architecture:
         edges = []
         for dst in self.graph.nodes:
             inputs = self.inputs_of(dst)
-            for port, src in enumerate(inputs):
+            for port, (src, source_port) in enumerate(
+                zip(inputs, self.input_ports_of(dst), strict=True)
+            ):
                 edge = {"source": src, "target": dst}
+                if source_port is not None:
+                    edge["source_port"] = source_port
                 if len(inputs) > 1:
                     edge["target_port"] = port
                 edges.append(edge)
@@ -340,13 +390,26 @@ def _load(cls, data: Any) -> Architecture:
             f"{len(nodes)} nodes is more than the limit of {MAX_NODES}", field="nodes"
         )
     arch = cls(name)
+    # Every bad node and edge is reported in one pass (a BuilderErrors), not just the first.
+    problems: list[BuilderError] = []
+    failed: set[str] = set()
     for node in nodes:
-        _load_node(arch, node)
-    ordered = _ordered_edges(arch, edges)
-    for src, dst, port in ordered:
-        if arch.graph.has_edge(src, dst):
-            raise BuilderError("duplicate edge", edge=(src, dst))
-        arch.connect(src, dst, port, check_cycle=False)
+        try:
+            _load_node(arch, node)
+        except BuilderError as err:
+            problems.append(err)
+            if isinstance(node, dict) and isinstance(node.get("id"), str):
+                failed.add(node["id"])
+    ordered = _ordered_edges(arch, edges, failed, problems)
+    for src, dst, source_port in ordered:
+        taken = zip(arch.inputs_of(dst), arch.input_ports_of(dst), strict=True)
+        try:
+            if (src, source_port) in taken:
+                raise BuilderError("duplicate edge", edge=(src, dst))
+            arch.connect(src, dst, source_port=source_port, check_cycle=False)
+        except BuilderError as err:
+            problems.append(err)
+    raise_all(problems)
     _check_acyclic(arch, ordered)
     return arch
 
@@ -374,46 +437,73 @@ def _load_node(arch: Architecture, node: Any) -> None:
         raise BuilderError("duplicate node id", node=node_id, hint="Give every node its own id.")
     type_name = node.get("type")
     if not isinstance(type_name, str) or type_name not in REGISTRY:
-        raise BuilderError(
-            f"unknown layer type {str(type_name)[:40]!r}",
-            node=node_id,
-            field="type",
-            hint=f"Use one of: {', '.join(sorted(REGISTRY))}.",
-        )
+        raise unknown_type_error(type_name, node_id)
     params = node.get("params", {})
     if not isinstance(params, dict):
         raise BuilderError("params must be a JSON object", node=node_id, field="params")
     arch.add_node(type_name, params, id=node_id, pos=node.get("pos"))
 
 
-def _ordered_edges(arch: Architecture, edges: list[Any]) -> list[tuple[str, str, int | None]]:
-    """Edges sorted so each target gets its inputs by target_port, then file order."""
+def _ordered_edges(
+    arch: Architecture, edges: list[Any], failed: set[str], problems: list[BuilderError]
+) -> list[tuple[str, str, Any]]:
+    """Edges sorted so each target gets its inputs by target_port, then file order.
+
+    Bad edges go to problems; edges touching a node that failed to load are skipped.
+    """
     rows = []
     for i, edge in enumerate(edges):
-        if not isinstance(edge, dict):
-            raise BuilderError("each edge must be a JSON object", field="edges")
-        src, dst = edge.get("source"), edge.get("target")
-        if not isinstance(src, str) or not isinstance(dst, str):
-            raise BuilderError('each edge needs "source" and "target" strings', field="edges")
-        label = (src[:64], dst[:64])
-        unknown = set(edge) - EDGE_KEYS
-        if unknown:
-            raise BuilderError(f"unknown key {sorted(unknown)[0][:40]!r}", edge=label)
-        for end in (src, dst):
-            if end not in arch.graph:
-                raise BuilderError(
-                    f"edge points to a missing node {end[:64]!r}",
-                    edge=label,
-                    hint="Remove the edge or add the node.",
-                )
-        port = edge.get("target_port")
-        if port is not None and (
-            not isinstance(port, int) or isinstance(port, bool) or not 0 <= port < MAX_NODES
-        ):
-            raise BuilderError("target_port must be a whole number of 0 or more", edge=label)
-        rows.append((port if port is not None else MAX_NODES + i, i, src, dst))
-    rows.sort()
-    return [(src, dst, None) for _, _, src, dst in rows]
+        try:
+            row = _edge_row(arch, edge, i, failed)
+        except BuilderError as err:
+            problems.append(err)
+            continue
+        if row is not None:
+            rows.append(row)
+    rows.sort(key=lambda row: row[:2])
+    return [(src, dst, source_port) for _, _, src, dst, source_port in rows]
+
+
+def _edge_row(arch: Architecture, edge: Any, i: int, failed: set[str]) -> tuple | None:
+    if not isinstance(edge, dict):
+        raise BuilderError("each edge must be a JSON object", field="edges")
+    src, dst = edge.get("source"), edge.get("target")
+    if not isinstance(src, str) or not isinstance(dst, str):
+        raise BuilderError('each edge needs "source" and "target" strings', field="edges")
+    label = (src[:64], dst[:64])
+    unknown = set(edge) - EDGE_KEYS
+    if unknown:
+        raise BuilderError(f"unknown key {sorted(unknown)[0][:40]!r}", edge=label)
+    if src in failed or dst in failed:
+        return None  # that node's own error says what is wrong
+    for end in (src, dst):
+        if end not in arch.graph:
+            raise BuilderError(
+                f"edge points to a missing node {end[:64]!r}",
+                edge=label,
+                hint="Remove the edge or add the node.",
+            )
+    port = edge.get("target_port")
+    if port is not None and (
+        not isinstance(port, int) or isinstance(port, bool) or not 0 <= port < MAX_NODES
+    ):
+        raise BuilderError("target_port must be a whole number of 0 or more", edge=label)
+    source_port = edge.get("source_port")
+    _check_source_port(source_port, label)
+    return (port if port is not None else MAX_NODES + i, i, src, dst, source_port)
+
+
+def _check_source_port(port: Any, edge: tuple[str, str]) -> None:
+    if port is None:
+        return
+    if isinstance(port, int) and not isinstance(port, bool) and 0 <= port < MAX_NODES:
+        return
+    if isinstance(port, str) and PORT_PATTERN.fullmatch(port):
+        return
+    raise BuilderError(
+        'source_port must be an output name such as "h_n" or an index of 0 or more',
+        edge=(edge[0][:64], edge[1][:64]),
+    )
 
 
 def _check_keys(obj: dict, allowed: set[str], where: str) -> None:
@@ -497,6 +587,15 @@ def check_value(param: Param, value: Any, node_id: str | None = None) -> Any:
         _check_range(param, value, where)
         return float(value)
     if kind == "int_or_tuple":
+        if isinstance(value, str):
+            if value in param.choices:
+                return value
+            words = f"a number or one of {', '.join(map(str, param.choices))}"
+            raise BuilderError(
+                f"must be {words if param.choices else 'a number'}, not {_show(value)}",
+                **where,
+                hint=_STRING_HINTS.get(value),
+            )
         if isinstance(value, list | tuple):
             if not 1 <= len(value) <= 3:
                 raise BuilderError("must be a number or a list of 1 to 3 numbers", **where)
@@ -511,7 +610,24 @@ def check_value(param: Param, value: Any, node_id: str | None = None) -> Any:
         if math.prod(sizes) > 10**9:
             raise BuilderError("is too large (over a billion values per sample)", **where)
         return sizes
+    if kind == "ints":
+        if not isinstance(value, list | tuple) or len(value) > param.max_len:
+            raise BuilderError(
+                f"must be a list of at most {param.max_len} whole numbers, e.g. [-1, 8]", **where
+            )
+        return [_check_int(param, v, where) for v in value]
+    if kind == "text":
+        if not isinstance(value, str) or not re.fullmatch(param.pattern or "", value.strip()):
+            raise BuilderError(f"{_show(value)} is not a valid value", **where, hint=param.help)
+        return value.strip()
     raise AssertionError(f"unknown param kind {kind}")
+
+
+_STRING_HINTS = {
+    "same": 'padding "same" exists on Conv1d/Conv2d/Conv3d (stride 1); elsewhere give the '
+    "padding itself, e.g. kernel_size // 2.",
+    "valid": 'padding "valid" means 0; write 0.',
+}
 
 
 def _check_int(param: Param, value: Any, where: dict) -> int:
@@ -532,7 +648,12 @@ def _check_range(param: Param, value: float, where: dict) -> None:
     low = param.min
     high = param.max if param.max is not None else (MAX_INT if param.kind != "float" else None)
     if low is not None and value < low:
-        raise BuilderError(f"must be at least {_num(low)}, not {_num(value)}", **where)
+        hint = (
+            '-1 ("infer this size") is only understood by Reshape\'s shape; give the size itself.'
+            if value == -1
+            else None
+        )
+        raise BuilderError(f"must be at least {_num(low)}, not {_num(value)}", **where, hint=hint)
     if high is not None and value > high:
         raise BuilderError(f"must be at most {_num(high)}, not {_num(value)}", **where)
 

@@ -9,6 +9,7 @@ from .errors import BuilderError, BuilderWarning
 from .graph import Architecture
 from .layers import get_spec
 from .layers.base import Shape, ShapeError, fmt_shape
+from .layers.init import INIT_HELP, parse_init
 
 LARGE_LAYER_PARAMS = 50_000_000
 MAX_MODEL_BYTES = 4 * 1024**3  # float32 weights; refused before anything is allocated
@@ -28,6 +29,10 @@ class NodeInfo:
     params: int = 0
     macs: int = 0
     error: BuilderError | None = None
+    # Multi-output nodes: each output port's shape, default port first (empty: one output).
+    port_shapes: dict[str, Shape] = field(default_factory=dict)
+    # For each input: the source's output port it reads, by name (None: its only/default one).
+    input_ports: list[str | None] = field(default_factory=list)
 
 
 @dataclass
@@ -100,13 +105,33 @@ def _analyse_node(arch: Architecture, node_id: str, done: dict[str, NodeInfo]) -
     upstream = [done[src] for src in inputs]
     if any(u.output_shape is None for u in upstream):
         return info  # the upstream node carries the error; don't repeat it here
-    info.input_shapes = [u.output_shape for u in upstream]
+    try:
+        info.input_ports = [
+            _resolve_port(done[src], port, (src, node_id))
+            for src, port in zip(inputs, arch.input_ports_of(node_id), strict=True)
+        ]
+    except BuilderError as exc:
+        info.error = exc
+        return info
+    info.input_shapes = [
+        u.port_shapes[port] if port is not None else u.output_shape
+        for u, port in zip(upstream, info.input_ports, strict=True)
+    ]
     params = arch.params_of(node_id)
     try:
+        _check_min_rank(spec, info.input_shapes)
+        _check_inits(spec, params)
         _check_tuple_lengths(spec, params)
         info.dtype = _check_dtype(spec, node_id, params, [u.dtype for u in upstream])
         info.output_shape = tuple(spec.infer_shape(info.input_shapes, params))
         _check_positive(info.output_shape)
+        if spec.output_ports is not None:
+            info.port_shapes = {
+                name: tuple(shape)
+                for name, shape in spec.output_ports(info.input_shapes, params).items()
+            }
+            for shape in info.port_shapes.values():
+                _check_positive(shape)
         info.params = spec.count_params(info.input_shapes, params)
         info.macs = spec.count_macs(info.input_shapes, info.output_shape, params)
     except ShapeError as exc:
@@ -128,6 +153,61 @@ def _analyse_node(arch: Architecture, node_id: str, done: dict[str, NodeInfo]) -
             hint="Try other settings for this layer.",
         )
     return info
+
+
+def _resolve_port(source: NodeInfo, port, edge: tuple[str, str]) -> str | None:
+    """The output port name an edge reads (None: the source's only or default output)."""
+    names = list(source.port_shapes)
+    spec = get_spec(source.type)
+    if port is None:
+        if spec.needs_port:
+            raise BuilderError(
+                f"{edge[0]} has several outputs ({', '.join(names)})",
+                edge=edge,
+                hint='Pick one with "source_port" on the edge, e.g. "source_port": 0.',
+            )
+        return None
+    if not names:
+        raise BuilderError(
+            f"{edge[0]} ({source.type}) has one output, so it has no port {port!r}",
+            edge=edge,
+            hint='Remove "source_port" from the edge.',
+        )
+    if isinstance(port, int):
+        if port >= len(names):
+            raise BuilderError(
+                f"{edge[0]} has {len(names)} outputs, so there is no output {port}",
+                edge=edge,
+                hint=f"Use an index below {len(names)} or a name: {', '.join(names)}.",
+            )
+        port = names[port]
+    if port not in names:
+        raise BuilderError(
+            f"{edge[0]} has no output named {port!r}",
+            edge=edge,
+            hint=f"Its outputs: {', '.join(names)}.",
+        )
+    return None if port == names[0] and not spec.needs_port else port
+
+
+def _check_min_rank(spec, shapes) -> None:
+    if any(len(shape) < spec.min_rank for shape in shapes):
+        raise ShapeError(
+            "gets one value per sample (N,) but needs at least one more dimension",
+            "Insert unsqueeze (dim 1) or Reshape before {node}.",
+        )
+
+
+def _check_inits(spec, params) -> None:
+    for name, tensor in (("weight_init", "weight"), ("bias_init", "bias")):
+        if not params.get(name):
+            continue
+        if tensor == "bias" and params.get("bias") is False:
+            raise ShapeError("has bias_init but no bias", "Turn bias on, or clear bias_init.")
+        try:
+            parse_init(params[name])
+        except ValueError as exc:
+            raise BuilderError(str(exc), field=name, hint=INIT_HELP) from None
 
 
 def _check_tuple_lengths(spec, params) -> None:
@@ -161,8 +241,7 @@ def _check_dtype(spec, node_id, params, input_dtypes) -> str:
 
 
 def _check_positive(shape: Shape) -> None:
-    if not shape:
-        raise ShapeError("would leave no dimensions besides the batch", "Keep at least one.")
+    # An empty shape is one value per sample, (N,): a discriminator's score, a loss term.
     if any(size < 1 for size in shape):
         raise ShapeError(
             f"would produce an empty output ({fmt_shape(shape)})",
@@ -177,7 +256,7 @@ def _check_positive(shape: Shape) -> None:
 
 
 def _graph_errors(arch: Architecture, nodes: dict[str, NodeInfo]) -> list[BuilderError]:
-    errors = []
+    errors = [*_output_errors(arch), *_tied_weight_errors(arch, nodes)]
     if not arch.input_nodes():
         errors.append(
             BuilderError("the network has no Input node", hint="Add an Input from the palette.")
@@ -192,6 +271,64 @@ def _graph_errors(arch: Architecture, nodes: dict[str, NodeInfo]) -> list[Builde
             )
         )
     return errors
+
+
+def _output_errors(arch: Architecture) -> list[BuilderError]:
+    errors = []
+    for node_id in arch.node_ids:
+        if arch.type_of(node_id) == "Output" and arch.outputs_of(node_id):
+            errors.append(
+                BuilderError(
+                    "an Output ends the network, so nothing may read from it",
+                    node=node_id,
+                    hint="Connect the layer before the Output instead.",
+                )
+            )
+    for node_id in arch.output_nodes():
+        if get_spec(arch.type_of(node_id)).needs_port:
+            errors.append(
+                BuilderError(
+                    "its parts are the network's output, but a split has no single output",
+                    node=node_id,
+                    hint="Connect each part you need (source_port) to an Output node.",
+                )
+            )
+    return errors
+
+
+def _tied_weight_errors(arch: Architecture, nodes: dict[str, NodeInfo]) -> list[BuilderError]:
+    """A weight tied to another node's must exist there and have the same shape."""
+    errors = []
+    for node_id in arch.node_ids:
+        target = arch.params_of(node_id).get("tie_weight_to")
+        if not target:
+            continue
+        error = _tie_problem(arch, nodes, node_id, target)
+        if error:
+            errors.append(
+                BuilderError(error[0], node=node_id, field="tie_weight_to", hint=error[1])
+            )
+    return errors
+
+
+def _tie_problem(arch, nodes, node_id, target) -> tuple[str, str] | None:
+    if target not in arch or arch.type_of(target) != "Embedding":
+        return (
+            f"there is no Embedding named {target!r} to share a weight with",
+            "Give the id of an Embedding node.",
+        )
+    mine, theirs = nodes.get(node_id), nodes.get(target)
+    if mine is None or theirs is None or not mine.input_shapes or not theirs.input_shapes:
+        return None  # an unconnected or broken node already has its own error
+    params = arch.params_of(target)
+    wanted = (params["num_embeddings"], params["embedding_dim"])
+    have = (arch.params_of(node_id)["out_features"], mine.input_shapes[0][-1])
+    if wanted != have:
+        return (
+            f"its weight is {have[0]}x{have[1]} but {target}'s is {wanted[0]}x{wanted[1]}",
+            f"Set out_features to {wanted[0]} and feed it {wanted[1]} features.",
+        )
+    return None
 
 
 def find_warnings(arch: Architecture, analysis: Analysis) -> list[BuilderWarning]:

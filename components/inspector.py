@@ -41,6 +41,8 @@ def parse_widget_value(param: Param, raw: Any) -> Any:
         return None
     if param.kind == "shape":
         return parse_ints(raw, param.name)
+    if param.kind == "ints":
+        return parse_ints(raw, param.name) if str(raw).strip() else []
     if param.kind == "int_or_tuple":
         values = parse_ints(raw, param.name)
         return values[0] if len(values) == 1 else values

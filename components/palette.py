@@ -19,6 +19,7 @@ CATEGORY_TITLES = {
     "activation": "Activations",
     "sequence": "Sequence",
     "merge": "Merge",
+    "tensor": "Tensor ops",
 }
 
 

@@ -2,29 +2,69 @@
 
 from __future__ import annotations
 
+import difflib
+
 from ..errors import BuilderError
-from . import activation, convolution, core, merge, normalisation, sequence
+from . import activation, convolution, core, merge, normalisation, sequence, tensor
 from .base import LayerSpec, Param, Shape, ShapeError
 
-CATEGORIES = ["core", "convolution", "normalisation", "activation", "sequence", "merge"]
+CATEGORIES = [
+    "core",
+    "convolution",
+    "normalisation",
+    "activation",
+    "sequence",
+    "merge",
+    "tensor",
+]
 
 REGISTRY: dict[str, LayerSpec] = {
     spec.type: spec
-    for module in (core, convolution, normalisation, activation, sequence, merge)
+    for module in (core, convolution, normalisation, activation, sequence, merge, tensor)
     for spec in module.SPECS
 }
 
 
 def get_spec(type_name: str) -> LayerSpec:
-    """The spec of a layer type, or a BuilderError that lists close names."""
+    """The spec of a layer type, or a BuilderError that suggests close names."""
     try:
         return REGISTRY[type_name]
     except (KeyError, TypeError):
-        raise BuilderError(
-            f"unknown layer type {str(type_name)[:40]!r}",
-            field="type",
-            hint=f"Use one of: {', '.join(sorted(REGISTRY))}.",
-        ) from None
+        raise unknown_type_error(type_name) from None
+
+
+# Names other frameworks use for a registered type, which spelling alone would not suggest.
+OTHER_NAMES = {
+    "dense": "Linear",
+    "fullyconnected": "Linear",
+    "conv": "Conv2d",
+    "batchnorm": "BatchNorm2d",
+    "maxpool": "MaxPool2d",
+    "concatenate": "Concat",
+    "mul": "Multiply",
+    "view": "Reshape",
+}
+
+
+def close_type_names(type_name: object) -> list[str]:
+    """Registered types spelled like type_name (any case), closest first."""
+    text = str(type_name)[:40].lower()
+    by_lower = {name.lower(): name for name in REGISTRY}
+    matches = [by_lower[m] for m in difflib.get_close_matches(text, list(by_lower), 3, 0.6)]
+    other = OTHER_NAMES.get(text)
+    return [other, *(m for m in matches if m != other)] if other else matches
+
+
+def unknown_type_error(type_name: object, node: str | None = None) -> BuilderError:
+    """The error for a type not in the registry, suggesting the close names (or the categories)."""
+    close = close_type_names(type_name)
+    if close:
+        hint = f"Did you mean {' or '.join(close)}?"
+    else:
+        hint = f"See the palette ({', '.join(CATEGORIES)}) for the {len(REGISTRY)} types."
+    return BuilderError(
+        f"unknown layer type {str(type_name)[:40]!r}", node=node, field="type", hint=hint
+    )
 
 
 def specs_by_category() -> dict[str, list[LayerSpec]]:
@@ -41,4 +81,5 @@ __all__ = [
     "ShapeError",
     "get_spec",
     "specs_by_category",
+    "unknown_type_error",
 ]

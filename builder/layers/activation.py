@@ -30,6 +30,7 @@ def _activation(cls, help_text, params=(), prefix=None, rule=_same):
         infer_shape=rule,
         emit_init=lambda s, p: _emit(cls, p, params),
         id_prefix=prefix or cls.lower(),
+        min_rank=0 if rule is _same else 1,
     )
 
 

@@ -14,7 +14,10 @@ from typing import Any
 Shape = tuple[int, ...]
 """A tensor shape without the batch dimension."""
 
-PARAM_KINDS = ("int", "float", "bool", "choice", "int_or_tuple", "shape")
+PARAM_KINDS = ("int", "float", "bool", "choice", "int_or_tuple", "shape", "ints", "text")
+# "ints": a list of whole numbers of any length (within min/max each), e.g. Reshape's -1 or
+# permute's dims. "text": a short string that must fully match the param's `pattern`
+# (a node id, an init like "normal(0, 0.02)"); it is never pasted into generated code raw.
 
 Lines = str | list[str]
 """What emit_forward returns: one expression, or statements that assign `{out}`."""
@@ -32,6 +35,9 @@ class Param:
     max: float | None = None
     choices: tuple[Any, ...] = ()
     optional: bool = False  # None is an accepted value
+    pattern: str | None = None  # kind "text": a regular expression the whole value matches
+    in_ctor: bool = True  # False: not a constructor argument (init, tie_weight_to ...)
+    max_len: int = 8  # kind "ints": the most values the list may hold
 
 
 @dataclass(frozen=True)
@@ -66,6 +72,19 @@ class LayerSpec:
     # Module-level functions the emitted code may call (name -> source); codegen writes one
     # above the model class when a generated line calls it, so the export stays self-contained.
     helpers: dict[str, str] = field(default_factory=dict)
+    # Multi-output nodes: every output port's shape, by port name, the default port first.
+    # An edge picks a port with "source_port" (name or index); without one it reads the first.
+    output_ports: Callable[[list[Shape], dict[str, Any]], dict[str, Shape]] | None = None
+    # True: an edge from it must name a port (split/chunk parts are all equal peers).
+    needs_port: bool = False
+    # Like emit_forward, for a node with output_ports: (attr, xs, params, read, input_shapes)
+    # where read maps each port other nodes read to its variable; the statements assign
+    # `{out}` (the default port) and each of those variables.
+    emit_forward_ports: Callable[..., Lines] | None = None
+    # Fewest dims (besides the batch) each input must have; 0 accepts one value per sample.
+    min_rank: int = 1
+    # Names of its input ports, for messages ("h0"); defaults to input 1, 2, ...
+    input_names: tuple[str, ...] = ()
 
     def defaults(self) -> dict[str, Any]:
         """Param name -> default value."""
@@ -122,7 +141,8 @@ def module_call(cls: str, positional: list[Any], params: dict[str, Any], spec_pa
     args = [literal(v) for v in positional]
     for p in spec_params:
         value = params.get(p.name, p.default)
-        if p.name.startswith("_") or value == p.default or _same_pair(value, p.default):
+        skip = p.name.startswith("_") or not p.in_ctor
+        if skip or value == p.default or _same_pair(value, p.default):
             continue
         args.append(f"{p.name}={literal(value)}")
     return f"nn.{cls}({', '.join(args)})"

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from .base import LayerSpec, Param, ShapeError, batch_dim, fmt_shape, module_call, numel
+from .init import INIT_PARAMS
+
+NODE_ID = r"[A-Za-z_][A-Za-z0-9_]{0,63}"
 
 
 def _input_shape(shapes, p):
@@ -21,7 +24,9 @@ def _linear_shape(shapes, p):
 
 def _linear_params(shapes, p):
     in_features = shapes[0][-1]
-    return in_features * p["out_features"] + (p["out_features"] if p["bias"] else 0)
+    # A tied weight is the Embedding's Parameter: counted there, once.
+    weight = 0 if p.get("tie_weight_to") else in_features * p["out_features"]
+    return weight + (p["out_features"] if p["bias"] else 0)
 
 
 def _linear_macs(shapes, out, p):
@@ -62,6 +67,20 @@ def _unflatten_shape(shapes, p):
 
 def _reshape_shape(shapes, p):
     shape, target = shapes[0], tuple(p["shape"])
+    if 0 in target or target.count(-1) > 1:
+        raise ShapeError(
+            f'shape {list(target)} may hold one -1 ("the rest") and no 0',
+            "Give every size but at most one, which may be -1.",
+        )
+    if -1 in target:
+        known = numel([d for d in target if d != -1])
+        if numel(shape) % known:
+            raise ShapeError(
+                f"cannot reshape {fmt_shape(shape)} ({numel(shape)} values) into {list(target)}: "
+                f"{numel(shape)} is not a multiple of {known}",
+                f"Choose sizes whose product divides {numel(shape)}.",
+            )
+        target = tuple(numel(shape) // known if d == -1 else d for d in target)
     if numel(target) != numel(shape):
         raise ShapeError(
             f"cannot reshape {fmt_shape(shape)} ({numel(shape)} values) into {fmt_shape(target)} "
@@ -73,6 +92,14 @@ def _reshape_shape(shapes, p):
 
 def _same_shape(shapes, p):
     return shapes[0]
+
+
+def _reshape_forward(attr, xs, p):
+    sizes = p["shape"]
+    if -1 not in sizes:
+        return f"{xs[0]}.reshape(-1{''.join(f', {d}' for d in sizes)})"
+    # The batch is named, so the one -1 can stand for "the rest" of each sample.
+    return f"{xs[0]}.reshape({xs[0]}.shape[0], {', '.join(map(str, sizes))})"
 
 
 INPUT = LayerSpec(
@@ -104,6 +131,17 @@ LINEAR = LayerSpec(
     params=(
         Param("out_features", "int", 10, "Number of output units.", min=1, max=1_000_000),
         Param("bias", "bool", True, "Learn an additive bias."),
+        Param(
+            "tie_weight_to",
+            "text",
+            None,
+            "Id of an Embedding whose weight this layer shares (a language model's tied "
+            "decoder); empty: its own weight.",
+            optional=True,
+            pattern=NODE_ID,
+            in_ctor=False,
+        ),
+        *INIT_PARAMS,
     ),
     infer_shape=_linear_shape,
     emit_init=lambda s, p: module_call(
@@ -146,11 +184,22 @@ RESHAPE = LayerSpec(
     type="Reshape",
     category="core",
     help="Reshapes each sample to a new shape with the same number of values.",
-    params=(Param("shape", "shape", [1, 8, 8], "New shape, without the batch dimension."),),
+    params=(
+        Param(
+            "shape",
+            "ints",
+            [1, 8, 8],
+            "New shape without the batch dimension; one size may be -1 (the rest); "
+            "empty: one value per sample.",
+            min=-1,
+            max=10**9,
+        ),
+    ),
     infer_shape=_reshape_shape,
-    emit_forward=lambda attr, xs, p: f"{xs[0]}.reshape(-1, {', '.join(map(str, p['shape']))})",
+    emit_forward=_reshape_forward,
     input_dtype="any",
     id_prefix="reshape",
+    min_rank=0,
 )
 
 IDENTITY = LayerSpec(
@@ -161,6 +210,7 @@ IDENTITY = LayerSpec(
     emit_init=lambda s, p: "nn.Identity()",
     input_dtype="any",
     id_prefix="identity",
+    min_rank=0,
 )
 
 DROPOUT = LayerSpec(
@@ -169,8 +219,21 @@ DROPOUT = LayerSpec(
     help="Randomly zeroes inputs while training, a regulariser against overfitting.",
     params=(Param("p", "float", 0.5, "Probability of zeroing each value.", min=0.0, max=1.0),),
     infer_shape=_same_shape,
-    emit_init=lambda s, p: module_call("Dropout", [], p, DROPOUT.params),
+    # p is always written: a bare Dropout() hides how much it drops.
+    emit_init=lambda s, p: f"nn.Dropout(p={float(p['p'])!r})",
     id_prefix="dropout",
+    min_rank=0,
 )
 
-SPECS = (INPUT, LINEAR, FLATTEN, UNFLATTEN, RESHAPE, IDENTITY, DROPOUT)
+OUTPUT = LayerSpec(
+    type="Output",
+    category="core",
+    help="A named output of the network: forward returns the Output nodes in their order.",
+    infer_shape=_same_shape,
+    emit_forward=lambda attr, xs, p: xs[0],
+    input_dtype="any",
+    id_prefix="output",
+    min_rank=0,
+)
+
+SPECS = (INPUT, LINEAR, FLATTEN, UNFLATTEN, RESHAPE, IDENTITY, DROPOUT, OUTPUT)

@@ -51,6 +51,7 @@ SPECS = (
         infer_shape=_same_shapes,
         emit_forward=lambda attr, xs, p: " + ".join(xs),
         id_prefix="add",
+        min_rank=0,
     ),
     LayerSpec(
         type="Concat",
@@ -74,5 +75,6 @@ SPECS = (
         infer_shape=_same_shapes,
         emit_forward=lambda attr, xs, p: " * ".join(xs),
         id_prefix="mul",
+        min_rank=0,
     ),
 )

@@ -65,6 +65,8 @@ def _param_value(param):
         "choice": st.sampled_from(param.choices or (None,)),
         "int_or_tuple": small_ints | st.lists(small_ints, min_size=1, max_size=3),
         "shape": st.lists(st.integers(min_value=1, max_value=10), min_size=1, max_size=3),
+        "ints": st.lists(small_ints, max_size=4),
+        "text": st.sampled_from(["x", "a", "normal(0, 0.02)", "zeros", "normal(1, 2, 3)"]),
     }
     junk = json_scalars | st.sampled_from(HOSTILE)
     return st.one_of(by_kind[param.kind], by_kind[param.kind], by_kind[param.kind], junk)
@@ -200,6 +202,10 @@ def _valid_value(param):
         return st.sampled_from(param.choices)
     if param.kind == "int_or_tuple":
         return ints | st.lists(ints, min_size=2, max_size=2)
+    if param.kind == "text":
+        return st.sampled_from(["zeros", "normal(0, 0.02)", "n1", "n0"])
+    if param.kind == "ints":
+        return st.lists(st.integers(-1, 3), max_size=4)
     return st.lists(st.integers(1, 6), min_size=1, max_size=3)
 
 

@@ -9,6 +9,7 @@ from builder.compile import compile_model, example_inputs
 from builder.errors import BuilderError
 from builder.graph import Architecture
 from builder.layers import CATEGORIES, REGISTRY, get_spec, specs_by_category
+from builder.layers.base import PARAM_KINDS
 from builder.shapes import analyse
 
 # (type, input shape, input dtype, params): one graph Input -> layer each.
@@ -145,7 +146,9 @@ def test_merge_shape_and_params_match_torch(type_name, shapes, params, forward):
 
 
 def test_every_layer_type_is_covered_by_a_case():
-    covered = {c[0] for c in CASES} | {c[0] for c in MERGE_CASES} | {"Input"}
+    from test_layers_torch import TORCH_CHECKED  # types checked against torch by hand there
+
+    covered = {c[0] for c in CASES} | {c[0] for c in MERGE_CASES} | {"Input"} | TORCH_CHECKED
     assert covered == set(REGISTRY)
 
 
@@ -200,7 +203,7 @@ def test_spec_params_are_declared_fully(spec):
     assert spec.category in CATEGORIES and spec.help
     for param in spec.params:
         assert param.help, f"{spec.type}.{param.name} has no tooltip"
-        assert param.kind in ("int", "float", "bool", "choice", "int_or_tuple", "shape")
+        assert param.kind in PARAM_KINDS
         if param.kind == "choice":
             assert param.default in param.choices
 
