@@ -39,7 +39,7 @@ class Pending:
     id: str
     type: str
     params: dict[str, Any]
-    inputs: list[str]
+    inputs: list[tuple[str, str | None]]  # (node id, output port or None)
     where: str
     module_path: str | None = None  # the original submodule whose state it takes
     param_target: str | None = None  # or the original parameter / buffer (PositionalEmbedding)
@@ -186,14 +186,13 @@ class Converter:
         self._add(Pending(node_id, "Input", params, [], node.name), [node])
 
     def _function(self, node, names_line: bool) -> None:
-        tensors = [a for a in _flat_args(node) if is_tensor(a)]
-        if all(t in self.constant or self._is_weight(t) for t in tensors):
+        values = [a for a in _flat_args(node) if hasattr(a, "op")]
+        if all(v in self.constant or self._is_weight(v) for v in values):
             self.constant.add(node)  # e.g. a slice of a position table: its user decides
             return
-        if node.target is __import__("operator").getitem:
-            raise Unsupported(
-                "takes one part of a multi-output op", "Split ops come with the layers branch."
-            )
+        if node.target is _getitem():
+            self.env[node] = self._part(node)
+            return
         mapped = positional_node(self, node) or map_function(node)
         if isinstance(mapped, Alias):
             self.env[node] = self._value(mapped.source, node)
@@ -215,8 +214,8 @@ class Converter:
         if mapped.type not in ("Add", "Multiply"):
             return mapped
         first = mapped.inputs[0]
-        inner_id = self.env.get(first)
-        inner = self.nodes.get(inner_id)
+        inner_id, port = self.env.get(first, (None, None))
+        inner = self.nodes.get(inner_id) if port is None else None
         if (
             inner is not None
             and inner.type == mapped.type
@@ -226,7 +225,7 @@ class Converter:
         ):
             inner.inputs.append(self._value(mapped.inputs[1], node))
             inner.fx_nodes.append(node)
-            self.env[node] = inner.id
+            self.env[node] = (inner.id, None)
             return None
         return mapped
 
@@ -267,9 +266,9 @@ class Converter:
         pending = Pending(node_id, type_name, params, [self._value(inputs[0], nodes[0])], where)
         pending.module_path = path
         self._add(pending, nodes)
-        self.env[outputs[0]] = node_id
+        self.env[outputs[0]] = (node_id, None)
         if fold is not None:
-            self.env[fold] = node_id
+            self.env[fold] = (node_id, None)
             self.skip.add(fold)
 
     def _recurrent_outputs(self, nodes, outputs, params):
@@ -315,7 +314,14 @@ class Converter:
             InputKind.CONSTANT_TENSOR,
         )
 
-    def _value(self, arg, user) -> str:
+    def _part(self, node) -> tuple[str, str]:
+        """`parts[i]` of a split or chunk: that node's output port "part<i>"."""
+        source_id, port = self._value(node.args[0], node)
+        if port is None and self.nodes[source_id].type in ("split", "chunk"):
+            return source_id, f"part{node.args[1]}"
+        raise Unsupported("takes one part of a multi-output op that has no output ports")
+
+    def _value(self, arg, user) -> tuple[str, str | None]:
         if arg in self.env:
             return self.env[arg]
         if arg in self.failed:
@@ -327,7 +333,7 @@ class Converter:
             )
         raise Unsupported(f"reads {getattr(arg, 'name', arg)}, which could not be imported")
 
-    def _outputs(self, graph) -> list[str]:
+    def _outputs(self, graph) -> list[tuple[str, str | None]]:
         output = next(n for n in graph.nodes if n.op == "output")
         ids = []
         for value in output.args[0]:
@@ -346,7 +352,7 @@ class Converter:
         self.nodes[pending.id] = pending
         self.taken.add(pending.id)
         for node in fx_nodes:
-            self.env.setdefault(node, pending.id)
+            self.env.setdefault(node, (pending.id, None))
 
     def _fresh(self, base: str) -> str:
         name, n = base, 2
@@ -375,17 +381,18 @@ class Converter:
         self.taken.add(f"{prefix}{n}")
         return f"{prefix}{n}"
 
-    def _build(self, name: str, outputs: list[str]) -> Conversion:
-        needed = _ancestors(self.nodes, outputs)
-        self._check_outputs(outputs)
+    def _build(self, name: str, outputs: list[tuple[str, str | None]]) -> Conversion:
+        outputs = self._output_nodes(outputs)
         if self.problems:
             return Conversion(Architecture(name), {})
+        out_ids = [node_id for node_id, _ in outputs]
+        needed = _ancestors(self.nodes, out_ids)
         order = [
             n
             for n in self.nodes
-            if n in needed and (n not in outputs or self.nodes[n].type == "Input")
+            if n in needed and (n not in out_ids or self.nodes[n].type == "Input")
         ]
-        order += [n for n in outputs if n not in order]
+        order += [n for n in out_ids if n not in order]
         arch = Architecture(name)
         for node_id in order:
             pending = self.nodes[node_id]
@@ -396,8 +403,11 @@ class Converter:
         if self.problems:
             return Conversion(arch, {})
         for node_id in order:
-            for src in self.nodes[node_id].inputs:
-                arch.connect(src, node_id, check_cycle=False)
+            for src, port in self.nodes[node_id].inputs:
+                if port is None:
+                    arch.connect(src, node_id, check_cycle=False)
+                else:
+                    arch.connect(src, node_id, source_port=port, check_cycle=False)
         sources = {
             n: self.nodes[n].module_path or self.nodes[n].param_target
             for n in order
@@ -405,18 +415,34 @@ class Converter:
         }
         return Conversion(arch, sources)
 
-    def _check_outputs(self, outputs: list[str]) -> None:
-        fed = {src for pending in self.nodes.values() for src in pending.inputs}
-        for node_id in outputs:
-            if node_id in fed or outputs.count(node_id) > 1 or self.nodes[node_id].type == "Input":
-                self.problems.append(
-                    Problem(
-                        self.nodes[node_id].where,
-                        "is returned and also used inside the model (or returned twice)",
-                        "A graph returns the layers nothing reads; named Output nodes come with "
-                        "the layers branch.",
-                    )
+    def _output_nodes(self, outputs: list[tuple[str, str | None]]) -> list[tuple[str, None]]:
+        """The returned values as sink nodes; Output nodes where a plain sink cannot say it
+        (a value also used inside, returned twice, an input, or one port of a split)."""
+        fed = {src for pending in self.nodes.values() for src, _ in pending.inputs}
+        plain = all(
+            port is None
+            and node_id not in fed
+            and outputs.count((node_id, port)) == 1
+            and self.nodes[node_id].type != "Input"
+            for node_id, port in outputs
+        )
+        if plain:
+            return outputs
+        if "Output" not in REGISTRY:
+            self.problems.append(
+                Problem(
+                    "return",
+                    "returns a value that is also used inside the model",
+                    "Named Output nodes come with the layers branch.",
                 )
+            )
+            return outputs
+        nodes = []
+        for value in outputs:
+            node_id = self._pick_id(None, "output")
+            self.nodes[node_id] = Pending(node_id, "Output", {}, [value], "return")
+            nodes.append((node_id, None))
+        return nodes
 
 
 class _Downstream(Exception):
@@ -455,7 +481,7 @@ def _ancestors(nodes: dict[str, Pending], outputs: list[str]) -> set[str]:
         if node_id in seen:
             continue
         seen.add(node_id)
-        stack.extend(nodes[node_id].inputs)
+        stack.extend(src for src, _ in nodes[node_id].inputs)
     inputs = {n for n, p in nodes.items() if p.type == "Input"}
     return seen | inputs
 

@@ -65,8 +65,12 @@ def _softmax(type_name: str):
 
 
 def _elementwise(type_name: str, symbol: str):
+    scalar_type = {"Add": "add", "Multiply": "mul"}[type_name]
+
     def handle(node):
         a, b = node.args[0], node.args[1]
+        if is_tensor(a) and isinstance(b, int | float) and scalar_type in REGISTRY:
+            return _scalar(scalar_type, a, b)
         if not (is_tensor(a) and is_tensor(b)):
             constant = b if is_tensor(a) else a
             raise Unsupported(
@@ -83,6 +87,73 @@ def _elementwise(type_name: str, symbol: str):
         return Mapped(type_name, {}, [a, b])
 
     return handle
+
+
+def _scalar(type_name: str, x, other) -> Mapped:
+    return Mapped(type_name, _without_defaults(type_name, {"other": float(other)}), [x])
+
+
+def _sub(node):
+    x, other = node.args[0], node.args[1]
+    if is_tensor(x) and isinstance(other, int | float) and _arg(node, 2, "alpha", 1) == 1:
+        return _scalar("add", x, -other)  # x - c == x + (-c), exactly, in floating point
+    raise Unsupported("subtracting tensors has no layer type", "Add a negated branch instead.")
+
+
+def _div(node):
+    x, other = node.args[0], node.args[1]
+    if not (is_tensor(x) and isinstance(other, int | float)):
+        raise Unsupported("dividing by a tensor has no layer type", "Divide by a constant.")
+    if _arg(node, 2, "rounding_mode", None) is not None:
+        raise Unsupported("division with rounding_mode has no layer type")
+    return _scalar("div", x, other)
+
+
+def _unary(type_name: str):
+    def handle(node):
+        return Mapped(type_name, {}, [node.args[0]])
+
+    return handle
+
+
+def _binary(type_name: str):
+    def handle(node):
+        return Mapped(type_name, {}, [node.args[0], node.args[1]])
+
+    return handle
+
+
+def _squeeze(node):
+    dim = _arg(node, 1, "dim", None)
+    if isinstance(dim, list | tuple):
+        dim = dim[0] if len(dim) == 1 else None
+    if dim is None:
+        raise Unsupported("squeeze() without a dim", "Name the dim: x.squeeze(1).")
+    return Mapped("squeeze", _without_defaults("squeeze", {"dim": dim}), [node.args[0]])
+
+
+def _unsqueeze(node):
+    return Mapped("unsqueeze", {"dim": node.args[1]}, [node.args[0]])
+
+
+def _permute(node):
+    return Mapped("permute", {"dims": list(node.args[1])}, [node.args[0]])
+
+
+def _transpose(node):
+    return Mapped("transpose", {"dim0": node.args[1], "dim1": node.args[2]}, [node.args[0]])
+
+
+def _split(node):
+    sizes = node.args[1]
+    sizes = list(sizes) if isinstance(sizes, list | tuple) else [sizes]
+    params = {"split_size_or_sections": sizes, "dim": _arg(node, 2, "dim", 0)}
+    return Mapped("split", params, [node.args[0]])
+
+
+def _chunk(node):
+    params = {"chunks": node.args[1], "dim": _arg(node, 2, "dim", 0)}
+    return Mapped("chunk", _without_defaults("chunk", params), [node.args[0]])
 
 
 def _concat(node):
@@ -137,7 +208,10 @@ def _reduce(reduce: str):
     def handle(node):
         dims = _arg(node, 1, "dim", None)
         keepdim = _arg(node, 2, "keepdim", False)
-        if dims is None or len(dims) != 1 or keepdim:
+        if dims is not None and (len(dims) != 1 or keepdim) and reduce in REGISTRY:
+            params = {"dim": list(dims), "keepdim": bool(keepdim)}
+            return Mapped(reduce, _without_defaults(reduce, params), [node.args[0]])
+        if dims is None or len(dims) != 1 or keepdim or reduce == "sum":
             raise Unsupported(
                 f"{reduce} over dims {dims} (keepdim={keepdim}) has no layer type",
                 "SequenceMean pools one dim away, e.g. x.mean(dim=1).",
@@ -292,6 +366,22 @@ HANDLERS = {
     "add_": _elementwise("Add", "+"),
     "mul": _elementwise("Multiply", "*"),
     "mul_": _elementwise("Multiply", "*"),
+    "sub": _sub,
+    "div": _div,
+    "exp": _unary("exp"),
+    "log": _unary("log"),
+    "sqrt": _unary("sqrt"),
+    "abs": _unary("abs"),
+    "matmul": _binary("matmul"),
+    "bmm": _binary("bmm"),
+    "squeeze": _squeeze,
+    "unsqueeze": _unsqueeze,
+    "permute": _permute,
+    "transpose": _transpose,
+    "split": _split,
+    "split_with_sizes": _split,
+    "chunk": _chunk,
+    "sum": _reduce("sum"),
     "cat": _concat,
     "concat": _concat,
     "flatten": _flatten,

@@ -181,3 +181,20 @@ def super_resolution(upscale_factor=3):
     )
     r.add("PixelShuffle", {"upscale_factor": upscale_factor}, path="pixel_shuffle")
     return r
+
+
+def dcgan_discriminator(ndf=8, nc=3):
+    r = Recipe("DCGANDiscriminator", [nc, 64, 64])
+    r.add("Conv2d", {**_conv(ndf, 4, 2, 1)}, path="main.0")
+    r.add("LeakyReLU", {"negative_slope": 0.2})
+    index = 2
+    for width in (ndf * 2, ndf * 4, ndf * 8):
+        r.add("Conv2d", _conv(width, 4, 2, 1), path=f"main.{index}")
+        r.add("BatchNorm2d", path=f"main.{index + 1}")
+        r.add("LeakyReLU", {"negative_slope": 0.2})
+        index += 3
+    r.add("Conv2d", _conv(1, 4, 1, 0), path=f"main.{index}")
+    r.add("Sigmoid")
+    r.add("Flatten")  # output.view(-1, 1)
+    r.add("squeeze", {"dim": 1})  # one probability per image: shape (N,)
+    return r
