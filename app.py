@@ -11,6 +11,7 @@ from components.compress_view import render_compress_view
 from components.dashboard import render_train_tab
 from components.export_tab import render_export
 from components.gan_panel import render_gan_panel
+from components.import_panel import render_import_panel
 from components.inspector import render_inspector
 from components.layout import header, setup_page
 from components.palette import render_palette
@@ -22,6 +23,7 @@ state.init_session()
 
 with st.sidebar:
     render_project()
+    render_import_panel()
     st.divider()
     render_palette()
 

@@ -42,6 +42,12 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     from .runs.cli import add_parser as add_runs_parser
 
     add_runs_parser(commands)
+    importer = commands.add_parser("import", help="import a PyTorch model from a .py file")
+    importer.set_defaults(run=_run_import)
+    if _command_of(sys.argv[1:] if argv is None else argv) == "import":
+        from .importer.cli import add_arguments
+
+        add_arguments(importer)
 
     train = commands.add_parser("train", help="train a graph on a dataset")
     train.set_defaults(run=_run_train_unavailable)
@@ -80,6 +86,12 @@ def _add_compress_arguments(compress: argparse.ArgumentParser) -> None:
         return  # _run_train_unavailable explains
     compress_cli.add_arguments(compress)
     compress.set_defaults(run=compress_cli.run)
+
+
+def _run_import(args: argparse.Namespace) -> int:
+    from .importer.cli import run
+
+    return run(args)
 
 
 def _run_train_unavailable(args: argparse.Namespace) -> int:

@@ -1,0 +1,442 @@
+"""Exported aten ops outside any torch.nn module -> layer types (F.relu, torch.cat, x.view ...).
+
+Each handler takes the fx node and returns a `Mapped` (a new layer node fed by some of the
+op's tensor arguments) or an `Alias` (the op passes its input through unchanged).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from ..layers import REGISTRY
+from .problems import Unsupported
+
+
+@dataclass
+class Mapped:
+    type: str
+    params: dict[str, Any]
+    inputs: list  # fx nodes, in port order
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Alias:
+    source: Any  # the fx node whose value this op passes on
+
+
+def shape_of(node) -> tuple[int, ...]:
+    value = node.meta.get("val")
+    return tuple(value.shape) if isinstance(value, torch.Tensor) else ()
+
+
+def is_tensor(value) -> bool:
+    return hasattr(value, "meta") and isinstance(value.meta.get("val"), torch.Tensor)
+
+
+def _arg(node, index: int, name: str, default: Any = None) -> Any:
+    if len(node.args) > index:
+        return node.args[index]
+    return node.kwargs.get(name, default)
+
+
+def _without_defaults(type_name: str, params: dict[str, Any]) -> dict[str, Any]:
+    spec = REGISTRY[type_name]
+    return {k: v for k, v in params.items() if spec.param(k) is None or spec.param(k).default != v}
+
+
+def _activation(type_name: str, **readers):
+    def handle(node):
+        params = {name: read(node) for name, read in readers.items()}
+        return Mapped(type_name, _without_defaults(type_name, params), [node.args[0]])
+
+    return handle
+
+
+def _softmax(type_name: str):
+    def handle(node):
+        return Mapped(type_name, {"dim": node.args[1]}, [node.args[0]])
+
+    return handle
+
+
+def _elementwise(type_name: str, symbol: str):
+    scalar_type = {"Add": "add", "Multiply": "mul"}[type_name]
+
+    def handle(node):
+        a, b = node.args[0], node.args[1]
+        if is_tensor(a) and isinstance(b, int | float) and scalar_type in REGISTRY:
+            return _scalar(scalar_type, a, b)
+        if not (is_tensor(a) and is_tensor(b)):
+            constant = b if is_tensor(a) else a
+            raise Unsupported(
+                f"`{symbol} {constant!r}` applies a constant; LayerCraft has no layer for that yet",
+                "Only tensors of the same shape can be combined (Add / Multiply).",
+            )
+        if _arg(node, 2, "alpha", 1) != 1:
+            raise Unsupported("torch.add with alpha has no layer type", "Scale in a layer instead.")
+        if shape_of(a) != shape_of(b):
+            raise Unsupported(
+                f"combines shapes {list(shape_of(a))} and {list(shape_of(b))} by broadcasting",
+                f"{type_name} needs inputs of the same shape.",
+            )
+        return Mapped(type_name, {}, [a, b])
+
+    return handle
+
+
+def _scalar(type_name: str, x, other) -> Mapped:
+    return Mapped(type_name, _without_defaults(type_name, {"other": float(other)}), [x])
+
+
+def _sub(node):
+    x, other = node.args[0], node.args[1]
+    if is_tensor(x) and isinstance(other, int | float) and _arg(node, 2, "alpha", 1) == 1:
+        return _scalar("add", x, -other)  # x - c == x + (-c), exactly, in floating point
+    raise Unsupported("subtracting tensors has no layer type", "Add a negated branch instead.")
+
+
+def _div(node):
+    x, other = node.args[0], node.args[1]
+    if not (is_tensor(x) and isinstance(other, int | float)):
+        raise Unsupported("dividing by a tensor has no layer type", "Divide by a constant.")
+    if _arg(node, 2, "rounding_mode", None) is not None:
+        raise Unsupported("division with rounding_mode has no layer type")
+    return _scalar("div", x, other)
+
+
+def _unary(type_name: str):
+    def handle(node):
+        return Mapped(type_name, {}, [node.args[0]])
+
+    return handle
+
+
+def _binary(type_name: str):
+    def handle(node):
+        return Mapped(type_name, {}, [node.args[0], node.args[1]])
+
+    return handle
+
+
+def _squeeze(node):
+    dim = _arg(node, 1, "dim", None)
+    if isinstance(dim, list | tuple):
+        dim = dim[0] if len(dim) == 1 else None
+    if dim is None:
+        raise Unsupported("squeeze() without a dim", "Name the dim: x.squeeze(1).")
+    return Mapped("squeeze", _without_defaults("squeeze", {"dim": dim}), [node.args[0]])
+
+
+def _unsqueeze(node):
+    return Mapped("unsqueeze", {"dim": node.args[1]}, [node.args[0]])
+
+
+def _permute(node):
+    return Mapped("permute", {"dims": list(node.args[1])}, [node.args[0]])
+
+
+def _transpose(node):
+    return Mapped("transpose", {"dim0": node.args[1], "dim1": node.args[2]}, [node.args[0]])
+
+
+def _split(node):
+    sizes = node.args[1]
+    sizes = list(sizes) if isinstance(sizes, list | tuple) else [sizes]
+    params = {"split_size_or_sections": sizes, "dim": _arg(node, 2, "dim", 0)}
+    return Mapped("split", params, [node.args[0]])
+
+
+def _chunk(node):
+    params = {"chunks": node.args[1], "dim": _arg(node, 2, "dim", 0)}
+    return Mapped("chunk", _without_defaults("chunk", params), [node.args[0]])
+
+
+def _concat(node):
+    dim = _arg(node, 1, "dim", 0)
+    if dim == 0 or dim == -len(shape_of(node)):
+        raise Unsupported(
+            "concatenates along the batch (dim 0)", "Concatenate along dim 1 or later."
+        )
+    return Mapped("Concat", _without_defaults("Concat", {"dim": dim}), list(node.args[0]))
+
+
+def _check_batch(node, what: str) -> tuple[int, ...]:
+    out, batch = shape_of(node), shape_of(node.args[0])[0]
+    if not out or out[0] != batch:
+        raise Unsupported(
+            f"{what} changes the batch dimension ({batch} -> {out[0] if out else 'scalar'})",
+            "Keep the batch as dim 0, e.g. x.view(x.size(0), -1) or x.reshape(-1, C, H, W).",
+        )
+    return out
+
+
+def _flatten(node):
+    _check_batch(node, "flatten")
+    start, end = _arg(node, 1, "start_dim", 0), _arg(node, 2, "end_dim", -1)
+    rank = len(shape_of(node.args[0]))
+    end = -1 if end == rank - 1 else end
+    return Mapped(
+        "Flatten",
+        _without_defaults("Flatten", {"start_dim": start, "end_dim": end}),
+        [node.args[0]],
+    )
+
+
+def _reshape(node):
+    out = _check_batch(node, "reshape")
+    source = shape_of(node.args[0])
+    is_view = node.target._opname in ("view", "_unsafe_view")
+    if is_view and len(out) == 2 and len(source) > 2:
+        return Mapped("Flatten", {}, [node.args[0]])  # x.view(N, -1): what Flatten writes
+    if out == source:
+        return Alias(node.args[0])
+    return Mapped("Reshape", {"shape": list(out[1:])}, [node.args[0]])
+
+
+def _unflatten(node):
+    _check_batch(node, "unflatten")
+    dim = node.args[1] % len(shape_of(node.args[0]))
+    return Mapped("Unflatten", {"dim": dim, "unflattened_size": list(node.args[2])}, [node.args[0]])
+
+
+def _reduce(reduce: str):
+    def handle(node):
+        dims = _arg(node, 1, "dim", None)
+        keepdim = _arg(node, 2, "keepdim", False)
+        if dims is not None and (len(dims) != 1 or keepdim) and reduce in REGISTRY:
+            params = {"dim": list(dims), "keepdim": bool(keepdim)}
+            return Mapped(reduce, _without_defaults(reduce, params), [node.args[0]])
+        if dims is None or len(dims) != 1 or keepdim or reduce == "sum":
+            raise Unsupported(
+                f"{reduce} over dims {dims} (keepdim={keepdim}) has no layer type",
+                "SequenceMean pools one dim away, e.g. x.mean(dim=1).",
+            )
+        return Mapped(
+            "SequenceMean",
+            _without_defaults("SequenceMean", {"dim": dims[0], "reduce": reduce}),
+            [node.args[0]],
+        )
+
+    return handle
+
+
+def _select(node):
+    dim, index = node.args[1], node.args[2]
+    if index != -1 or dim in (0, -len(shape_of(node.args[0]))):
+        raise Unsupported(
+            f"indexing [{index}] along dim {dim} has no layer type",
+            "Only the last step along a dim (x[:, -1]) maps to SequenceMean(reduce='last').",
+        )
+    return Mapped(
+        "SequenceMean",
+        _without_defaults("SequenceMean", {"dim": dim, "reduce": "last"}),
+        [node.args[0]],
+    )
+
+
+def _dropout(node):
+    if node.args[2]:
+        raise Unsupported(
+            "applies dropout even in eval mode (training=True)",
+            "Use nn.Dropout, or F.dropout(x, p, training=self.training).",
+        )
+    return Mapped(
+        "Dropout", _without_defaults("Dropout", {"p": float(node.args[1])}), [node.args[0]]
+    )
+
+
+def _pool(type_name: str):
+    def handle(node):
+        kernel = _single(_arg(node, 1, "kernel_size"))
+        stride = _single(_arg(node, 2, "stride", [])) or None
+        padding = _single(_arg(node, 3, "padding", 0))
+        if type_name.startswith("Max"):
+            extra = {
+                "dilation": (_arg(node, 4, "dilation", 1), 1),
+                "ceil_mode": (_arg(node, 5, "ceil_mode", False), False),
+            }
+        else:
+            extra = {
+                "ceil_mode": (_arg(node, 4, "ceil_mode", False), False),
+                "count_include_pad": (_arg(node, 5, "count_include_pad", True), True),
+                "divisor_override": (_arg(node, 6, "divisor_override", None), None),
+            }
+        for name, (value, default) in extra.items():
+            if _single(value) != default:
+                raise Unsupported(
+                    f"{name}={value!r} is not offered by {type_name}", f"Use {name}={default!r}."
+                )
+        stride = None if stride == kernel else stride
+        params = {"kernel_size": kernel, "stride": stride, "padding": padding}
+        return Mapped(type_name, _without_defaults(type_name, params), [node.args[0]])
+
+    return handle
+
+
+def _single(value):
+    if isinstance(value, list | tuple):
+        if not value:
+            return []
+        return value[0] if all(v == value[0] for v in value) else list(value)
+    return value
+
+
+def _adaptive(node):
+    return Mapped(
+        "AdaptiveAvgPool2d",
+        _without_defaults("AdaptiveAvgPool2d", {"output_size": _single(node.args[1])}),
+        [node.args[0]],
+    )
+
+
+def _upsample(mode: str):
+    def handle(node):
+        if mode == "bilinear" and node.args[2]:
+            raise Unsupported(
+                "align_corners=True is not offered by Upsample", "Use align_corners=False."
+            )
+        scales = node.args[-1]
+        if not scales or len(set(scales)) != 1:
+            raise Unsupported(
+                "resizes to a fixed size or by different factors per axis",
+                "Upsample takes one scale_factor for both axes.",
+            )
+        params = {"scale_factor": float(scales[0]), "mode": mode}
+        return Mapped("Upsample", _without_defaults("Upsample", params), [node.args[0]])
+
+    return handle
+
+
+def _pad(node):
+    if any(node.args[1]) or _arg(node, 3, "value", 0.0) not in (0, 0.0, None):
+        raise Unsupported(
+            f"pads by {list(node.args[1])}; LayerCraft has no padding layer yet",
+            "Padding layers and pad-to-match for skips come with the layers branch.",
+        )
+    return Alias(node.args[0])  # padding by nothing: what F.pad does when the sizes already fit
+
+
+def _pass_through(node):
+    return Alias(node.args[0])
+
+
+def _gelu_approximate(node):
+    return node.kwargs.get("approximate", node.args[1] if len(node.args) > 1 else "none")
+
+
+def _elu(node):
+    if any(_arg(node, i, n, 1) != 1 for i, n in ((2, "scale"), (3, "input_scale"))):
+        raise Unsupported("ELU with scale has no layer type (SELU?)", "Use F.elu(x, alpha).")
+    return Mapped(
+        "ELU",
+        _without_defaults("ELU", {"alpha": float(_arg(node, 1, "alpha", 1.0))}),
+        [node.args[0]],
+    )
+
+
+# aten op packet name -> handler
+HANDLERS = {
+    "relu": _activation("ReLU"),
+    "relu_": _activation("ReLU"),
+    "sigmoid": _activation("Sigmoid"),
+    "sigmoid_": _activation("Sigmoid"),
+    "tanh": _activation("Tanh"),
+    "tanh_": _activation("Tanh"),
+    "silu": _activation("SiLU"),
+    "silu_": _activation("SiLU"),
+    "gelu": _activation("GELU", approximate=_gelu_approximate),
+    "leaky_relu": _activation(
+        "LeakyReLU", negative_slope=lambda n: float(_arg(n, 1, "negative_slope", 0.01))
+    ),
+    "leaky_relu_": _activation(
+        "LeakyReLU", negative_slope=lambda n: float(_arg(n, 1, "negative_slope", 0.01))
+    ),
+    "elu": _elu,
+    "elu_": _elu,
+    "softmax": _softmax("Softmax"),
+    "_softmax": _softmax("Softmax"),
+    "log_softmax": _softmax("LogSoftmax"),
+    "_log_softmax": _softmax("LogSoftmax"),
+    "add": _elementwise("Add", "+"),
+    "add_": _elementwise("Add", "+"),
+    "mul": _elementwise("Multiply", "*"),
+    "mul_": _elementwise("Multiply", "*"),
+    "sub": _sub,
+    "div": _div,
+    "exp": _unary("exp"),
+    "log": _unary("log"),
+    "sqrt": _unary("sqrt"),
+    "abs": _unary("abs"),
+    "matmul": _binary("matmul"),
+    "bmm": _binary("bmm"),
+    "squeeze": _squeeze,
+    "unsqueeze": _unsqueeze,
+    "permute": _permute,
+    "transpose": _transpose,
+    "split": _split,
+    "split_with_sizes": _split,
+    "chunk": _chunk,
+    "sum": _reduce("sum"),
+    "cat": _concat,
+    "concat": _concat,
+    "flatten": _flatten,
+    "view": _reshape,
+    "_unsafe_view": _reshape,
+    "reshape": _reshape,
+    "unflatten": _unflatten,
+    "mean": _reduce("mean"),
+    "amax": _reduce("max"),
+    "select": _select,
+    "dropout": _dropout,
+    "dropout_": _dropout,
+    "max_pool1d": _pool("MaxPool1d"),
+    "max_pool2d": _pool("MaxPool2d"),
+    "avg_pool2d": _pool("AvgPool2d"),
+    "adaptive_avg_pool2d": _adaptive,
+    "upsample_nearest2d": _upsample("nearest"),
+    "upsample_bilinear2d": _upsample("bilinear"),
+    "pad": _pad,
+    "constant_pad_nd": _pad,
+    "alias": _pass_through,
+    "clone": _pass_through,
+    "contiguous": _pass_through,
+    "detach": _pass_through,
+    "lift_fresh_copy": _pass_through,
+}
+
+
+def map_function(node) -> Mapped | Alias:
+    """The layer for one exported op, or Unsupported naming it."""
+    name = getattr(node.target, "_opname", getattr(node.target, "__name__", str(node.target)))
+    handler = HANDLERS.get(name)
+    if handler is None:
+        raise Unsupported(f"`{name}` has no LayerCraft layer type", _near(name))
+    return handler(node)
+
+
+def _near(name: str) -> str:
+    ops = {
+        "matmul": "tensor ops",
+        "bmm": "tensor ops",
+        "permute": "tensor ops",
+        "transpose": "tensor ops",
+        "exp": "tensor ops",
+        "split": "tensor ops",
+        "chunk": "tensor ops",
+        "squeeze": "tensor ops",
+        "unsqueeze": "tensor ops",
+        "sum": "tensor ops",
+        "randn_like": "a reparameterisation node",
+    }
+    if name in ops:
+        return f"It needs {ops[name]}, which the layers branch is adding."
+    return "Express it with supported layers."
+
+
+def numel(shape) -> int:
+    return math.prod(shape)

@@ -1,0 +1,76 @@
+"""`x + self.pos[:, : x.shape[1]]` -> a PositionalEmbedding node that owns that table."""
+
+from __future__ import annotations
+
+import torch
+from torch.export.graph_signature import InputKind
+
+from ..layers.sequence import SINUSOIDAL_POSITIONS
+from .functions import Mapped, shape_of
+from .problems import Unsupported
+
+SLICING = {"slice", "alias", "detach", "narrow"}
+
+
+def positional_node(converter, node) -> Mapped | None:
+    """A PositionalEmbedding when node adds a slice of a (1, max_len, dim) table to x."""
+    if getattr(node.target, "_opname", None) not in ("add", "add_") or len(node.args) < 2:
+        return None
+    x, table = node.args[0], node.args[1]
+    if table not in converter.constant:
+        x, table = table, x
+    if table not in converter.constant or x in converter.constant:
+        return None
+    placeholder = _table_placeholder(converter, table)
+    if placeholder is None:
+        return None
+    kind, target = converter.kinds[placeholder.name]
+    full = converter.program.state_dict.get(target)
+    if full is None:
+        full = converter.program.constants.get(target)
+    if (
+        full is None
+        or full.dim() != 3
+        or full.shape[0] != 1
+        or shape_of(table) != (1, *shape_of(x)[1:])
+    ):
+        return None
+    max_len, dim = full.shape[1], full.shape[2]
+    encoding = "learned" if kind == InputKind.PARAMETER else "sinusoidal"
+    if encoding == "sinusoidal" and not torch.allclose(
+        full, sinusoidal_table(max_len, dim), atol=1e-3
+    ):
+        raise Unsupported(
+            f"adds the fixed table {target!r}, which is not the sine/cosine table of "
+            "PositionalEmbedding",
+            "Use PositionalEmbedding's sinusoidal table or a learned nn.Parameter.",
+        )
+    params = {"max_len": int(max_len)}
+    if encoding != "learned":
+        params["encoding"] = encoding
+    return Mapped("PositionalEmbedding", params, [x], {"id": _id(target), "param_target": target})
+
+
+def _table_placeholder(converter, node):
+    while getattr(node, "op", None) == "call_function":
+        if getattr(node.target, "_opname", None) not in SLICING:
+            return None
+        if node.target._opname == "slice" and (
+            node.args[1] != 1 or (len(node.args) > 2 and node.args[2] not in (0, None))
+        ):
+            return None
+        node = node.args[0]
+    return node if converter._is_weight(node) else None
+
+
+def _id(target: str) -> str:
+    from .convert import sanitise
+
+    return sanitise(target)
+
+
+def sinusoidal_table(length: int, dim: int) -> torch.Tensor:
+    """The table PositionalEmbedding(encoding="sinusoidal") builds, from the same source."""
+    namespace = {"torch": torch}
+    exec(SINUSOIDAL_POSITIONS, namespace)  # our own helper's source, not user input
+    return namespace["sinusoidal_positions"](length, dim)

@@ -1,0 +1,443 @@
+"""Well-known public models, rewritten here as plain PyTorch modules (our own code).
+
+Each class follows the published architecture named in its docstring: the same layers,
+sizes and forward computation, written from the description, not copied. Sizes are
+constructor arguments so the tests can keep them small; the defaults are the published ones.
+"""
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class QuickstartMLP(nn.Module):
+    """The pytorch/tutorials "Quickstart" FashionMNIST network: flatten, 512, 512, 10."""
+
+    def __init__(self):
+        super().__init__()
+        self.flatten = nn.Flatten()
+        self.linear_relu_stack = nn.Sequential(
+            nn.Linear(28 * 28, 512),
+            nn.ReLU(),
+            nn.Linear(512, 512),
+            nn.ReLU(),
+            nn.Linear(512, 10),
+        )
+
+    def forward(self, x):
+        return self.linear_relu_stack(self.flatten(x))
+
+
+class MnistNet(nn.Module):
+    """pytorch/examples mnist/main.py `Net`: two 3x3 convs, max-pool, dropout, two Linears."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 32, 3, 1)
+        self.conv2 = nn.Conv2d(32, 64, 3, 1)
+        self.dropout1 = nn.Dropout(0.25)
+        self.dropout2 = nn.Dropout(0.5)
+        self.fc1 = nn.Linear(9216, 128)
+        self.fc2 = nn.Linear(128, 10)
+
+    def forward(self, x):
+        x = F.relu(self.conv1(x))
+        x = F.relu(self.conv2(x))
+        x = F.max_pool2d(x, 2)
+        x = self.dropout1(x)
+        x = torch.flatten(x, 1)
+        x = F.relu(self.fc1(x))
+        x = self.dropout2(x)
+        return F.log_softmax(self.fc2(x), dim=1)
+
+
+class MnistRNN(nn.Module):
+    """pytorch/examples mnist_rnn/main.py: an LSTM over the 28 rows, batch norm, two Linears."""
+
+    def __init__(self):
+        super().__init__()
+        self.rnn = nn.LSTM(input_size=28, hidden_size=64, batch_first=True)
+        self.batchnorm = nn.BatchNorm1d(64)
+        self.dropout1 = nn.Dropout2d(0.25)
+        self.dropout2 = nn.Dropout2d(0.5)
+        self.fc1 = nn.Linear(64, 32)
+        self.fc2 = nn.Linear(32, 10)
+
+    def forward(self, x):
+        x = x.reshape(-1, 28, 28)
+        output, _ = self.rnn(x)
+        x = self.batchnorm(output[:, -1, :])
+        x = self.dropout1(x)  # Dropout2d on (N, C), as published
+        x = self.dropout2(F.relu(self.fc1(x)))
+        return F.log_softmax(self.fc2(x), dim=1)
+
+
+class BasicBlock(nn.Module):
+    """torchvision resnet.py BasicBlock: two 3x3 convs with batch norm and a shortcut."""
+
+    def __init__(self, in_planes, planes, stride=1):
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_planes, planes, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.downsample = None
+        if stride != 1 or in_planes != planes:
+            self.downsample = nn.Sequential(
+                nn.Conv2d(in_planes, planes, 1, stride, bias=False), nn.BatchNorm2d(planes)
+            )
+
+    def forward(self, x):
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return self.relu(out + identity)
+
+
+class ResNet18(nn.Module):
+    """torchvision resnet18: 7x7 stem, max-pool, four stages of two BasicBlocks, avg-pool, fc."""
+
+    def __init__(self, num_classes=1000, width=64):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, width, 7, 2, 3, bias=False)
+        self.bn1 = nn.BatchNorm2d(width)
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool2d(3, 2, 1)
+        widths = [width, width * 2, width * 4, width * 8]
+        stages, in_planes = [], width
+        for i, planes in enumerate(widths):
+            stride = 1 if i == 0 else 2
+            stages.append(
+                nn.Sequential(BasicBlock(in_planes, planes, stride), BasicBlock(planes, planes))
+            )
+            in_planes = planes
+        self.layer1, self.layer2, self.layer3, self.layer4 = stages
+        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+        self.fc = nn.Linear(widths[-1], num_classes)
+
+    def forward(self, x):
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        x = torch.flatten(self.avgpool(x), 1)
+        return self.fc(x)
+
+
+class RNNModel(nn.Module):
+    """pytorch/examples word_language_model RNNModel (LSTM, tie_weights): embedding, LSTM,
+    decoder sharing the embedding's weight; takes and returns the hidden state (batch-first)."""
+
+    def __init__(
+        self,
+        rnn_type="LSTM",
+        ntoken=1000,
+        ninp=32,
+        nhid=32,
+        nlayers=2,
+        dropout=0.5,
+        tie_weights=True,
+    ):
+        super().__init__()
+        self.drop = nn.Dropout(dropout)
+        self.encoder = nn.Embedding(ntoken, ninp)
+        self.rnn = getattr(nn, rnn_type)(ninp, nhid, nlayers, dropout=dropout, batch_first=True)
+        self.decoder = nn.Linear(nhid, ntoken)
+        if tie_weights:
+            self.decoder.weight = self.encoder.weight
+
+    def forward(self, input, hidden, cell):
+        emb = self.drop(self.encoder(input))
+        output, (hidden, cell) = self.rnn(emb, (hidden, cell))
+        decoded = self.decoder(self.drop(output))
+        return F.log_softmax(decoded, dim=-1), hidden, cell
+
+
+class PositionalEncoding(nn.Module):
+    """word_language_model's fixed sine/cosine positions with dropout (batch-first table)."""
+
+    def __init__(self, d_model, dropout=0.1, max_len=5000):
+        super().__init__()
+        self.dropout = nn.Dropout(p=dropout)
+        position = torch.arange(max_len).unsqueeze(1)
+        div_term = torch.exp(torch.arange(0, d_model, 2) * (-math.log(10000.0) / d_model))
+        pe = torch.zeros(1, max_len, d_model)
+        pe[0, :, 0::2] = torch.sin(position * div_term)
+        pe[0, :, 1::2] = torch.cos(position * div_term)
+        self.register_buffer("pe", pe)
+
+    def forward(self, x):
+        return self.dropout(x + self.pe[:, : x.size(1)])
+
+
+class TransformerModel(nn.Module):
+    """word_language_model TransformerModel: scaled embedding, positions, a causally masked
+    TransformerEncoder, a Linear decoder and log-softmax (batch-first)."""
+
+    def __init__(self, ntoken=1000, ninp=32, nhead=2, nhid=64, nlayers=2, dropout=0.5):
+        super().__init__()
+        self.ninp = ninp
+        self.encoder = nn.Embedding(ntoken, ninp)
+        self.pos_encoder = PositionalEncoding(ninp, dropout)
+        layer = nn.TransformerEncoderLayer(ninp, nhead, nhid, dropout, batch_first=True)
+        self.transformer_encoder = nn.TransformerEncoder(layer, nlayers, enable_nested_tensor=False)
+        self.decoder = nn.Linear(ninp, ntoken)
+
+    def forward(self, src):
+        length = src.size(1)
+        mask = torch.triu(torch.full((length, length), float("-inf")), diagonal=1)
+        x = self.pos_encoder(self.encoder(src) * math.sqrt(self.ninp))
+        x = self.transformer_encoder(x, mask=mask, is_causal=True)
+        return F.log_softmax(self.decoder(x), dim=-1)
+
+
+class VAE(nn.Module):
+    """pytorch/examples vae/main.py: 784-400-(20, 20) encoder, reparameterisation, 20-400-784."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(784, 400)
+        self.fc21 = nn.Linear(400, 20)
+        self.fc22 = nn.Linear(400, 20)
+        self.fc3 = nn.Linear(20, 400)
+        self.fc4 = nn.Linear(400, 784)
+
+    def forward(self, x):
+        h1 = F.relu(self.fc1(x.view(-1, 784)))
+        mu, logvar = self.fc21(h1), self.fc22(h1)
+        std = torch.exp(0.5 * logvar)
+        z = mu + torch.randn_like(std) * std
+        recon = torch.sigmoid(self.fc4(F.relu(self.fc3(z))))
+        return recon, mu, logvar
+
+
+class DCGANGenerator(nn.Module):
+    """pytorch/examples dcgan Generator: five transposed convs from a (nz, 1, 1) code to 64x64."""
+
+    def __init__(self, ngpu=1, nz=100, ngf=64, nc=3):
+        super().__init__()
+        self.ngpu = ngpu
+        self.main = nn.Sequential(
+            nn.ConvTranspose2d(nz, ngf * 8, 4, 1, 0, bias=False),
+            nn.BatchNorm2d(ngf * 8),
+            nn.ReLU(True),
+            nn.ConvTranspose2d(ngf * 8, ngf * 4, 4, 2, 1, bias=False),
+            nn.BatchNorm2d(ngf * 4),
+            nn.ReLU(True),
+            nn.ConvTranspose2d(ngf * 4, ngf * 2, 4, 2, 1, bias=False),
+            nn.BatchNorm2d(ngf * 2),
+            nn.ReLU(True),
+            nn.ConvTranspose2d(ngf * 2, ngf, 4, 2, 1, bias=False),
+            nn.BatchNorm2d(ngf),
+            nn.ReLU(True),
+            nn.ConvTranspose2d(ngf, nc, 4, 2, 1, bias=False),
+            nn.Tanh(),
+        )
+
+    def forward(self, input):
+        if input.is_cuda and self.ngpu > 1:
+            return nn.parallel.data_parallel(self.main, input, range(self.ngpu))
+        return self.main(input)
+
+
+class DCGANDiscriminator(nn.Module):
+    """pytorch/examples dcgan Discriminator: five strided convs to one probability per image."""
+
+    def __init__(self, ngpu=1, ndf=64, nc=3):
+        super().__init__()
+        self.ngpu = ngpu
+        self.main = nn.Sequential(
+            nn.Conv2d(nc, ndf, 4, 2, 1, bias=False),
+            nn.LeakyReLU(0.2, inplace=True),
+            nn.Conv2d(ndf, ndf * 2, 4, 2, 1, bias=False),
+            nn.BatchNorm2d(ndf * 2),
+            nn.LeakyReLU(0.2, inplace=True),
+            nn.Conv2d(ndf * 2, ndf * 4, 4, 2, 1, bias=False),
+            nn.BatchNorm2d(ndf * 4),
+            nn.LeakyReLU(0.2, inplace=True),
+            nn.Conv2d(ndf * 4, ndf * 8, 4, 2, 1, bias=False),
+            nn.BatchNorm2d(ndf * 8),
+            nn.LeakyReLU(0.2, inplace=True),
+            nn.Conv2d(ndf * 8, 1, 4, 1, 0, bias=False),
+            nn.Sigmoid(),
+        )
+
+    def forward(self, input):
+        if input.is_cuda and self.ngpu > 1:
+            output = nn.parallel.data_parallel(self.main, input, range(self.ngpu))
+        else:
+            output = self.main(input)
+        return output.view(-1, 1).squeeze(1)
+
+
+class DoubleConv(nn.Module):
+    """milesial/Pytorch-UNet unet_parts DoubleConv: (3x3 conv, batch norm, ReLU) twice."""
+
+    def __init__(self, in_channels, out_channels, mid_channels=None):
+        super().__init__()
+        mid_channels = mid_channels or out_channels
+        self.double_conv = nn.Sequential(
+            nn.Conv2d(in_channels, mid_channels, 3, padding=1, bias=False),
+            nn.BatchNorm2d(mid_channels),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(mid_channels, out_channels, 3, padding=1, bias=False),
+            nn.BatchNorm2d(out_channels),
+            nn.ReLU(inplace=True),
+        )
+
+    def forward(self, x):
+        return self.double_conv(x)
+
+
+class Down(nn.Module):
+    """unet_parts Down: 2x2 max-pool then DoubleConv."""
+
+    def __init__(self, in_channels, out_channels):
+        super().__init__()
+        self.maxpool_conv = nn.Sequential(nn.MaxPool2d(2), DoubleConv(in_channels, out_channels))
+
+    def forward(self, x):
+        return self.maxpool_conv(x)
+
+
+class Up(nn.Module):
+    """unet_parts Up: upsample (bilinear or transposed conv), pad to the skip, concat, DoubleConv."""
+
+    def __init__(self, in_channels, out_channels, bilinear=True):
+        super().__init__()
+        if bilinear:
+            self.up = nn.Upsample(scale_factor=2, mode="bilinear", align_corners=True)
+            self.conv = DoubleConv(in_channels, out_channels, in_channels // 2)
+        else:
+            self.up = nn.ConvTranspose2d(in_channels, in_channels // 2, 2, stride=2)
+            self.conv = DoubleConv(in_channels, out_channels)
+
+    def forward(self, x1, x2):
+        x1 = self.up(x1)
+        dy, dx = x2.size(2) - x1.size(2), x2.size(3) - x1.size(3)
+        x1 = F.pad(x1, [dx // 2, dx - dx // 2, dy // 2, dy - dy // 2])
+        return self.conv(torch.cat([x2, x1], dim=1))
+
+
+class UNet(nn.Module):
+    """milesial/Pytorch-UNet UNet: four Downs, four Ups with skips, a 1x1 OutConv."""
+
+    def __init__(self, n_channels=3, n_classes=2, bilinear=False, base=64):
+        super().__init__()
+        factor = 2 if bilinear else 1
+        self.inc = DoubleConv(n_channels, base)
+        self.down1 = Down(base, base * 2)
+        self.down2 = Down(base * 2, base * 4)
+        self.down3 = Down(base * 4, base * 8)
+        self.down4 = Down(base * 8, base * 16 // factor)
+        self.up1 = Up(base * 16, base * 8 // factor, bilinear)
+        self.up2 = Up(base * 8, base * 4 // factor, bilinear)
+        self.up3 = Up(base * 4, base * 2 // factor, bilinear)
+        self.up4 = Up(base * 2, base, bilinear)
+        self.outc = nn.Conv2d(base, n_classes, 1)
+
+    def forward(self, x):
+        x1 = self.inc(x)
+        x2 = self.down1(x1)
+        x3 = self.down2(x2)
+        x4 = self.down3(x3)
+        x5 = self.down4(x4)
+        x = self.up1(x5, x4)
+        x = self.up2(x, x3)
+        x = self.up3(x, x2)
+        x = self.up4(x, x1)
+        return self.outc(x)
+
+
+class SuperResolutionNet(nn.Module):
+    """pytorch/examples super_resolution model.py: four convs and a PixelShuffle."""
+
+    def __init__(self, upscale_factor=3):
+        super().__init__()
+        self.relu = nn.ReLU()
+        self.conv1 = nn.Conv2d(1, 64, 5, 1, 2)
+        self.conv2 = nn.Conv2d(64, 64, 3, 1, 1)
+        self.conv3 = nn.Conv2d(64, 32, 3, 1, 1)
+        self.conv4 = nn.Conv2d(32, upscale_factor**2, 3, 1, 1)
+        self.pixel_shuffle = nn.PixelShuffle(upscale_factor)
+
+    def forward(self, x):
+        x = self.relu(self.conv1(x))
+        x = self.relu(self.conv2(x))
+        x = self.relu(self.conv3(x))
+        return self.pixel_shuffle(self.conv4(x))
+
+
+class ConvLayer(nn.Module):
+    """fast_neural_style transformer_net ConvLayer: reflection padding then a conv."""
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride):
+        super().__init__()
+        self.reflection_pad = nn.ReflectionPad2d(kernel_size // 2)
+        self.conv2d = nn.Conv2d(in_channels, out_channels, kernel_size, stride)
+
+    def forward(self, x):
+        return self.conv2d(self.reflection_pad(x))
+
+
+class ResidualBlock(nn.Module):
+    """transformer_net ResidualBlock: conv, instance norm, ReLU, conv, instance norm, + input."""
+
+    def __init__(self, channels):
+        super().__init__()
+        self.conv1 = ConvLayer(channels, channels, 3, 1)
+        self.in1 = nn.InstanceNorm2d(channels, affine=True)
+        self.conv2 = ConvLayer(channels, channels, 3, 1)
+        self.in2 = nn.InstanceNorm2d(channels, affine=True)
+        self.relu = nn.ReLU()
+
+    def forward(self, x):
+        out = self.relu(self.in1(self.conv1(x)))
+        return self.in2(self.conv2(out)) + x
+
+
+class UpsampleConvLayer(nn.Module):
+    """transformer_net UpsampleConvLayer: nearest upsampling, reflection padding, conv."""
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride, upsample=None):
+        super().__init__()
+        self.upsample = upsample
+        self.reflection_pad = nn.ReflectionPad2d(kernel_size // 2)
+        self.conv2d = nn.Conv2d(in_channels, out_channels, kernel_size, stride)
+
+    def forward(self, x):
+        if self.upsample:
+            x = F.interpolate(x, mode="nearest", scale_factor=self.upsample)
+        return self.conv2d(self.reflection_pad(x))
+
+
+class TransformerNet(nn.Module):
+    """pytorch/examples fast_neural_style TransformerNet: 3 down convs, 5 residual blocks, 2 up."""
+
+    def __init__(self, width=32):
+        super().__init__()
+        self.conv1 = ConvLayer(3, width, 9, 1)
+        self.in1 = nn.InstanceNorm2d(width, affine=True)
+        self.conv2 = ConvLayer(width, width * 2, 3, 2)
+        self.in2 = nn.InstanceNorm2d(width * 2, affine=True)
+        self.conv3 = ConvLayer(width * 2, width * 4, 3, 2)
+        self.in3 = nn.InstanceNorm2d(width * 4, affine=True)
+        self.res1, self.res2, self.res3, self.res4, self.res5 = (
+            ResidualBlock(width * 4) for _ in range(5)
+        )
+        self.deconv1 = UpsampleConvLayer(width * 4, width * 2, 3, 1, upsample=2)
+        self.in4 = nn.InstanceNorm2d(width * 2, affine=True)
+        self.deconv2 = UpsampleConvLayer(width * 2, width, 3, 1, upsample=2)
+        self.in5 = nn.InstanceNorm2d(width, affine=True)
+        self.deconv3 = ConvLayer(width, 3, 9, 1)
+        self.relu = nn.ReLU()
+
+    def forward(self, x):
+        y = self.relu(self.in1(self.conv1(x)))
+        y = self.relu(self.in2(self.conv2(y)))
+        y = self.relu(self.in3(self.conv3(y)))
+        y = self.res5(self.res4(self.res3(self.res2(self.res1(y)))))
+        y = self.relu(self.in4(self.deconv1(y)))
+        y = self.relu(self.in5(self.deconv2(y)))
+        return self.deconv3(y)

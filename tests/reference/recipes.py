@@ -1,0 +1,200 @@
+"""The reference models built as LayerCraft graphs by hand, node by node (no import).
+
+Each recipe returns the graph and, per node with weights, the original module's path,
+so the original's weights can be copied in for the comparison.
+"""
+
+from __future__ import annotations
+
+from builder.graph import Architecture
+
+
+class Recipe:
+    """A small builder: chains layers, remembers which original module each node stands for."""
+
+    def __init__(self, name: str, shape: list[int], dtype: str = "float32"):
+        self.arch = Architecture(name)
+        params = {"shape": shape} if dtype == "float32" else {"shape": shape, "dtype": dtype}
+        self.last = self.arch.add_node("Input", params, id="x")
+        self.sources: dict[str, str] = {}
+
+    def add(self, type_name, params=None, *, path=None, id=None, inputs=None):
+        node_id = self.arch.add_node(type_name, params or {}, id=id or _id(path, type_name, self))
+        for src in inputs or [self.last]:
+            self.arch.connect(src, node_id)
+        if path is not None:
+            self.sources[node_id] = path
+        self.last = node_id
+        return node_id
+
+
+def _id(path, type_name, recipe):
+    if path is not None:
+        return path.replace(".", "_")
+    return recipe.arch.fresh_id(type_name.lower())
+
+
+def quickstart_mlp():
+    r = Recipe("QuickstartMLP", [1, 28, 28])
+    r.add("Flatten", path="flatten")
+    r.add("Linear", {"out_features": 512}, path="linear_relu_stack.0")
+    r.add("ReLU")
+    r.add("Linear", {"out_features": 512}, path="linear_relu_stack.2")
+    r.add("ReLU")
+    r.add("Linear", {"out_features": 10}, path="linear_relu_stack.4")
+    return r
+
+
+def mnist_net():
+    r = Recipe("MnistNet", [1, 28, 28])
+    r.add("Conv2d", {"out_channels": 32, "kernel_size": 3}, path="conv1")
+    r.add("ReLU")
+    r.add("Conv2d", {"out_channels": 64, "kernel_size": 3}, path="conv2")
+    r.add("ReLU")
+    r.add("MaxPool2d", {"kernel_size": 2})
+    r.add("Dropout", {"p": 0.25}, path="dropout1")
+    r.add("Flatten")
+    r.add("Linear", {"out_features": 128}, path="fc1")
+    r.add("ReLU")
+    r.add("Dropout", {"p": 0.5}, path="dropout2")
+    r.add("Linear", {"out_features": 10}, path="fc2")
+    r.add("LogSoftmax", {"dim": 1})
+    return r
+
+
+def mnist_rnn():
+    r = Recipe("MnistRNN", [1, 28, 28])
+    r.add("Reshape", {"shape": [28, 28]})
+    r.add("LSTM", {"hidden_size": 64}, path="rnn")  # return="last": output[:, -1, :]
+    r.add("BatchNorm1d", path="batchnorm")
+    r.add("Dropout2d", {"p": 0.25}, path="dropout1")
+    r.add("Linear", {"out_features": 32}, path="fc1")
+    r.add("ReLU")
+    r.add("Dropout2d", {"p": 0.5}, path="dropout2")
+    r.add("Linear", {"out_features": 10}, path="fc2")
+    r.add("LogSoftmax", {"dim": 1})
+    return r
+
+
+def _basic_block(r, prefix, planes, stride, downsample):
+    entry = r.last
+    r.add("Conv2d", _conv(planes, 3, stride, 1), path=f"{prefix}.conv1")
+    r.add("BatchNorm2d", path=f"{prefix}.bn1")
+    r.add("ReLU", id=f"{prefix}_relu".replace(".", "_"))
+    r.add("Conv2d", _conv(planes, 3, 1, 1), path=f"{prefix}.conv2")
+    main = r.add("BatchNorm2d", path=f"{prefix}.bn2")
+    shortcut = entry
+    if downsample:
+        r.last = entry
+        r.add("Conv2d", _conv(planes, 1, stride, 0), path=f"{prefix}.downsample.0")
+        shortcut = r.add("BatchNorm2d", path=f"{prefix}.downsample.1")
+    r.add("Add", inputs=[main, shortcut])
+    return r.add("ReLU", id=f"{prefix}_relu_2".replace(".", "_"))
+
+
+def _conv(out_channels, kernel, stride, padding):
+    params = {"out_channels": out_channels, "kernel_size": kernel, "bias": False}
+    if stride != 1:
+        params["stride"] = stride
+    if padding:
+        params["padding"] = padding
+    return params
+
+
+def resnet18(num_classes=10, width=16):
+    r = Recipe("ResNet18", [3, 32, 32])
+    r.add("Conv2d", _conv(width, 7, 2, 3), path="conv1")
+    r.add("BatchNorm2d", path="bn1")
+    r.add("ReLU")
+    r.add("MaxPool2d", {"kernel_size": 3, "stride": 2, "padding": 1})
+    in_planes = width
+    for stage in range(4):
+        planes = width * 2**stage
+        for block in range(2):
+            stride = 2 if stage and not block else 1
+            down = block == 0 and (stride != 1 or in_planes != planes)
+            _basic_block(r, f"layer{stage + 1}.{block}", planes, stride, down)
+            in_planes = planes
+    r.add("AdaptiveAvgPool2d", {"output_size": 1}, path="avgpool")
+    r.add("Flatten")
+    r.add("Linear", {"out_features": num_classes}, path="fc")
+    return r
+
+
+def dcgan_generator(nz=16, ngf=8, nc=3):
+    r = Recipe("DCGANGenerator", [nz, 1, 1])
+    widths = [ngf * 8, ngf * 4, ngf * 2, ngf]
+    index = 0
+    for i, width in enumerate(widths):
+        stride, padding = (1, 0) if i == 0 else (2, 1)
+        params = {"out_channels": width, "kernel_size": 4, "stride": stride, "padding": padding}
+        r.add("ConvTranspose2d", {**params, "bias": False}, path=f"main.{index}")
+        r.add("BatchNorm2d", path=f"main.{index + 1}")
+        r.add("ReLU")
+        index += 3
+    params = {"out_channels": nc, "kernel_size": 4, "stride": 2, "padding": 1, "bias": False}
+    r.add("ConvTranspose2d", params, path=f"main.{index}")
+    r.add("Tanh")
+    return r
+
+
+def _double_conv(r, prefix, out_channels, mid_channels=None):
+    mid = mid_channels or out_channels
+    r.add("Conv2d", {**_conv(mid, 3, 1, 1)}, path=f"{prefix}.double_conv.0")
+    r.add("BatchNorm2d", path=f"{prefix}.double_conv.1")
+    r.add("ReLU")
+    r.add("Conv2d", {**_conv(out_channels, 3, 1, 1)}, path=f"{prefix}.double_conv.3")
+    r.add("BatchNorm2d", path=f"{prefix}.double_conv.4")
+    return r.add("ReLU")
+
+
+def unet(size=64, base=4, n_classes=2):
+    """The plain (transposed-conv) U-Net; at 64x64 no padding is needed to match the skips."""
+    r = Recipe("UNet", [3, size, size])
+    skips = [_double_conv(r, "inc", base)]
+    for i in range(1, 5):
+        r.add("MaxPool2d", {"kernel_size": 2})
+        skips.append(_double_conv(r, f"down{i}.maxpool_conv.1", base * 2**i))
+    x = skips.pop()
+    for i in range(1, 5):
+        channels = base * 2 ** (5 - i)
+        r.last = x
+        params = {"out_channels": channels // 2, "kernel_size": 2, "stride": 2}
+        up = r.add("ConvTranspose2d", params, path=f"up{i}.up")
+        r.add("Concat", {"dim": 1}, inputs=[skips.pop(), up])
+        x = _double_conv(r, f"up{i}.conv", channels // 2)
+    r.add("Conv2d", {"out_channels": n_classes, "kernel_size": 1}, path="outc")
+    return r
+
+
+def super_resolution(upscale_factor=3):
+    r = Recipe("SuperResolutionNet", [1, 16, 16])
+    for i, (width, kernel) in enumerate([(64, 5), (64, 3), (32, 3)], start=1):
+        r.add(
+            "Conv2d",
+            {"out_channels": width, "kernel_size": kernel, "padding": kernel // 2},
+            path=f"conv{i}",
+        )
+        r.add("ReLU")
+    r.add(
+        "Conv2d", {"out_channels": upscale_factor**2, "kernel_size": 3, "padding": 1}, path="conv4"
+    )
+    r.add("PixelShuffle", {"upscale_factor": upscale_factor}, path="pixel_shuffle")
+    return r
+
+
+def dcgan_discriminator(ndf=8, nc=3):
+    r = Recipe("DCGANDiscriminator", [nc, 64, 64])
+    r.add("Conv2d", {**_conv(ndf, 4, 2, 1)}, path="main.0")
+    r.add("LeakyReLU", {"negative_slope": 0.2})
+    index = 2
+    for width in (ndf * 2, ndf * 4, ndf * 8):
+        r.add("Conv2d", _conv(width, 4, 2, 1), path=f"main.{index}")
+        r.add("BatchNorm2d", path=f"main.{index + 1}")
+        r.add("LeakyReLU", {"negative_slope": 0.2})
+        index += 3
+    r.add("Conv2d", _conv(1, 4, 1, 0), path=f"main.{index}")
+    r.add("Sigmoid")
+    r.add("Flatten")  # output.view(-1, 1)
+    r.add("squeeze", {"dim": 1})  # one probability per image: shape (N,)
+    return r

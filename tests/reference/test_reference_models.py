@@ -1,0 +1,166 @@
+"""Our reference suite: well-known public models, each built as a graph by hand AND imported
+from its plain PyTorch module, then compared with the original after copying its weights.
+
+Models that need layer types still being added on the `layers` branch are strict xfails
+naming the missing piece; they flip to passing tests once those layers land.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import recipes
+import torch
+
+from builder.codegen import generate_source
+from builder.compile import compile_model, example_inputs
+from builder.importer import import_file, load_original_weights
+from builder.importer.target import parse_expression
+
+MODELS = Path(__file__).with_name("models.py")
+TOLERANCE = 1e-5
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    expr: str  # constructor call in models.py, literal arguments only
+    shapes: tuple[tuple[int, ...], ...]
+    dtypes: tuple[str, ...] = ()
+    recipe: object = None  # recipes.<fn> building the same network by hand
+    missing: str | None = None  # what the layers branch still has to provide
+
+
+CASES = [
+    Case("quickstart_mlp", "QuickstartMLP", ((1, 28, 28),), recipe=recipes.quickstart_mlp),
+    Case("mnist_net", "MnistNet", ((1, 28, 28),), recipe=recipes.mnist_net),
+    Case(
+        "mnist_rnn",
+        "MnistRNN",
+        ((1, 28, 28),),
+        recipe=recipes.mnist_rnn,
+        missing="Dropout2d on an (N, C) input, which torch accepts",
+    ),
+    Case("resnet18", "ResNet18(num_classes=10, width=16)", ((3, 32, 32),), recipe=recipes.resnet18),
+    Case(
+        "word_lm_lstm_tied",
+        "RNNModel('LSTM', 100, 16, 16, 2)",
+        ((5,), (2, 16), (2, 16)),
+        ("int64", "float32", "float32"),
+        missing="recurrent state in/out ports and weight tying (decoder.weight = encoder.weight)",
+    ),
+    Case(
+        "word_lm_transformer",
+        "TransformerModel(100, 16, 2, 32, 2)",
+        ((6,),),
+        ("int64",),
+        missing="multiply by a constant (sqrt(ninp)) and a causal mask for TransformerEncoder",
+    ),
+    Case(
+        "vae",
+        "VAE",
+        ((1, 28, 28),),
+        missing="tensor ops (exp, 0.5 * x) and a reparameterisation node",
+    ),
+    Case(
+        "dcgan_generator",
+        "DCGANGenerator(1, 16, 8, 3)",
+        ((16, 1, 1),),
+        recipe=recipes.dcgan_generator,
+    ),
+    Case(
+        "dcgan_discriminator",
+        "DCGANDiscriminator(1, 8, 3)",
+        ((3, 64, 64),),
+        recipe=recipes.dcgan_discriminator,
+    ),
+    Case("unet_64", "UNet(3, 2, False, 4)", ((3, 64, 64),), recipe=recipes.unet),
+    Case(
+        "unet_bilinear_64",
+        "UNet(3, 2, True, 8)",
+        ((3, 64, 64),),
+        missing="Upsample align_corners=True",
+    ),
+    Case(
+        "unet_60", "UNet(3, 2, False, 8)", ((3, 60, 60),), missing="pad-to-match for skips (F.pad)"
+    ),
+    Case(
+        "super_resolution",
+        "SuperResolutionNet(3)",
+        ((1, 16, 16),),
+        recipe=recipes.super_resolution,
+        missing="PixelShuffle",
+    ),
+    Case(
+        "fast_neural_style",
+        "TransformerNet(8)",
+        ((3, 32, 32),),
+        missing="ReflectionPad2d and InstanceNorm2d",
+    ),
+]
+
+
+def _params(cases):
+    for case in cases:
+        marks = (
+            [pytest.mark.xfail(strict=True, reason=f"needs {case.missing}")] if case.missing else []
+        )
+        yield pytest.param(case, id=case.name, marks=marks)
+
+
+def build_original(case: Case) -> torch.nn.Module:
+    import models
+
+    name, args, kwargs = parse_expression(case.expr)
+    torch.manual_seed(0)
+    return getattr(models, name)(*args, **kwargs).eval()
+
+
+def count_params(model) -> int:
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def max_output_diff(a, b, arch) -> float:
+    torch.manual_seed(1)
+    inputs = example_inputs(arch, batch_size=2)
+    with torch.no_grad():
+        return (a.eval()(*inputs) - b.eval()(*inputs)).abs().max().item()
+
+
+def assert_ruff_clean(source: str, tmp_path: Path) -> None:
+    """The exported code passes ruff check and ruff format --check under default settings."""
+    path = tmp_path / "model.py"
+    path.write_text(source, encoding="utf-8")
+    for command in (["check", "--isolated"], ["format", "--check", "--isolated"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "ruff", *command, str(path)], capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("case", _params([c for c in CASES if c.recipe]))
+def test_hand_built_graph_equals_the_original(case, tmp_path):
+    original = build_original(case)
+    recipe = case.recipe()
+    built = compile_model(recipe.arch)
+    load_original_weights(built, recipe.arch, recipe.sources, original)
+
+    assert count_params(built) == count_params(original)
+    assert max_output_diff(built, original, recipe.arch) <= TOLERANCE
+    assert_ruff_clean(built.layercraft_source, tmp_path)
+
+
+@pytest.mark.parametrize("case", _params(CASES))
+def test_import_reproduces_the_original(case, tmp_path):
+    result = import_file(f"{MODELS}:{case.expr}", list(case.shapes), list(case.dtypes))
+
+    assert result.comparison.params == result.comparison.original_params
+    assert result.comparison.max_diff <= TOLERANCE
+    imported = compile_model(result.arch)
+    load_original_weights(imported, result.arch, result.sources, build_original(case))
+    assert max_output_diff(imported, build_original(case), result.arch) <= TOLERANCE
+    assert_ruff_clean(generate_source(result.arch), tmp_path)
