@@ -93,6 +93,13 @@ class Architecture:
             return named
         return [n for n in self.graph.nodes if self.graph.out_degree(n) == 0]
 
+    def live_nodes(self) -> set[str]:
+        """Nodes the outputs depend on; with Output nodes, the others are left out of forward."""
+        live = set(self.output_nodes())
+        for node_id in list(live):
+            live |= nx.ancestors(self.graph, node_id)
+        return live
+
     def topological_order(self) -> list[str]:
         """Nodes so every node comes after its inputs; ties keep insertion order."""
         order = {n: i for i, n in enumerate(self.graph.nodes)}

@@ -274,6 +274,8 @@ def make_optimizer(parameters, lr):
         return torch.optim.Adam(parameters, lr=lr, weight_decay=decay)
     if name == "adamw":
         return torch.optim.AdamW(parameters, lr=lr, weight_decay=decay)
+    if name == "adadelta":
+        return torch.optim.Adadelta(parameters, lr=lr, weight_decay=decay)
     raise SystemExit(f"unknown optimizer {name!r}")
 
 
