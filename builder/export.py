@@ -404,6 +404,8 @@ def train_settings(
         _data_settings(arch, dataset, dataset_name, data_path, dataset_options, settings, notes)
     )
     settings["loss"] = _loss_for(arch, cfg.get("loss", "auto"), settings["task"])
+    if any(arch.type_of(n) == "Reparameterize" for n in arch.node_ids):
+        settings["kl_weight"] = float(cfg.get("kl_weight", 1.0))  # a VAE's loss has a KL part
     return settings
 
 
