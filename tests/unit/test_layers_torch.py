@@ -252,6 +252,9 @@ MODULE_CASES = [
     ("GLU", [(4, 3)], {"dim": 1}, lambda: nn.GLU(dim=1), _call, None),
     ("Dropout1d", [(3, 7)], {"p": 0.3}, lambda: nn.Dropout1d(0.3), _call, None),
     ("Dropout3d", [(2, 3, 4, 5)], {}, lambda: nn.Dropout3d(), _call, None),
+    ("Dropout2d", [(5,)], {"p": 0.2}, lambda: nn.Dropout2d(0.2), _call, None),  # (N, C)
+    ("Embedding", [(6,)], {"num_embeddings": 9, "embedding_dim": 4, "weight_init": "normal"},
+     lambda: nn.Embedding(9, 4), _call, None),
     ("RNN", [(7, 5)], {"hidden_size": 6, "nonlinearity": "relu"},
      lambda: nn.RNN(5, 6, nonlinearity="relu", batch_first=True),
      lambda m, x: m(x)[0][:, -1], None),
@@ -317,8 +320,9 @@ def _batch_first_states(result, lstm, last=False):
 )
 def test_layer_matches_torch_by_hand(layer, shapes, params, make, reference, ports):
     module = make()
+    dtype = "int64" if layer == "Embedding" else "float32"
     compare(
-        graph(shapes, layer, params, ports=ports),
+        graph(shapes, layer, params, ports=ports, dtype=dtype),
         lambda *xs: reference(module, *xs),
         module=module,
     )
@@ -466,7 +470,9 @@ def ruff_clean(sources: dict[str, str], tmp_path: Path) -> None:
 def test_generated_sources_are_ruff_clean(tmp_path):
     sources = {}
     for i, (layer, shapes, params, *_, ports) in enumerate(FUNCTION_CASES + MODULE_CASES):
-        sources[f"case{i}_{layer}"] = generate_source(graph(shapes, layer, params, ports=ports))
+        dtype = "int64" if layer == "Embedding" else "float32"
+        arch = graph(shapes, layer, params, ports=ports, dtype=dtype)
+        sources[f"case{i}_{layer}"] = generate_source(arch)
     ruff_clean(sources, tmp_path)
 
 
