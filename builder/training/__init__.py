@@ -18,7 +18,13 @@ from builder.training.config import (
     copy_config,
     resolve_device,
 )
-from builder.training.parts import make_loss, make_optimizer, make_scheduler
+from builder.training.parts import (
+    kl_terms,
+    make_loss,
+    make_optimizer,
+    make_scheduler,
+    primary_output,
+)
 from builder.training.trainer import VAL_BATCH, Trainer
 
 __all__ = [
@@ -34,8 +40,10 @@ __all__ = [
     "Trainer",
     "TrainingFault",
     "copy_config",
+    "kl_terms",
     "make_loss",
     "make_optimizer",
     "make_scheduler",
+    "primary_output",
     "resolve_device",
 ]

@@ -11,7 +11,7 @@ import torch
 
 from builder.errors import BuilderError
 
-OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw")
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw", "adadelta")
 SCHEDULES = ("none", "step", "cosine", "onecycle", "plateau")
 LOSSES = ("auto", "cross_entropy", "bce", "mse", "l1", "huber")
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -45,6 +45,9 @@ class TrainConfig:
     augment_shift: int = 0  # random shift by up to this many pixels
     augment_hflip: bool = False  # mirror left-right half of the time
     augment_noise: float = 0.0  # std of gaussian noise added to inputs
+    # The loss is made of parts: the task loss on the first output, plus kl_weight times
+    # each Reparameterize node's KL term (a VAE); 0 leaves the KL out.
+    kl_weight: float = 1.0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -83,7 +86,7 @@ class TrainConfig:
                 raise BuilderError(f"{name} must be at least 1", field=name)
         if not self.lr > 0 or not math.isfinite(self.lr):
             raise BuilderError("lr must be a positive number", field="lr", hint="Try 1e-3.")
-        for name in ("weight_decay", "l1", "clip_grad", "momentum"):
+        for name in ("weight_decay", "l1", "clip_grad", "momentum", "kl_weight"):
             if getattr(self, name) < 0:
                 raise BuilderError(f"{name} cannot be negative", field=name)
         for name in ("early_stopping_patience", "stats_every"):

@@ -28,6 +28,8 @@ def make_optimizer(config: TrainConfig, params) -> torch.optim.Optimizer:
         return torch.optim.Adam(params, lr=lr, weight_decay=wd)
     if name == "adamw":
         return torch.optim.AdamW(params, lr=lr, weight_decay=wd)
+    if name == "adadelta":  # mnist/main.py's choice, there with lr 1.0
+        return torch.optim.Adadelta(params, lr=lr, weight_decay=wd)
     raise BuilderError(f"unknown optimizer {name!r}", field="optimizer")
 
 
@@ -114,3 +116,19 @@ def plain_message(err: Exception) -> str:
             f"the data does not fit the model: {text}. Check the Input shape against the dataset."
         )
     return f"training stopped by an error: {type(err).__name__}: {text}"
+
+
+def primary_output(out):
+    """The output training compares with the targets: the first where a model returns several
+    (the first Output node, e.g. a VAE's reconstruction before its mu and logvar)."""
+    return out[0] if isinstance(out, tuple | list) else out
+
+
+def kl_terms(model: nn.Module) -> list[torch.Tensor]:
+    """The KL terms the last forward pass left on the model (a Reparameterize node writes
+    `self.<node>_kl`), each averaged over the batch."""
+    return [
+        value
+        for name, value in vars(model).items()
+        if name.endswith("_kl") and isinstance(value, torch.Tensor)
+    ]

@@ -6,7 +6,7 @@ import torch
 
 from builder.augment import AugmentConfig
 from builder.errors import BuilderError
-from builder.training.parts import make_loss
+from builder.training.parts import kl_terms, make_loss, primary_output
 
 
 class TrainerSetupMixin:
@@ -31,16 +31,12 @@ class TrainerSetupMixin:
         with torch.no_grad():
             was_training = self.model.training
             self.model.eval()
-            out = self.model(self.x_train[:2])
+            out = primary_output(self.model(self.x_train[:2]))
             self.model.train(was_training)
-        if isinstance(out, tuple):
-            raise BuilderError(
-                f"the model returns {len(out)} outputs; training needs exactly one",
-                hint="Join the branches or remove the extra outputs.",
-            )
         return int(out.shape[-1]) if out.dim() > 1 else None
 
     def _make_forward(self):
+        """The training forward: the model's first output (the one the loss compares)."""
         model = self.model
         if self.config.compile:
             model = self._compiled_or_eager()
@@ -48,17 +44,18 @@ class TrainerSetupMixin:
 
             def forward(x):
                 with torch.autocast("cuda", dtype=torch.bfloat16):
-                    return model(x)
+                    return primary_output(model(x))
 
             return forward
-        return model
+        return lambda x: primary_output(model(x))
 
     def _compiled_or_eager(self):
         """torch.compile the model, or say why not and train eagerly (no compiler, no Triton...)."""
         compiled = torch.compile(self.model)
         try:
             # Compilation happens on the first call; do it now, forward and backward.
-            compiled(self.x_train[: self.config.batch_size]).float().sum().backward()
+            out = primary_output(compiled(self.x_train[: self.config.batch_size]))
+            out.float().sum().backward()
         except Exception as err:
             self.model.zero_grad(set_to_none=True)
             self._publish(
@@ -76,8 +73,13 @@ class TrainerSetupMixin:
 
     def _compute_loss(self, out, y):
         if self.binary:
-            return self.loss_fn(out.reshape(-1).float(), y.float())
-        return self.loss_fn(out.float(), y)
+            loss = self.loss_fn(out.reshape(-1).float(), y.float())
+        else:
+            loss = self.loss_fn(out.float(), y)
+        if self.config.kl_weight:
+            for term in kl_terms(self.model):  # written by the forward pass just run
+                loss = loss + self.config.kl_weight * term.float()
+        return loss
 
     def frozen_nodes(self) -> list[str]:
         """Nodes whose weights stay fixed (graph JSON `"trainable": false`)."""
