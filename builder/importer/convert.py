@@ -80,6 +80,7 @@ class Converter:
         self.taken: set[str] = set()
         self.constant: set[Any] = set()  # fx nodes computed without any input
         self.skip: set[Any] = set()  # ops already folded into a module's node
+        self.ties: list[tuple[str, str]] = []  # module paths sharing one weight
         self.failed: set[Any] = set()  # ops that could not be mapped (their readers stay quiet)
 
     # ---- the pass -----------------------------------------------------------------------
@@ -296,7 +297,7 @@ class Converter:
                     continue
                 if self._is_weight(arg):
                     target = self.kinds[arg.name][1]
-                    if not target.startswith(path + "."):
+                    if not target.startswith(path + ".") and not self._tie(path, target):
                         raise Unsupported(
                             f"uses the weight {target!r} of another module",
                             "Shared (tied) weights are not supported yet.",
@@ -305,6 +306,41 @@ class Converter:
                 if is_tensor(arg):
                     inputs.append(arg)
         return inputs
+
+    def _tie(self, path: str, target: str) -> bool:
+        """Is `target` this module's own weight under another module's name (weight tying)?"""
+        other_path, _, attr = target.rpartition(".")
+        module = self.model.get_submodule(path)
+        try:
+            other = self.model.get_submodule(other_path)
+        except AttributeError:
+            return False
+        if attr != "weight" or getattr(module, "weight", None) is not getattr(other, "weight", 0):
+            return False
+        self.ties.append((path, other_path))
+        return True
+
+    def _apply_ties(self) -> None:
+        """Each tied pair: the node that can follow another's weight (tie_weight_to) does."""
+        ids = {p.module_path: p.id for p in self.nodes.values() if p.module_path}
+        for a, b in self.ties:
+            for follower, leader in ((a, b), (b, a)):
+                node = self.nodes.get(ids.get(follower))
+                if (
+                    node is not None
+                    and leader in ids
+                    and REGISTRY[node.type].param("tie_weight_to")
+                ):
+                    node.params["tie_weight_to"] = ids[leader]
+                    break
+            else:
+                self.problems.append(
+                    Problem(
+                        f"{a} and {b}",
+                        "share one weight, and neither layer can follow the other's",
+                        "LayerCraft ties a Linear's weight to an Embedding's (tie_weight_to).",
+                    )
+                )
 
     def _is_weight(self, node) -> bool:
         kind = self.kinds.get(getattr(node, "name", None), (None,))[0]
@@ -383,6 +419,7 @@ class Converter:
 
     def _build(self, name: str, outputs: list[tuple[str, str | None]]) -> Conversion:
         outputs = self._output_nodes(outputs)
+        self._apply_ties()
         if self.problems:
             return Conversion(Architecture(name), {})
         out_ids = [node_id for node_id, _ in outputs]
