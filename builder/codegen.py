@@ -274,13 +274,15 @@ def _forward_lines(arch, analysis, names, order) -> list[str]:
             else [s.format(out=out) for s in emitted]
         )
         comment = f"  # {_batch_shape(info.output_shape)}" if not spec.needs_port else ""
+        # The shape note goes on the last statement that writes the node's own value.
+        writes = [i for i, raw in enumerate(statements) if _assigns(raw, out)]
+        shape_at = writes[-1] if writes else len(statements) - 1
         for i, statement in enumerate(statements):
-            is_last = i == len(statements) - 1
             if "  # " in statement:
                 code, note = statement.split("  # ", 1)
-                shape = f"{_batch_shape(info.output_shape)} " if is_last else ""
+                shape = f"{_batch_shape(info.output_shape)} " if i == shape_at and comment else ""
                 statement = f"{code}  # {shape}{note}"
-            elif is_last:
+            elif i == shape_at:
                 statement += comment
             lines.append(statement)
     outputs = [
@@ -289,6 +291,12 @@ def _forward_lines(arch, analysis, names, order) -> list[str]:
     ]
     lines.append(f"return {outputs[0]}" if len(outputs) == 1 else f"return {', '.join(outputs)}")
     return lines
+
+
+def _assigns(statement: str, variable: str) -> bool:
+    """Whether the statement assigns variable (alone or among unpacked targets)."""
+    target = statement.split(" = ", 1)[0] if " = " in statement else ""
+    return variable in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", target)
 
 
 def _variable_names(arch, names, order) -> dict[str, str]:

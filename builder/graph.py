@@ -597,8 +597,8 @@ def check_value(param: Param, value: Any, node_id: str | None = None) -> Any:
                 hint=_STRING_HINTS.get(value),
             )
         if isinstance(value, list | tuple):
-            if not 1 <= len(value) <= 3:
-                raise BuilderError("must be a number or a list of 1 to 3 numbers", **where)
+            if not 1 <= len(value) <= 6:  # 6: both sides of 3 dims, as a pad layer takes
+                raise BuilderError("must be a number or a list of 1 to 6 numbers", **where)
             return [_check_int(param, v, where) for v in value]
         return _check_int(param, value, where)
     if kind == "shape":

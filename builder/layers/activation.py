@@ -21,7 +21,7 @@ def _check_dim(shapes, p):
     return shapes[0]
 
 
-def _activation(cls, help_text, params=(), prefix=None, rule=_same):
+def _activation(cls, help_text, params=(), prefix=None, rule=_same, **extra):
     return LayerSpec(
         type=cls,
         category="activation",
@@ -30,8 +30,31 @@ def _activation(cls, help_text, params=(), prefix=None, rule=_same):
         infer_shape=rule,
         emit_init=lambda s, p: _emit(cls, p, params),
         id_prefix=prefix or cls.lower(),
-        min_rank=0 if rule is _same else 1,
+        **{"min_rank": 0 if rule is _same else 1, **extra},
     )
+
+
+def _prelu_shape(shapes, p):
+    n = p["num_parameters"]
+    if n != 1 and (not shapes[0] or shapes[0][0] != n):
+        channels = shapes[0][0] if shapes[0] else 1
+        raise ShapeError(
+            f"num_parameters {n} must be 1 or the channel count {channels}",
+            f"Set num_parameters to 1 (one slope) or {channels} (one per channel).",
+        )
+    return shapes[0]
+
+
+def _glu_shape(shapes, p):
+    shape = list(_check_dim(shapes, p))
+    axis = p["dim"] % (len(shape) + 1) - 1
+    if shape[axis] % 2:
+        raise ShapeError(
+            f"halves dim {p['dim']}, but its size {shape[axis]} is odd",
+            "Give it an even size there (the first half is gated by the second).",
+        )
+    shape[axis] //= 2
+    return tuple(shape)
 
 
 def _emit(cls, p, params):
@@ -87,4 +110,33 @@ SPECS = (
         "Softmax", "Turns scores into probabilities that sum to 1.", (DIM,), rule=_check_dim
     ),
     _activation("LogSoftmax", "Log of Softmax; pairs with NLL loss.", (DIM,), rule=_check_dim),
+    _activation(
+        "PReLU",
+        "LeakyReLU whose negative slope is learned (one, or one per channel).",
+        (
+            Param("num_parameters", "int", 1, "1, or the number of channels.", min=1),
+            Param("init", "float", 0.25, "Starting slope.", min=-10.0, max=10.0),
+        ),
+        rule=_prelu_shape,
+        count_params=lambda s, p: p["num_parameters"],
+        min_rank=0,
+    ),
+    _activation(
+        "Softplus",
+        "Smooth ReLU: log(1 + exp(beta * x)) / beta.",
+        (
+            Param("beta", "float", 1.0, "Sharpness.", min=0.001, max=100.0),
+            Param("threshold", "float", 20.0, "Above this, it is linear.", min=0.0, max=100.0),
+        ),
+    ),
+    _activation("Mish", "x * tanh(softplus(x)), a smooth ReLU."),
+    _activation("Hardswish", "A cheap piecewise SiLU (MobileNetV3)."),
+    _activation("Hardsigmoid", "A cheap piecewise Sigmoid."),
+    _activation("ReLU6", "min(max(0, x), 6): ReLU capped at 6 (MobileNet)."),
+    _activation(
+        "GLU",
+        "Gated linear unit: halves a dim, a * sigmoid(b) of its two halves.",
+        (Param("dim", "int", -1, "Dimension to halve (batch is 0; -1: last).", min=-8, max=8),),
+        rule=_glu_shape,
+    ),
 )

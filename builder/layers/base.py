@@ -77,9 +77,9 @@ class LayerSpec:
     output_ports: Callable[[list[Shape], dict[str, Any]], dict[str, Shape]] | None = None
     # True: an edge from it must name a port (split/chunk parts are all equal peers).
     needs_port: bool = False
-    # Like emit_forward, for a node with output_ports: (attr, xs, params, read, input_shapes)
-    # where read maps each port other nodes read to its variable; the statements assign
-    # `{out}` (the default port) and each of those variables.
+    # Like emit_forward, for a node with output_ports or code that depends on the input
+    # shapes: (attr, xs, params, read, input_shapes), where read maps each output port other
+    # nodes read to its variable; the statements assign `{out}` and each of those variables.
     emit_forward_ports: Callable[..., Lines] | None = None
     # Fewest dims (besides the batch) each input must have; 0 accepts one value per sample.
     min_rank: int = 1
@@ -129,6 +129,8 @@ def fmt_shape(shape: Shape) -> str:
 
 def literal(value: Any) -> str:
     """Python source for a validated param value (ints, floats, bools, tuples, choice strings)."""
+    if isinstance(value, str):
+        return f'"{value}"'  # only validated choices are strings; ruff format's quotes
     if isinstance(value, list):
         value = tuple(value)
     if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:

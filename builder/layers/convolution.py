@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from .base import LayerSpec, Param, ShapeError, expect_rank, fmt_shape, module_call, numel, pair
+from .init import INIT_PARAMS
 
 KERNEL = Param("kernel_size", "int_or_tuple", 3, "Size of the sliding window.", min=1, max=64)
 STRIDE = Param("stride", "int_or_tuple", 1, "Step between windows.", min=1, max=64)
@@ -13,6 +14,28 @@ DILATION = Param("dilation", "int_or_tuple", 1, "Spacing between kernel taps.", 
 GROUPS = Param("groups", "int", 1, "Split channels into groups (depthwise when = channels).", min=1)
 BIAS = Param("bias", "bool", True, "Learn an additive bias.")
 OUT_CHANNELS = Param("out_channels", "int", 16, "Number of filters (output channels).", min=1)
+CONV_PADDING = Param(
+    "padding",
+    "int_or_tuple",
+    0,
+    'Zeros added on each side; "same" keeps the size (stride 1), "valid" is 0.',
+    min=0,
+    max=64,
+    choices=("same", "valid"),
+)
+PADDING_MODE = Param(
+    "padding_mode",
+    "choice",
+    "zeros",
+    "What the padding is filled with.",
+    choices=("zeros", "reflect", "replicate", "circular"),
+)
+CEIL_MODE = Param("ceil_mode", "bool", False, "Round the output size up (a last partial window).")
+DIMS_WHAT = {
+    1: "(channels, length)",
+    2: "(channels, height, width)",
+    3: "(channels, depth, height, width)",
+}
 
 
 def _spatial(shape, n):
@@ -37,13 +60,19 @@ def _describe(sizes):
 
 def _conv_shape(n):
     def rule(shapes, p):
-        what = "(channels, length)" if n == 1 else "(channels, height, width)"
+        what = DIMS_WHAT[n]
         shape = expect_rank(shapes, (n + 1,), f"a {what} input", _rank_hint(shapes[0], n))
         channels, sizes = shape[0], shape[1:]
         _check_groups(channels, p)
-        k, s, pad, d = (
-            pair(p[name], n) for name in ("kernel_size", "stride", "padding", "dilation")
-        )
+        k, s, d = (pair(p[name], n) for name in ("kernel_size", "stride", "dilation"))
+        if p["padding"] == "same":
+            if any(step != 1 for step in s):
+                raise ShapeError(
+                    'padding "same" needs stride 1 (torch refuses it otherwise)',
+                    "Set stride to 1, or give the padding as a number.",
+                )
+            return (p["out_channels"], *sizes)
+        pad = pair(0 if p["padding"] == "valid" else p["padding"], n)
         for i, size in enumerate(sizes):
             _check_window(size, k[i], pad[i], d[i], _describe(sizes))
         return (
@@ -90,7 +119,17 @@ def _conv_macs(n):
 
 def _conv_spec(n):
     cls = f"Conv{n}d"
-    params = (OUT_CHANNELS, KERNEL, STRIDE, PADDING, DILATION, GROUPS, BIAS)
+    params = (
+        OUT_CHANNELS,
+        KERNEL,
+        STRIDE,
+        CONV_PADDING,
+        DILATION,
+        GROUPS,
+        BIAS,
+        PADDING_MODE,
+        *INIT_PARAMS,
+    )
     return LayerSpec(
         type=cls,
         category="convolution",
@@ -142,6 +181,7 @@ DECONV_PARAMS = (
     ),
     BIAS,
     DILATION,
+    *INIT_PARAMS,
 )
 
 CONV_TRANSPOSE2D = LayerSpec(
@@ -166,10 +206,17 @@ CONV_TRANSPOSE2D = LayerSpec(
 )
 
 
+def _pool_out(size, k, s, pad, ceil):
+    if not ceil:
+        return _conv_out(size, k, s, pad, 1)
+    out = math.ceil((size + 2 * pad - k) / s) + 1
+    # torch's rule: the last window must start inside the input or its left padding.
+    return out - 1 if (out - 1) * s >= size + pad else out
+
+
 def _pool_shape(n):
     def rule(shapes, p):
-        what = "(channels, length)" if n == 1 else "(channels, height, width)"
-        shape = expect_rank(shapes, (n + 1,), f"a {what} input")
+        shape = expect_rank(shapes, (n + 1,), f"a {DIMS_WHAT[n]} input")
         k = pair(p["kernel_size"], n)
         s = pair(p["stride"] if p["stride"] is not None else p["kernel_size"], n)
         pad = pair(p["padding"], n)
@@ -180,7 +227,8 @@ def _pool_shape(n):
                     "Lower padding.",
                 )
             _check_window(shape[1 + i], k[i], pad[i], 1, _describe(shape[1:]))
-        return (shape[0], *(_conv_out(shape[1 + i], k[i], s[i], pad[i], 1) for i in range(n)))
+        ceil = p.get("ceil_mode", False)
+        return (shape[0], *(_pool_out(shape[1 + i], k[i], s[i], pad[i], ceil) for i in range(n)))
 
     return rule
 
@@ -198,6 +246,7 @@ def _pool_spec(cls, n, help_text):
             optional=True,
         ),
         Param("padding", "int_or_tuple", 0, "Padding added on each side.", min=0, max=32),
+        CEIL_MODE,
     )
     return LayerSpec(
         type=cls,
@@ -232,10 +281,28 @@ ADAPTIVE_AVG_POOL2D = LayerSpec(
 )
 
 
+UPSAMPLE_RANKS = {"linear": (2,), "bilinear": (3,), "bicubic": (3,), "trilinear": (4,)}
+
+
 def _upsample_shape(shapes, p):
-    shape = expect_rank(shapes, (3,), "a (channels, height, width) input")
+    ranks = UPSAMPLE_RANKS.get(p["mode"], (2, 3, 4))
+    what = " or ".join(f"a {DIMS_WHAT[r - 1]}" for r in ranks)
+    shape = expect_rank(shapes, ranks, f"{what} input")
+    if p["align_corners"] is not None and p["mode"] not in UPSAMPLE_RANKS:
+        raise ShapeError(
+            f"align_corners only applies to linear modes, not {p['mode']}",
+            "Leave align_corners empty, or pick mode bilinear.",
+        )
     factor = p["scale_factor"]
     return (shape[0], *(math.floor(size * factor) for size in shape[1:]))
+
+
+def _upsample_init(shapes, p):
+    # Double quotes, as ruff format writes them; the mode is a validated choice.
+    call = f'nn.Upsample(scale_factor={float(p["scale_factor"])!r}, mode="{p["mode"]}"'
+    if p["align_corners"] is not None:
+        call += f", align_corners={p['align_corners']!r}"
+    return call + ")"
 
 
 UPSAMPLE = LayerSpec(
@@ -249,25 +316,180 @@ UPSAMPLE = LayerSpec(
             "choice",
             "nearest",
             "How new pixels are filled in.",
-            choices=("nearest", "bilinear"),
+            choices=("nearest", "bilinear", "bicubic", "linear", "trilinear"),
+        ),
+        Param(
+            "align_corners",
+            "bool",
+            None,
+            "Linear modes: align the corner pixels of input and output (empty: torch's default).",
+            optional=True,
         ),
     ),
     infer_shape=_upsample_shape,
-    emit_init=lambda s, p: (
-        f"nn.Upsample(scale_factor={float(p['scale_factor'])!r}, mode={p['mode']!r})"
-    ),
+    emit_init=_upsample_init,
     id_prefix="upsample",
+)
+
+
+def _pad_width(p, n) -> tuple[int, ...]:
+    """(left, right, top, bottom ...) as torch reads a pad layer's padding."""
+    value = p["padding"]
+    return (value,) * (2 * n) if isinstance(value, int) else tuple(value)
+
+
+def _pad_shape(n, reflect):
+    def rule(shapes, p):
+        shape = expect_rank(shapes, (n + 1, n), f"a {DIMS_WHAT[n]} input")
+        widths = _pad_width(p, n)
+        sizes = list(shape)
+        for i in range(n):  # padding pairs run from the last dim backwards
+            axis = len(shape) - 1 - i
+            before, after = widths[2 * i], widths[2 * i + 1]
+            if reflect and max(before, after) >= shape[axis]:
+                raise ShapeError(
+                    f"reflection padding {max(before, after)} must be smaller than the size "
+                    f"{shape[axis]} it reflects",
+                    "Lower padding, or use ReplicationPad2d / ZeroPad2d.",
+                )
+            sizes[axis] += before + after
+        return tuple(sizes)
+
+    return rule
+
+
+def _pad_spec(cls, n, help_text, *, value=False, reflect=False):
+    params = (
+        Param(
+            "padding",
+            "int_or_tuple",
+            1,
+            "Width added on every side, or (left, right, top, bottom); negative crops.",
+            min=0 if reflect else -64,
+            max=64,
+        ),
+    )
+    if value:
+        params += (Param("value", "float", 0.0, "The value padded in.", min=-1e9, max=1e9),)
+
+    def emit(shapes, p):
+        padding = repr(_lit(p["padding"]))
+        return f"nn.{cls}({padding}, {float(p['value'])!r})" if value else f"nn.{cls}({padding})"
+
+    return LayerSpec(
+        type=cls,
+        category="convolution",
+        help=help_text,
+        params=params,
+        infer_shape=_pad_shape(n, reflect),
+        emit_init=emit,
+        id_prefix="pad",
+        spatial_dims=2 * n,  # a list gives both sides of each dim
+    )
+
+
+def _pixel_shuffle_shape(shapes, p):
+    c, h, w = expect_rank(shapes, (3,), "a (channels, height, width) input")
+    r = p["upscale_factor"]
+    if c % (r * r):
+        raise ShapeError(
+            f"{c} channels cannot be shuffled by {r}: they must be a multiple of {r * r}",
+            f"Give the layer before it {r * r}x as many output channels.",
+        )
+    return (c // (r * r), h * r, w * r)
+
+
+def _pixel_unshuffle_shape(shapes, p):
+    c, h, w = expect_rank(shapes, (3,), "a (channels, height, width) input")
+    r = p["downscale_factor"]
+    if h % r or w % r:
+        raise ShapeError(
+            f"{h}x{w} cannot be unshuffled by {r}: both sides must be multiples of {r}",
+            "Pad or crop the image first.",
+        )
+    return (c * r * r, h // r, w // r)
+
+
+PIXEL_SHUFFLE = LayerSpec(
+    type="PixelShuffle",
+    category="convolution",
+    help="Turns channels into resolution: (C*r*r, H, W) to (C, H*r, W*r) (sub-pixel upsampling).",
+    params=(Param("upscale_factor", "int", 2, "How much larger each side gets.", min=1, max=16),),
+    infer_shape=_pixel_shuffle_shape,
+    emit_init=lambda s, p: f"nn.PixelShuffle({p['upscale_factor']})",
+    input_dtype="any",
+    id_prefix="shuffle",
+)
+
+PIXEL_UNSHUFFLE = LayerSpec(
+    type="PixelUnshuffle",
+    category="convolution",
+    help="Turns resolution into channels: (C, H*r, W*r) to (C*r*r, H, W).",
+    params=(
+        Param("downscale_factor", "int", 2, "How much smaller each side gets.", min=1, max=16),
+    ),
+    infer_shape=_pixel_unshuffle_shape,
+    emit_init=lambda s, p: f"nn.PixelUnshuffle({p['downscale_factor']})",
+    input_dtype="any",
+    id_prefix="unshuffle",
+)
+
+
+def _pad_to_match_shape(shapes, p):
+    x, like = shapes
+    if len(x) != len(like) or len(x) < 2:
+        raise ShapeError(
+            f"pads {fmt_shape(x)} to the size of {fmt_shape(like)}, but their ranks differ",
+            "Connect a (channels, height, width) map first and the skip it must match second.",
+        )
+    return (x[0], *like[1:])
+
+
+def _pad_to_match_forward(attr, xs, p, read, shapes):
+    x, like = shapes
+    widths = []
+    for axis in range(len(x) - 1, 0, -1):  # F.pad lists the last dim first
+        diff = like[axis] - x[axis]
+        widths += [diff // 2, diff - diff // 2]  # an odd one goes after, as in U-Net
+    return f"nn.functional.pad({xs[0]}, {widths!r})"
+
+
+PAD_TO_MATCH = LayerSpec(
+    type="PadToMatch",
+    category="convolution",
+    help="Pads (or crops) its first input to the spatial size of its second, e.g. an upsampled "
+    "U-Net map to its skip connection; the channels stay.",
+    min_inputs=2,
+    max_inputs=2,
+    infer_shape=_pad_to_match_shape,
+    emit_forward_ports=_pad_to_match_forward,
+    input_dtype="any",
+    id_prefix="padmatch",
+    input_names=("input", "like"),
 )
 
 SPECS = (
     _conv_spec(1),
     _conv_spec(2),
+    _conv_spec(3),
     CONV_TRANSPOSE2D,
     _pool_spec("MaxPool1d", 1, "Keeps the largest value in each window along the sequence."),
     _pool_spec("MaxPool2d", 2, "Keeps the largest value in each window: downsamples the image."),
+    _pool_spec("MaxPool3d", 3, "Keeps the largest value in each 3-D window."),
+    _pool_spec("AvgPool1d", 1, "Averages each window along the sequence."),
     _pool_spec("AvgPool2d", 2, "Averages each window: smooth downsampling."),
+    _pool_spec("AvgPool3d", 3, "Averages each 3-D window."),
     ADAPTIVE_AVG_POOL2D,
     UPSAMPLE,
+    _pad_spec("ZeroPad2d", 2, "Adds a border of zeros around the image."),
+    _pad_spec("ConstantPad2d", 2, "Adds a border of one value around the image.", value=True),
+    _pad_spec("ReflectionPad2d", 2, "Adds a border that mirrors the image's edge.", reflect=True),
+    _pad_spec("ReplicationPad2d", 2, "Adds a border that repeats the image's edge pixels."),
+    _pad_spec("ReflectionPad1d", 1, "Mirrors the sequence's ends outwards.", reflect=True),
+    PIXEL_SHUFFLE,
+    PIXEL_UNSHUFFLE,
+    PAD_TO_MATCH,
 )
+
 
 __all__ = ["SPECS", "fmt_shape"]

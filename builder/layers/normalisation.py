@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from .base import LayerSpec, Param, expect_rank, module_call, numel
+from .base import LayerSpec, Param, ShapeError, expect_rank, module_call, numel
+from .init import INIT_PARAMS
 
 EPS = Param(
     "eps", "float", 1e-5, "Added to the variance for numerical stability.", min=0.0, max=1.0
@@ -15,7 +16,7 @@ AFFINE = Param("affine", "bool", True, "Learn a per-channel scale and shift.")
 
 def _batchnorm_spec(n, ranks, what):
     cls = f"BatchNorm{n}d"
-    params = (EPS, MOMENTUM, AFFINE)
+    params = (EPS, MOMENTUM, AFFINE, *INIT_PARAMS)
     return LayerSpec(
         type=cls,
         category="normalisation",
@@ -32,6 +33,7 @@ def _batchnorm_spec(n, ranks, what):
 LAYER_NORM_PARAMS = (
     EPS,
     Param("elementwise_affine", "bool", True, "Learn a per-feature scale and shift."),
+    *INIT_PARAMS,
 )
 
 LAYER_NORM = LayerSpec(
@@ -46,19 +48,91 @@ LAYER_NORM = LayerSpec(
     id_prefix="ln",
 )
 
-DROPOUT2D = LayerSpec(
-    type="Dropout2d",
-    category="normalisation",
-    help="Zeroes whole channels at random while training.",
-    params=(Param("p", "float", 0.5, "Probability of zeroing each channel.", min=0.0, max=1.0),),
-    infer_shape=lambda s, p: expect_rank(s, (3,), "a (channels, height, width) input"),
-    emit_init=lambda s, p: module_call("Dropout2d", [], p, DROPOUT2D.params),
-    id_prefix="dropout",
+
+def _instancenorm_spec(n, ranks, what):
+    cls = f"InstanceNorm{n}d"
+    params = (
+        EPS,
+        MOMENTUM,
+        Param("affine", "bool", False, "Learn a per-channel scale and shift."),
+        Param(
+            "track_running_stats",
+            "bool",
+            False,
+            "Keep running statistics for eval mode (off: always the sample's own).",
+        ),
+        *INIT_PARAMS,
+    )
+    return LayerSpec(
+        type=cls,
+        category="normalisation",
+        help="Normalises each channel of each sample on its own (style transfer, GAN generators).",
+        params=params,
+        infer_shape=lambda s, p: expect_rank(s, ranks, what),
+        emit_init=lambda s, p: module_call(cls, [s[0][0]], p, params),
+        count_params=lambda s, p: 2 * s[0][0] if p["affine"] else 0,
+        count_macs=lambda s, out, p: numel(s[0]),
+        id_prefix="inorm",
+    )
+
+
+def _groupnorm_shape(shapes, p):
+    channels = shapes[0][0]
+    if channels % p["num_groups"]:
+        raise ShapeError(
+            f"{p['num_groups']} groups do not divide {channels} channels",
+            "Choose num_groups that divides the channel count.",
+        )
+    return shapes[0]
+
+
+GROUP_NORM_PARAMS = (
+    Param("num_groups", "int", 8, "Channel groups, each normalised together.", min=1),
+    EPS,
+    AFFINE,
+    *INIT_PARAMS,
 )
+
+GROUP_NORM = LayerSpec(
+    type="GroupNorm",
+    category="normalisation",
+    help="Normalises groups of channels within each sample; works at any batch size.",
+    params=GROUP_NORM_PARAMS,
+    infer_shape=_groupnorm_shape,
+    emit_init=lambda s, p: module_call(
+        "GroupNorm", [p["num_groups"], s[0][0]], p, GROUP_NORM_PARAMS[1:]
+    ),
+    count_params=lambda s, p: 2 * s[0][0] if p["affine"] else 0,
+    count_macs=lambda s, out, p: numel(s[0]),
+    id_prefix="gnorm",
+)
+
+
+def _channel_dropout(cls, ranks, what):
+    params = (Param("p", "float", 0.5, "Probability of zeroing each channel.", min=0.0, max=1.0),)
+    return LayerSpec(
+        type=cls,
+        category="normalisation",
+        help="Zeroes whole channels at random while training.",
+        params=params,
+        infer_shape=lambda s, p: expect_rank(s, ranks, what),
+        # p is always written: a bare Dropout2d() hides how much it drops.
+        emit_init=lambda s, p: f"nn.{cls}(p={float(p['p'])!r})",
+        id_prefix="dropout",
+    )
+
 
 SPECS = (
     _batchnorm_spec(1, (1, 2), "a (features) or (channels, length) input"),
     _batchnorm_spec(2, (3,), "a (channels, height, width) input"),
+    _batchnorm_spec(3, (4,), "a (channels, depth, height, width) input"),
     LAYER_NORM,
-    DROPOUT2D,
+    GROUP_NORM,
+    _instancenorm_spec(1, (2,), "a (channels, length) input"),
+    _instancenorm_spec(2, (3,), "a (channels, height, width) input"),
+    _instancenorm_spec(3, (4,), "a (channels, depth, height, width) input"),
+    _channel_dropout("Dropout1d", (2,), "a (channels, length) input"),
+    # torch also takes (N, C) here, as plain dropout: accepted as it is.
+    _channel_dropout("Dropout2d", (1, 3), "a (channels) or (channels, height, width) input"),
+    _channel_dropout("Dropout3d", (4,), "a (channels, depth, height, width) input"),
 )

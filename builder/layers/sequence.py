@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from .base import LayerSpec, Param, ShapeError, batch_dim, expect_rank, module_call, numel
+from .base import (
+    LayerSpec,
+    Param,
+    ShapeError,
+    batch_dim,
+    expect_rank,
+    fmt_shape,
+    module_call,
+    numel,
+)
+from .init import WEIGHT_INIT
 
 GATES = {"RNN": 1, "GRU": 3, "LSTM": 4}
 SEQUENCE_HINT = (
@@ -33,6 +43,7 @@ EMBEDDING_PARAMS = (
         min=0,
         optional=True,
     ),
+    WEIGHT_INIT,
 )
 
 EMBEDDING = LayerSpec(
@@ -50,10 +61,52 @@ EMBEDDING = LayerSpec(
 )
 
 
-def _recurrent_shape(shapes, p):
-    length, _ = expect_rank(shapes, (2,), "a (sequence, features) input", SEQUENCE_HINT)
-    width = p["hidden_size"] * (2 if p["bidirectional"] else 1)
-    return (width,) if p["return"] == "last" else (length, width)
+STATE_NAMES = {"RNN": ("h0",), "GRU": ("h0",), "LSTM": ("h0", "c0")}
+STATE_HINT = (
+    "A state is batch-first (layers x directions, hidden_size): connect the h_n (or c_n) port "
+    "of a layer like this one, or an Input of that shape."
+)
+
+
+def _state_shape(p) -> tuple[int, int]:
+    """Shape of h0/h_n (and c0/c_n) per sample, batch first: (layers x directions, hidden)."""
+    return (p["num_layers"] * (2 if p["bidirectional"] else 1), p["hidden_size"])
+
+
+def _check_states(cls, shapes, wanted):
+    states = shapes[1:]
+    names = STATE_NAMES.get(cls) or CELL_STATES[cls]
+    if states and len(states) != len(names):
+        raise ShapeError(
+            f"takes its initial state as {' and '.join(names)} together, not {len(states)} of them",
+            f"Connect {', '.join(names)} in that order after the input.",
+        )
+    for name, shape in zip(names, states, strict=False):
+        if tuple(shape) != tuple(wanted):
+            raise ShapeError(
+                f"{name} must be {fmt_shape(wanted)} per sample but is {fmt_shape(shape)}",
+                STATE_HINT,
+            )
+
+
+def _recurrent_output(cls):
+    def rule(shapes, p):
+        length, _ = expect_rank(shapes[:1], (2,), "a (sequence, features) input", SEQUENCE_HINT)
+        _check_states(cls, shapes, _state_shape(p))
+        width = p["hidden_size"] * (2 if p["bidirectional"] else 1)
+        return (width,) if p["return"] == "last" else (length, width)
+
+    return rule
+
+
+def _recurrent_ports(cls):
+    def ports(shapes, p):
+        outputs = {"output": _recurrent_output(cls)(shapes, p), "h_n": _state_shape(p)}
+        if cls == "LSTM":
+            outputs["c_n"] = _state_shape(p)
+        return outputs
+
+    return ports
 
 
 def _recurrent_params(cls):
@@ -79,12 +132,30 @@ def _recurrent_macs(cls):
     return count
 
 
-def _recurrent_forward(attr, xs, p):
-    # The module returns (outputs at every step, final state); the outputs are what flows on.
-    lines = [f"{{out}}, _ = self.{attr}({xs[0]})  # every time step; _ is the final state"]
-    if p["return"] == "last":
-        lines.append("{out} = {out}[:, -1]  # last time step")
-    return lines
+def _recurrent_forward(cls):
+    def emit(attr, xs, p, read, shapes):
+        # torch keeps the batch in dim 1 of a state even with batch_first; the graph keeps
+        # every tensor batch-first, so states are transposed on the way in and out.
+        lines, state_in = [], ""
+        if len(xs) > 1:
+            names = [f"{attr}_{name}" for name in STATE_NAMES[cls]]
+            for name, x in zip(names, xs[1:], strict=True):
+                lines.append(f"{name} = {x}.transpose(0, 1).contiguous()  # (layers, N, hidden)")
+            state_in = f", ({', '.join(names)})" if cls == "LSTM" else f", {names[0]}"
+        outs = [read.get("h_n"), read.get("c_n")] if cls == "LSTM" else [read.get("h_n")]
+        if any(outs):
+            state = ", ".join(o or "_" for o in outs)
+            state = f"({state})" if cls == "LSTM" else state
+            lines.append(f"{{out}}, {state} = self.{attr}({xs[0]}{state_in})")
+            lines += [f"{o} = {o}.transpose(0, 1)  # batch first" for o in outs if o]
+        else:
+            call = f"self.{attr}({xs[0]}{state_in})"
+            lines.append(f"{{out}}, _ = {call}  # every time step; _ is the final state")
+        if p["return"] == "last":
+            lines.append("{out} = {out}[:, -1]  # last time step")
+        return lines
+
+    return emit
 
 
 def _recurrent_spec(cls, help_text):
@@ -102,6 +173,8 @@ def _recurrent_spec(cls, help_text):
             choices=("last", "sequence"),
         ),
     )
+    if cls == "RNN":
+        params += (NONLINEARITY,)
     ctor_params = tuple(q for q in params[1:] if q.name != "return")
 
     def emit_init(shapes, p):
@@ -111,25 +184,120 @@ def _recurrent_spec(cls, help_text):
     return LayerSpec(
         type=cls,
         category="sequence",
-        help=help_text,
+        help=help_text + " Optional inputs: the initial state; ports h_n (c_n): the final one.",
         params=params,
-        infer_shape=_recurrent_shape,
+        infer_shape=_recurrent_output(cls),
         emit_init=emit_init,
-        emit_forward=_recurrent_forward,
+        emit_forward_ports=_recurrent_forward(cls),
+        output_ports=_recurrent_ports(cls),
         count_params=_recurrent_params(cls),
         count_macs=_recurrent_macs(cls),
         id_prefix=cls.lower(),
+        max_inputs=1 + len(STATE_NAMES[cls]),
+        input_names=("input", *STATE_NAMES[cls]),
+    )
+
+
+NONLINEARITY = Param(
+    "nonlinearity", "choice", "tanh", "The recurrence's activation.", choices=("tanh", "relu")
+)
+CELL_STATES = {"RNNCell": ("h",), "GRUCell": ("h",), "LSTMCell": ("h", "c")}
+CELL_GATES = {"RNNCell": 1, "GRUCell": 3, "LSTMCell": 4}
+
+
+def _cell_shape(cls):
+    def rule(shapes, p):
+        expect_rank(shapes[:1], (1,), "a (features) input: one time step", None)
+        _check_states(cls, shapes, (p["hidden_size"],))
+        return (p["hidden_size"],)
+
+    return rule
+
+
+def _cell_forward(cls):
+    def emit(attr, xs, p, read, shapes):
+        state = ""
+        if len(xs) > 1:
+            state = f", ({xs[1]}, {xs[2]})" if cls == "LSTMCell" else f", {xs[1]}"
+        call = f"self.{attr}({xs[0]}{state})"
+        if cls == "LSTMCell":
+            return [f"{{out}}, {read.get('c', '_')} = {call}"]
+        return call
+
+    return emit
+
+
+def _cell_spec(cls, help_text):
+    params = (
+        Param("hidden_size", "int", 64, "Size of the hidden state.", min=1),
+        Param("bias", "bool", True, "Learn additive biases."),
+    )
+    if cls == "RNNCell":
+        params += (NONLINEARITY,)
+    gates = CELL_GATES[cls]
+    return LayerSpec(
+        type=cls,
+        category="sequence",
+        help=help_text,
+        params=params,
+        infer_shape=_cell_shape(cls),
+        emit_init=lambda s, p: module_call(cls, [s[0][-1], p["hidden_size"]], p, params[1:]),
+        emit_forward_ports=_cell_forward(cls),
+        output_ports=(
+            (lambda s, p: {"h": (p["hidden_size"],), "c": (p["hidden_size"],)})
+            if cls == "LSTMCell"
+            else None
+        ),
+        count_params=lambda s, p: (
+            gates * p["hidden_size"] * (s[0][-1] + p["hidden_size"])
+            + (2 * gates * p["hidden_size"] if p["bias"] else 0)
+        ),
+        count_macs=lambda s, out, p: gates * p["hidden_size"] * (s[0][-1] + p["hidden_size"]),
+        id_prefix=cls.lower(),
+        max_inputs=1 + len(CELL_STATES[cls]),
+        input_names=("input", *CELL_STATES[cls]),
     )
 
 
 def _attention_shape(shapes, p, heads_key):
-    _, embed = expect_rank(shapes, (2,), "a (sequence, features) input", SEQUENCE_HINT)
+    _, embed = expect_rank(shapes[:1], (2,), "a (sequence, features) input", SEQUENCE_HINT)
     if embed % p[heads_key]:
         raise ShapeError(
             f"{p[heads_key]} heads do not divide the feature size {embed}",
             "Choose a head count that divides it.",
         )
     return shapes[0]
+
+
+def _mha_inputs(shapes):
+    """(query, key, value) shapes: one input is self-attention, two share key and value."""
+    query = shapes[0]
+    key = shapes[1] if len(shapes) > 1 else query
+    value = shapes[2] if len(shapes) > 2 else key
+    return query, key, value
+
+
+def _mha_shape(shapes, p):
+    _attention_shape(shapes, p, "num_heads")
+    query, key, value = _mha_inputs(shapes)
+    for name, shape in (("key", key), ("value", value)):
+        expect_rank([shape], (2,), f"a (sequence, features) {name}", SEQUENCE_HINT)
+    if key[0] != value[0]:
+        raise ShapeError(
+            f"key and value have different lengths ({key[0]} and {value[0]})",
+            "Give them the same sequence length.",
+        )
+    if p["is_causal"] and query[0] != key[0]:
+        raise ShapeError(
+            "a causal mask needs query and key of the same length",
+            "Turn is_causal off for cross-attention.",
+        )
+    return query
+
+
+def _mha_ports(shapes, p):
+    query, key, _ = _mha_inputs(shapes)
+    return {"output": _mha_shape(shapes, p), "attn_weights": (query[0], key[0])}
 
 
 MHA_PARAMS = (
@@ -143,30 +311,80 @@ MHA_PARAMS = (
     ),
     Param("dropout", "float", 0.0, "Dropout on the attention weights.", min=0.0, max=1.0),
     Param("bias", "bool", True, "Learn biases in the projections."),
+    Param(
+        "is_causal",
+        "bool",
+        False,
+        "Each position sees only itself and earlier ones (a language model's mask).",
+        in_ctor=False,
+    ),
 )
 
 
 def _mha_emit(shapes, p):
-    call = module_call("MultiheadAttention", [shapes[0][-1], p["num_heads"]], p, MHA_PARAMS[1:])
-    return call[:-1] + ", batch_first=True)"
+    query, key, value = _mha_inputs(shapes)
+    call = module_call("MultiheadAttention", [query[-1], p["num_heads"]], p, MHA_PARAMS[1:])
+    extra = "".join(
+        f", {name}={shape[-1]}"
+        for name, shape in (("kdim", key), ("vdim", value))
+        if shape[-1] != query[-1]
+    )
+    return call[:-1] + f"{extra}, batch_first=True)"
+
+
+def _causal_mask(attr: str, x: str) -> str:
+    # A float mask of -inf above the diagonal, as nn.Transformer makes it.
+    return (
+        f"{attr}_mask = nn.Transformer.generate_square_subsequent_mask("
+        f"{x}.shape[1], device={x}.device)"
+    )
+
+
+def _mha_forward(attr, xs, p, read, shapes):
+    query = xs[0]
+    key = xs[1] if len(xs) > 1 else query
+    value = xs[2] if len(xs) > 2 else key
+    lines, mask = [], ""
+    if p["is_causal"]:
+        lines.append(_causal_mask(attr, query))
+        mask = f", attn_mask={attr}_mask, is_causal=True"
+    weights = read.get("attn_weights")
+    if weights:
+        # averaged over heads, (N, query length, key length), as torch returns them
+        call = f"self.{attr}({query}, {key}, {value}{mask})"
+        lines.append(f"{{out}}, {weights} = {call}")
+    else:
+        call = f"self.{attr}({query}, {key}, {value}{mask}, need_weights=False)"
+        lines.append(f"{{out}}, _ = {call}")
+    return lines
+
+
+def _mha_params(shapes, p):
+    query, key, value = _mha_inputs(shapes)
+    e = query[-1]
+    weights = e * e + e * key[-1] + e * value[-1] + e * e
+    return weights + (4 * e if p["bias"] else 0)
 
 
 MULTIHEAD_ATTENTION = LayerSpec(
     type="MultiheadAttention",
     category="sequence",
-    help="Self-attention: every position looks at every other position.",
+    help="Attention: every query position looks at every key position. One input: "
+    "self-attention; two: query and key=value; three: query, key, value. Port attn_weights: "
+    "the weights, averaged over heads.",
     params=MHA_PARAMS,
-    infer_shape=lambda s, p: _attention_shape(s, p, "num_heads"),
+    infer_shape=_mha_shape,
     emit_init=_mha_emit,
-    emit_forward=lambda attr, xs, p: [
-        f"{{out}}, _ = self.{attr}({xs[0]}, {xs[0]}, {xs[0]}, need_weights=False)"
-    ],
-    count_params=lambda s, p: 4 * s[0][-1] ** 2 + (4 * s[0][-1] if p["bias"] else 0),
+    emit_forward_ports=_mha_forward,
+    output_ports=_mha_ports,
+    count_params=_mha_params,
     count_macs=lambda s, out, p: 4 * s[0][0] * s[0][1] ** 2 + 2 * s[0][0] ** 2 * s[0][1],
     id_prefix="attn",
+    max_inputs=3,
+    input_names=("query", "key", "value"),
 )
 
-ENCODER_PARAMS = (
+TRANSFORMER_PARAMS = (
     Param("nhead", "int", 4, "Attention heads; must divide the feature size.", min=1, max=64),
     Param("dim_feedforward", "int", 2048, "Width of the feed-forward block.", min=1),
     Param("dropout", "float", 0.1, "Dropout inside the block.", min=0.0, max=1.0),
@@ -180,6 +398,17 @@ ENCODER_PARAMS = (
     Param(
         "norm_first", "bool", False, "LayerNorm before (pre-norm) instead of after each sub-block."
     ),
+    Param("layer_norm_eps", "float", 1e-5, "The LayerNorms' eps.", min=0.0, max=1.0),
+)
+ENCODER_PARAMS = (
+    *TRANSFORMER_PARAMS,
+    Param(
+        "is_causal",
+        "bool",
+        False,
+        "Each position attends only to itself and earlier ones (a language model's mask).",
+        in_ctor=False,
+    ),
 )
 
 
@@ -188,6 +417,15 @@ def _encoder_emit(shapes, p):
         "TransformerEncoderLayer", [shapes[0][-1], p["nhead"]], p, ENCODER_PARAMS[1:]
     )
     return call[:-1] + ", batch_first=True)"
+
+
+def _encoder_forward(attr, xs, p, read, shapes):
+    if not p["is_causal"]:
+        return f"self.{attr}({xs[0]})"
+    return [
+        _causal_mask(attr, xs[0]),
+        f"{{out}} = self.{attr}({xs[0]}, src_mask={attr}_mask, is_causal=True)",
+    ]
 
 
 def _encoder_params(shapes, p):
@@ -202,9 +440,66 @@ TRANSFORMER_ENCODER_LAYER = LayerSpec(
     params=ENCODER_PARAMS,
     infer_shape=lambda s, p: _attention_shape(s, p, "nhead"),
     emit_init=_encoder_emit,
+    emit_forward_ports=_encoder_forward,
     count_params=_encoder_params,
     count_macs=lambda s, out, p: s[0][0] * (_encoder_params(s, p) + s[0][0] * s[0][1] * 2),
     id_prefix="encoder",
+)
+
+DECODER_PARAMS = (
+    *TRANSFORMER_PARAMS,
+    Param(
+        "tgt_is_causal",
+        "bool",
+        False,
+        "Each target position attends only to itself and earlier ones (off: sees all).",
+        in_ctor=False,
+    ),
+)
+
+
+def _decoder_shape(shapes, p):
+    target = _attention_shape(shapes, p, "nhead")
+    memory = expect_rank(shapes[1:], (2,), "a (sequence, features) memory", SEQUENCE_HINT)
+    if memory[-1] != target[-1]:
+        raise ShapeError(
+            f"the memory has {memory[-1]} features but the target {target[-1]}",
+            "Give the encoder output the decoder's feature size.",
+        )
+    return target
+
+
+def _decoder_emit(shapes, p):
+    call = module_call(
+        "TransformerDecoderLayer", [shapes[0][-1], p["nhead"]], p, DECODER_PARAMS[1:]
+    )
+    return call[:-1] + ", batch_first=True)"
+
+
+def _decoder_forward(attr, xs, p, read, shapes):
+    if not p["tgt_is_causal"]:
+        return f"self.{attr}({xs[0]}, {xs[1]})"
+    return [
+        _causal_mask(attr, xs[0]),
+        f"{{out}} = self.{attr}({xs[0]}, {xs[1]}, tgt_mask={attr}_mask, tgt_is_causal=True)",
+    ]
+
+
+TRANSFORMER_DECODER_LAYER = LayerSpec(
+    type="TransformerDecoderLayer",
+    category="sequence",
+    help="One Transformer decoder block: masked self-attention over the target (input 1), "
+    "attention to the encoder's memory (input 2), then a feed-forward net.",
+    params=DECODER_PARAMS,
+    infer_shape=_decoder_shape,
+    emit_init=_decoder_emit,
+    emit_forward_ports=_decoder_forward,
+    count_params=lambda s, p: _encoder_params(s, p) + 4 * s[0][-1] ** 2 + 6 * s[0][-1],
+    count_macs=lambda s, out, p: 2 * s[0][0] * (_encoder_params(s, p) + s[0][0] * s[0][1] * 2),
+    id_prefix="decoder",
+    min_inputs=2,
+    max_inputs=2,
+    input_names=("tgt", "memory"),
 )
 
 
@@ -319,8 +614,12 @@ SPECS = (
         "LSTM", "Long short-term memory: gated recurrence that keeps long-range information."
     ),
     _recurrent_spec("GRU", "Gated recurrent unit: a lighter LSTM."),
+    _cell_spec("RNNCell", "One step of a plain recurrent layer: (input, h) to the next h."),
+    _cell_spec("LSTMCell", "One LSTM step: (input, h, c) to the next h (and c, port c)."),
+    _cell_spec("GRUCell", "One GRU step: (input, h) to the next h."),
     MULTIHEAD_ATTENTION,
     TRANSFORMER_ENCODER_LAYER,
+    TRANSFORMER_DECODER_LAYER,
     POSITIONAL_EMBEDDING,
     SEQUENCE_MEAN,
 )

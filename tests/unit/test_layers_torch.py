@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 import torch
+from torch import nn
+from torch.nn import functional as F
 
 from builder.codegen import generate_source
 from builder.compile import compile_model, example_inputs
@@ -65,6 +67,13 @@ def compare(arch, reference, *, module=None, batch=3, inputs=None):
 
 
 # (type, input shapes, params, reference taking the inputs, output ports or None)
+def unet_pad(x1, x2):
+    """milesial's Pytorch-UNet Up.forward: pad the upsampled x1 to the skip x2's size."""
+    diff_y = x2.size()[2] - x1.size()[2]
+    diff_x = x2.size()[3] - x1.size()[3]
+    return F.pad(x1, [diff_x // 2, diff_x - diff_x // 2, diff_y // 2, diff_y - diff_y // 2])
+
+
 FUNCTION_CASES = [
     ("mul", [(3, 4)], {"other": 0.5}, lambda x: x * 0.5, None),
     ("add", [(3, 4)], {"other": -2.0}, lambda x: x - 2.0, None),
@@ -107,6 +116,9 @@ FUNCTION_CASES = [
         ["part1", "part0"],
     ),
     ("chunk", [(5,)], {"chunks": 3}, lambda x: torch.chunk(x, 3, dim=1), [0, 1, 2]),
+    ("PadToMatch", [(3, 5, 5), (2, 6, 7)], {}, unet_pad, None),
+    ("PadToMatch", [(3, 8, 8), (1, 6, 5)], {}, unet_pad, None),
+    ("PadToMatch", [(3, 30, 30), (4, 60, 60)], {}, lambda x, s: F.pad(x, [15, 15, 15, 15]), None),
     ("chunk", [(4, 6)], {"chunks": 2, "dim": 2}, lambda x: torch.chunk(x, 2, dim=2)[1:], [1]),
 ]
 
@@ -154,6 +166,206 @@ def test_reshape_refuses_two_unknown_sizes(build_chain):
 def test_permute_must_keep_the_batch_first(build_chain):
     error = analyse(build_chain((3, 4), ("permute", {"dims": [1, 0, 2]}))).errors[0]
     assert "batch" in str(error) and error.node == "permute1"
+
+
+def causal_mask(length: int) -> torch.Tensor:
+    """-inf above the diagonal, written out here rather than taken from nn.Transformer."""
+    return torch.triu(torch.full((length, length), float("-inf")), diagonal=1)
+
+
+def _call(m, *xs):
+    return m(*xs)
+
+
+def _first(m, *xs):
+    return m(*xs)[0]
+
+
+# (type, input shapes, params, hand-built module, reference(module, *inputs), output ports)
+MODULE_CASES = [
+    ("Conv3d", [(2, 5, 6, 7)], {"out_channels": 3, "kernel_size": 3, "padding": 1},
+     lambda: nn.Conv3d(2, 3, 3, padding=1), _call, None),
+    ("Conv2d", [(3, 9, 9)], {"out_channels": 4, "kernel_size": 3, "padding": "same"},
+     lambda: nn.Conv2d(3, 4, 3, padding="same"), _call, None),
+    ("Conv1d", [(3, 9)], {"out_channels": 2, "kernel_size": 4, "padding": "same", "dilation": 2},
+     lambda: nn.Conv1d(3, 2, 4, padding="same", dilation=2), _call, None),
+    ("Conv2d", [(3, 9, 9)], {"out_channels": 4, "kernel_size": 3, "padding": "valid"},
+     lambda: nn.Conv2d(3, 4, 3, padding="valid"), _call, None),
+    ("Conv2d", [(3, 6, 6)],
+     {"out_channels": 2, "kernel_size": 3, "padding": 1, "padding_mode": "reflect"},
+     lambda: nn.Conv2d(3, 2, 3, padding=1, padding_mode="reflect"), _call, None),
+    ("Conv1d", [(2, 8)], {"out_channels": 2, "kernel_size": 3, "padding": 2,
+                          "padding_mode": "circular"},
+     lambda: nn.Conv1d(2, 2, 3, padding=2, padding_mode="circular"), _call, None),
+    ("MaxPool2d", [(3, 5, 5)], {"kernel_size": 2, "ceil_mode": True},
+     lambda: nn.MaxPool2d(2, ceil_mode=True), _call, None),
+    ("MaxPool2d", [(1, 8, 8)], {"kernel_size": 3, "stride": 2, "padding": 1, "ceil_mode": True},
+     lambda: nn.MaxPool2d(3, 2, 1, ceil_mode=True), _call, None),
+    ("MaxPool3d", [(2, 4, 6, 6)], {"kernel_size": 2}, lambda: nn.MaxPool3d(2), _call, None),
+    ("AvgPool3d", [(2, 4, 6, 5)], {"kernel_size": 2, "ceil_mode": True},
+     lambda: nn.AvgPool3d(2, ceil_mode=True), _call, None),
+    ("AvgPool1d", [(3, 9)], {"kernel_size": 3, "stride": 2},
+     lambda: nn.AvgPool1d(3, 2), _call, None),
+    ("BatchNorm3d", [(3, 4, 5, 6)], {}, lambda: nn.BatchNorm3d(3), _call, None),
+    ("InstanceNorm1d", [(3, 10)], {}, lambda: nn.InstanceNorm1d(3), _call, None),
+    ("InstanceNorm2d", [(3, 6, 6)], {"affine": True},
+     lambda: nn.InstanceNorm2d(3, affine=True), _call, None),
+    ("InstanceNorm2d", [(3, 6, 6)], {"track_running_stats": True, "eps": 1e-3},
+     lambda: nn.InstanceNorm2d(3, eps=1e-3, track_running_stats=True), _call, None),
+    ("InstanceNorm3d", [(2, 3, 4, 5)], {}, lambda: nn.InstanceNorm3d(2), _call, None),
+    ("GroupNorm", [(6, 4, 4)], {"num_groups": 3}, lambda: nn.GroupNorm(3, 6), _call, None),
+    ("GroupNorm", [(4, 5)], {"num_groups": 2, "affine": False},
+     lambda: nn.GroupNorm(2, 4, affine=False), _call, None),
+    ("ReflectionPad2d", [(2, 5, 6)], {"padding": 2}, lambda: nn.ReflectionPad2d(2), _call, None),
+    ("ReflectionPad2d", [(2, 5, 6)], {"padding": [1, 2, 0, 3]},
+     lambda: nn.ReflectionPad2d((1, 2, 0, 3)), _call, None),
+    ("ZeroPad2d", [(2, 5, 6)], {"padding": [1, 0, 2, 1]},
+     lambda: nn.ZeroPad2d((1, 0, 2, 1)), _call, None),
+    ("ZeroPad2d", [(2, 5, 6)], {"padding": [-1, 0, 0, -2]},
+     lambda: nn.ZeroPad2d((-1, 0, 0, -2)), _call, None),
+    ("ConstantPad2d", [(2, 3, 3)], {"padding": 1, "value": 0.5},
+     lambda: nn.ConstantPad2d(1, 0.5), _call, None),
+    ("ReplicationPad2d", [(2, 3, 3)], {"padding": 2}, lambda: nn.ReplicationPad2d(2), _call, None),
+    ("ReflectionPad1d", [(3, 8)], {"padding": [2, 1]},
+     lambda: nn.ReflectionPad1d((2, 1)), _call, None),
+    ("PixelShuffle", [(8, 3, 3)], {"upscale_factor": 2}, lambda: nn.PixelShuffle(2), _call, None),
+    ("PixelUnshuffle", [(2, 4, 6)], {"downscale_factor": 2},
+     lambda: nn.PixelUnshuffle(2), _call, None),
+    ("Upsample", [(2, 4, 5)], {"scale_factor": 2.0, "mode": "bilinear", "align_corners": True},
+     lambda: nn.Upsample(scale_factor=2.0, mode="bilinear", align_corners=True), _call, None),
+    ("Upsample", [(2, 6)], {"scale_factor": 2.0, "mode": "linear", "align_corners": False},
+     lambda: nn.Upsample(scale_factor=2.0, mode="linear", align_corners=False), _call, None),
+    ("Upsample", [(2, 3, 4, 5)], {"scale_factor": 2.0, "mode": "trilinear"},
+     lambda: nn.Upsample(scale_factor=2.0, mode="trilinear"), _call, None),
+    ("Upsample", [(2, 4, 5)], {"scale_factor": 3.0, "mode": "bicubic"},
+     lambda: nn.Upsample(scale_factor=3.0, mode="bicubic"), _call, None),
+    ("PReLU", [(4, 6)], {}, lambda: nn.PReLU(), _call, None),
+    ("PReLU", [(4, 6, 6)], {"num_parameters": 4, "init": 0.1},
+     lambda: nn.PReLU(4, 0.1), _call, None),
+    ("Softplus", [(5,)], {"beta": 2.0, "threshold": 10.0},
+     lambda: nn.Softplus(2.0, 10.0), _call, None),
+    ("Mish", [(5,)], {}, lambda: nn.Mish(), _call, None),
+    ("Hardswish", [(5,)], {}, lambda: nn.Hardswish(), _call, None),
+    ("Hardsigmoid", [(5,)], {}, lambda: nn.Hardsigmoid(), _call, None),
+    ("ReLU6", [(5,)], {}, lambda: nn.ReLU6(), _call, None),
+    ("GLU", [(6,)], {}, lambda: nn.GLU(), _call, None),
+    ("GLU", [(4, 3)], {"dim": 1}, lambda: nn.GLU(dim=1), _call, None),
+    ("Dropout1d", [(3, 7)], {"p": 0.3}, lambda: nn.Dropout1d(0.3), _call, None),
+    ("Dropout3d", [(2, 3, 4, 5)], {}, lambda: nn.Dropout3d(), _call, None),
+    ("RNN", [(7, 5)], {"hidden_size": 6, "nonlinearity": "relu"},
+     lambda: nn.RNN(5, 6, nonlinearity="relu", batch_first=True),
+     lambda m, x: m(x)[0][:, -1], None),
+    ("RNNCell", [(5,)], {"hidden_size": 4, "nonlinearity": "relu"},
+     lambda: nn.RNNCell(5, 4, nonlinearity="relu"), _call, None),
+    ("RNNCell", [(5,), (4,)], {"hidden_size": 4}, lambda: nn.RNNCell(5, 4), _call, None),
+    ("GRUCell", [(5,), (3,)], {"hidden_size": 3}, lambda: nn.GRUCell(5, 3), _call, None),
+    ("LSTMCell", [(5,)], {"hidden_size": 3, "bias": False},
+     lambda: nn.LSTMCell(5, 3, bias=False), _first, None),
+    ("LSTMCell", [(5,), (3,), (3,)], {"hidden_size": 3}, lambda: nn.LSTMCell(5, 3),
+     lambda m, x, h, c: m(x, (h, c)), ["h", "c"]),
+    ("LSTM", [(7, 5), (2, 6), (2, 6)],
+     {"hidden_size": 6, "num_layers": 2, "return": "sequence"},
+     lambda: nn.LSTM(5, 6, num_layers=2, batch_first=True),
+     lambda m, x, h, c: _batch_first_states(m(x, (_torch_state(h), _torch_state(c))), True),
+     ["output", "h_n", "c_n"]),
+    ("GRU", [(7, 5), (2, 4)], {"hidden_size": 4, "bidirectional": True},
+     lambda: nn.GRU(5, 4, bidirectional=True, batch_first=True),
+     lambda m, x, h: _batch_first_states(m(x, _torch_state(h)), False, last=True),
+     ["output", "h_n"]),
+    ("LSTM", [(7, 5)], {"hidden_size": 3}, lambda: nn.LSTM(5, 3, batch_first=True),
+     lambda m, x: (m(x)[1][1].transpose(0, 1),), ["c_n"]),
+    ("MultiheadAttention", [(6, 8)], {"num_heads": 2, "is_causal": True},
+     lambda: nn.MultiheadAttention(8, 2, batch_first=True),
+     lambda m, x: m(x, x, x, attn_mask=causal_mask(6))[0], None),
+    ("MultiheadAttention", [(6, 8), (4, 8)], {"num_heads": 2},
+     lambda: nn.MultiheadAttention(8, 2, batch_first=True),
+     lambda m, q, kv: m(q, kv, kv), ["output", "attn_weights"]),
+    ("MultiheadAttention", [(6, 8), (4, 5), (4, 3)], {"num_heads": 4, "bias": False},
+     lambda: nn.MultiheadAttention(8, 4, bias=False, kdim=5, vdim=3, batch_first=True),
+     lambda m, q, k, v: m(q, k, v)[0], None),
+    ("TransformerEncoderLayer", [(6, 8)],
+     {"nhead": 2, "dim_feedforward": 16, "is_causal": True, "layer_norm_eps": 1e-6},
+     lambda: nn.TransformerEncoderLayer(8, 2, 16, layer_norm_eps=1e-6, batch_first=True),
+     lambda m, x: m(x, src_mask=causal_mask(6)), None),
+    ("TransformerDecoderLayer", [(5, 8), (7, 8)],
+     {"nhead": 2, "dim_feedforward": 16, "tgt_is_causal": True},
+     lambda: nn.TransformerDecoderLayer(8, 2, 16, batch_first=True),
+     lambda m, t, mem: m(t, mem, tgt_mask=causal_mask(5)), None),
+    ("TransformerDecoderLayer", [(5, 8), (7, 8)],
+     {"nhead": 4, "dim_feedforward": 8, "norm_first": True, "activation": "gelu"},
+     lambda: nn.TransformerDecoderLayer(8, 4, 8, activation="gelu", norm_first=True,
+                                        batch_first=True),
+     _call, None),
+]  # fmt: skip
+
+
+def _torch_state(state):
+    """A batch-first graph state as torch takes it: (layers, N, hidden)."""
+    return state.transpose(0, 1).contiguous()
+
+
+def _batch_first_states(result, lstm, last=False):
+    output, state = result
+    states = state if lstm else (state,)
+    return (output[:, -1] if last else output, *(s.transpose(0, 1) for s in states))
+
+
+@pytest.mark.parametrize(
+    ("layer", "shapes", "params", "make", "reference", "ports"),
+    MODULE_CASES,
+    ids=[f"{c[0]}-{i}" for i, c in enumerate(MODULE_CASES)],
+)
+def test_layer_matches_torch_by_hand(layer, shapes, params, make, reference, ports):
+    module = make()
+    compare(
+        graph(shapes, layer, params, ports=ports),
+        lambda *xs: reference(module, *xs),
+        module=module,
+    )
+
+
+def test_causal_attention_ignores_later_tokens():
+    arch = graph([(6, 8)], "TransformerEncoderLayer", {"nhead": 2, "is_causal": True})
+    model = compile_model(arch).eval()
+    x = torch.randn(2, 6, 8)
+    changed = x.clone()
+    changed[:, 3:] = torch.randn(2, 3, 8)
+    with torch.no_grad():
+        before, after = model(x), model(changed)
+    assert torch.allclose(before[:, :3], after[:, :3], atol=1e-6)
+    assert not torch.allclose(before[:, 3:], after[:, 3:])
+
+
+def test_recurrent_state_sizes_are_checked():
+    arch = graph([(7, 5), (1, 4)], "GRU", {"hidden_size": 6})
+    error = analyse(arch).errors[0]
+    assert error.node == "layer" and "h0" in str(error) and "(1, 6)" not in str(error)
+
+
+def test_lstm_needs_both_initial_states():
+    arch = graph([(7, 5), (1, 6)], "LSTM", {"hidden_size": 6})
+    assert "h0 and c0" in str(analyse(arch).errors[0])
+
+
+def test_padding_same_with_a_stride_is_refused(build_chain):
+    arch = build_chain((3, 8, 8), ("Conv2d", {"kernel_size": 3, "padding": "same", "stride": 2}))
+    assert "stride 1" in str(analyse(arch).errors[0])
+
+
+def test_padding_same_on_a_pool_gets_a_hint(build_chain):
+    from builder.errors import BuilderError
+
+    with pytest.raises(BuilderError) as err:
+        build_chain((3, 8, 8), ("MaxPool2d", {"padding": "same"}))
+    assert "kernel_size // 2" in err.value.hint
+
+
+def test_minus_one_outside_reshape_gets_a_hint(build_chain):
+    from builder.errors import BuilderError
+
+    with pytest.raises(BuilderError) as err:
+        build_chain((8,), ("Linear", {"out_features": -1}))
+    assert "Reshape" in err.value.hint
 
 
 # ---- output ports and Output nodes ------------------------------------------------------
@@ -251,11 +463,11 @@ def ruff_clean(sources: dict[str, str], tmp_path: Path) -> None:
         assert done.returncode == 0, done.stdout + done.stderr
 
 
-def test_tensor_op_sources_are_ruff_clean(tmp_path):
+def test_generated_sources_are_ruff_clean(tmp_path):
     sources = {}
-    for i, (layer, shapes, params, _, ports) in enumerate(FUNCTION_CASES):
+    for i, (layer, shapes, params, *_, ports) in enumerate(FUNCTION_CASES + MODULE_CASES):
         sources[f"case{i}_{layer}"] = generate_source(graph(shapes, layer, params, ports=ports))
     ruff_clean(sources, tmp_path)
 
 
-TORCH_CHECKED = {case[0] for case in FUNCTION_CASES} | {"Output"}
+TORCH_CHECKED = {case[0] for case in FUNCTION_CASES + MODULE_CASES} | {"Output"}
