@@ -148,23 +148,36 @@ def _double_conv(r, prefix, out_channels, mid_channels=None):
     return r.add("ReLU")
 
 
-def unet(size=64, base=4, n_classes=2):
-    """The plain (transposed-conv) U-Net; at 64x64 no padding is needed to match the skips."""
+def unet(size=64, base=4, n_classes=2, bilinear=False):
+    """milesial's U-Net; at 64x64 no padding is needed to match the skips."""
     r = Recipe("UNet", [3, size, size])
+    factor = 2 if bilinear else 1
     skips = [_double_conv(r, "inc", base)]
     for i in range(1, 5):
         r.add("MaxPool2d", {"kernel_size": 2})
-        skips.append(_double_conv(r, f"down{i}.maxpool_conv.1", base * 2**i))
+        out = base * 2**i // (factor if i == 4 else 1)
+        skips.append(_double_conv(r, f"down{i}.maxpool_conv.1", out))
     x = skips.pop()
     for i in range(1, 5):
-        channels = base * 2 ** (5 - i)
+        channels = base * 2 ** (5 - i)  # in_channels of Up i
+        out = channels // 2 // (factor if i < 4 else 1)
         r.last = x
-        params = {"out_channels": channels // 2, "kernel_size": 2, "stride": 2}
-        up = r.add("ConvTranspose2d", params, path=f"up{i}.up")
+        if bilinear:
+            params = {"scale_factor": 2.0, "mode": "bilinear", "align_corners": True}
+            up = r.add("Upsample", params, path=f"up{i}.up")
+            mid = channels // 2
+        else:
+            params = {"out_channels": channels // 2, "kernel_size": 2, "stride": 2}
+            up = r.add("ConvTranspose2d", params, path=f"up{i}.up")
+            mid = None
         r.add("Concat", {"dim": 1}, inputs=[skips.pop(), up])
-        x = _double_conv(r, f"up{i}.conv", channels // 2)
+        x = _double_conv(r, f"up{i}.conv", out, mid)
     r.add("Conv2d", {"out_channels": n_classes, "kernel_size": 1}, path="outc")
     return r
+
+
+def unet_bilinear():
+    return unet(bilinear=True)
 
 
 def super_resolution(upscale_factor=3):
@@ -197,4 +210,38 @@ def dcgan_discriminator(ndf=8, nc=3):
     r.add("Sigmoid")
     r.add("Flatten")  # output.view(-1, 1)
     r.add("squeeze", {"dim": 1})  # one probability per image: shape (N,)
+    return r
+
+
+def _style_conv(r, prefix, out_channels, kernel, stride):
+    r.add("ReflectionPad2d", {"padding": kernel // 2}, path=f"{prefix}.reflection_pad")
+    params = {"out_channels": out_channels, "kernel_size": kernel}
+    if stride != 1:
+        params["stride"] = stride
+    return r.add("Conv2d", params, path=f"{prefix}.conv2d")
+
+
+def fast_neural_style(width=8):
+    r = Recipe("TransformerNet", [3, 32, 32])
+    norm = {"affine": True}
+    for i, (out, kernel, stride) in enumerate(
+        [(width, 9, 1), (width * 2, 3, 2), (width * 4, 3, 2)]
+    ):
+        _style_conv(r, f"conv{i + 1}", out, kernel, stride)
+        r.add("InstanceNorm2d", norm, path=f"in{i + 1}")
+        r.add("ReLU")
+    for k in range(1, 6):
+        entry = r.last
+        _style_conv(r, f"res{k}.conv1", width * 4, 3, 1)
+        r.add("InstanceNorm2d", norm, path=f"res{k}.in1")
+        r.add("ReLU")
+        _style_conv(r, f"res{k}.conv2", width * 4, 3, 1)
+        main = r.add("InstanceNorm2d", norm, path=f"res{k}.in2")
+        r.add("Add", inputs=[main, entry])
+    for i, out in enumerate([width * 2, width], start=1):
+        r.add("Upsample", {"scale_factor": 2.0})
+        _style_conv(r, f"deconv{i}", out, 3, 1)
+        r.add("InstanceNorm2d", norm, path=f"in{i + 3}")
+        r.add("ReLU")
+    _style_conv(r, "deconv3", 3, 9, 1)
     return r

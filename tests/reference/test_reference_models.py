@@ -43,7 +43,6 @@ CASES = [
         "MnistRNN",
         ((1, 28, 28),),
         recipe=recipes.mnist_rnn,
-        missing="Dropout2d on an (N, C) input, which torch accepts",
     ),
     Case("resnet18", "ResNet18(num_classes=10, width=16)", ((3, 32, 32),), recipe=recipes.resnet18),
     Case(
@@ -81,9 +80,9 @@ CASES = [
     Case("unet_64", "UNet(3, 2, False, 4)", ((3, 64, 64),), recipe=recipes.unet),
     Case(
         "unet_bilinear_64",
-        "UNet(3, 2, True, 8)",
+        "UNet(3, 2, True, 4)",
         ((3, 64, 64),),
-        missing="Upsample align_corners=True",
+        recipe=recipes.unet_bilinear,
     ),
     Case(
         "unet_60", "UNet(3, 2, False, 8)", ((3, 60, 60),), missing="pad-to-match for skips (F.pad)"
@@ -93,13 +92,12 @@ CASES = [
         "SuperResolutionNet(3)",
         ((1, 16, 16),),
         recipe=recipes.super_resolution,
-        missing="PixelShuffle",
     ),
     Case(
         "fast_neural_style",
         "TransformerNet(8)",
         ((3, 32, 32),),
-        missing="ReflectionPad2d and InstanceNorm2d",
+        recipe=recipes.fast_neural_style,
     ),
 ]
 
