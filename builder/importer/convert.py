@@ -80,6 +80,7 @@ class Converter:
         self.taken: set[str] = set()
         self.constant: set[Any] = set()  # fx nodes computed without any input
         self.skip: set[Any] = set()  # ops already folded into a module's node
+        self.swapped: dict[Any, Any] = {}  # x.transpose(0, 1) -> x (recurrent states)
         self.ties: list[tuple[str, str]] = []  # module paths sharing one weight
         self.failed: set[Any] = set()  # ops that could not be mapped (their readers stay quiet)
 
@@ -194,7 +195,13 @@ class Converter:
         if node.target is _getitem():
             self.env[node] = self._part(node)
             return
+        if _swaps_batch(node):
+            self.swapped[node] = node.args[0]  # only a recurrent state may do this
+            return
         mapped = positional_node(self, node) or map_function(node)
+        if isinstance(mapped, Alias) and mapped.source in self.swapped:
+            self.swapped[node] = self.swapped[mapped.source]
+            return
         if isinstance(mapped, Alias):
             self.env[node] = self._value(mapped.source, node)
             return
@@ -247,45 +254,92 @@ class Converter:
                 "Give each call its own module (shared weights are not supported yet).",
             )
         members = set(nodes)
-        inputs = self._external_inputs(nodes, members, path)
-        outputs = [n for n in nodes if _used_outside(n, members)]
         params = module_params(type_name, module)
-        fold = None
+        # self-attention reads one value three times: one input
+        inputs = list(dict.fromkeys(self._external_inputs(nodes, members, path)))
+        inputs = self._take_mask(inputs, type_name, params, nodes)
+        outputs = [n for n in nodes if _used_outside(n, members)]
+        ports: dict = {}
         if type_name in RECURRENT:
-            outputs, fold = self._recurrent_outputs(nodes, outputs, params)
-        inputs = list(dict.fromkeys(inputs))  # self-attention reads one value three times
-        if len(inputs) != 1:
+            outputs, ports = self._recurrent_outputs(outputs, params)
+            values = [self._value(inputs[0], nodes[0]), *map(self._state_value, inputs[1:])]
+        else:
+            values = [self._value(v, nodes[0]) for v in inputs]
+        spec = REGISTRY[type_name]
+        if not spec.min_inputs <= len(values) <= (spec.max_inputs or len(values)):
             raise Unsupported(
-                f"takes {len(inputs)} tensor inputs (a mask, a state or a second sequence?)",
-                "LayerCraft's layer takes one input: drop the extra argument.",
+                f"takes {len(values)} tensor inputs (a mask, a state or a second sequence?)",
+                f"LayerCraft's {type_name} takes {spec.min_inputs} to {spec.max_inputs}.",
             )
         if len(outputs) != 1:
             raise Unsupported(
-                f"{len(outputs)} of its outputs are used (e.g. a final state)",
-                "Only the main output can be used (state outputs come with the layers branch).",
+                f"{len(outputs)} of its outputs are used (e.g. attention weights)",
+                "Only its main output can be used.",
             )
-        pending = Pending(node_id, type_name, params, [self._value(inputs[0], nodes[0])], where)
+        pending = Pending(node_id, type_name, params, values, where)
         pending.module_path = path
         self._add(pending, nodes)
         self.env[outputs[0]] = (node_id, None)
-        if fold is not None:
-            self.env[fold] = (node_id, None)
-            self.skip.add(fold)
+        for fx_node, port in ports.items():
+            self.env[fx_node] = (node_id, port)
+            self.skip.add(fx_node)
 
-    def _recurrent_outputs(self, nodes, outputs, params):
-        """Only outputs[0] (every step) may leave; x[:, -1] right after it folds into the node."""
-        sequence = [n for n in outputs if n.target is _getitem() and n.args[1] == 0]
-        states = [n for n in outputs if n not in sequence]
-        if states:
+    def _take_mask(self, inputs: list, type_name: str, params: dict, nodes: list) -> list:
+        """A constant tensor fed to an attention layer is its mask: the layer's causal option.
+
+        Whether it really is the causal mask is proven by the output comparison at the end.
+        (Given is_causal=True, torch may drop the mask and ask attention to be causal itself.)
+        """
+        masks = [v for v in inputs if v in self.constant]
+        spec = REGISTRY[type_name]
+        option = next((p for p in ("is_causal", "tgt_is_causal") if spec.param(p)), None)
+        if option is not None and any(_causal_attention(n) for n in nodes):
+            params[option] = True
+        if not masks:
+            return inputs
+        if option is None or len(masks) > 1:
             raise Unsupported(
-                "its final hidden state is used",
-                "Recurrent state ports come with the layers branch; use only the outputs.",
+                "takes a tensor computed without the input (a mask or a constant)",
+                "Only a causal mask on attention layers is supported.",
             )
-        users = list(sequence[0].users) if sequence else []
+        params[option] = True
+        return [v for v in inputs if v not in masks]
+
+    def _state_value(self, value) -> tuple[str, str | None]:
+        """An initial state passed as h.transpose(0, 1): the batch-first h it came from."""
+        if value not in self.swapped:
+            raise Unsupported(
+                "gets an initial state in torch's (layers, N, hidden) layout",
+                "Keep states batch-first and pass h.transpose(0, 1).contiguous().",
+            )
+        return self._value(self.swapped[value], value)
+
+    def _recurrent_outputs(self, outputs, params):
+        """outputs[0] flows on (x[:, -1] right after it folds into return="last"); a final
+        state is read through its port once transposed back to batch-first."""
+        indexed = {n.args[1]: n for n in outputs if n.target is _getitem()}
+        if len(indexed) != len(outputs):
+            raise Unsupported("its outputs are used in a way the importer cannot follow")
+        ports = {}
+        for index, name in ((1, "h_n"), (2, "c_n")):
+            if index not in indexed:
+                continue
+            users = list(indexed[index].users)
+            if len(users) != 1 or not _swaps_batch(users[0]):
+                raise Unsupported(
+                    f"its final state {name} is used in torch's (layers, N, hidden) layout",
+                    f"Read it batch-first: {name}.transpose(0, 1).",
+                )
+            ports[users[0]] = name
+        sequence = indexed.get(0)
+        users = list(sequence.users) if sequence is not None else []
         if len(users) == 1 and _is_last_step(users[0]):
-            return [sequence[0]], users[0]
-        params["return"] = "sequence"
-        return sequence, None
+            ports[users[0]] = None
+        else:
+            params["return"] = "sequence"
+        if sequence is None:
+            raise Unsupported("only its final state is used", "Use its outputs as well.")
+        return [sequence], ports
 
     # ---- values -------------------------------------------------------------------------
 
@@ -362,6 +416,11 @@ class Converter:
             return self.env[arg]
         if arg in self.failed:
             raise _Downstream  # already reported where it failed
+        if arg in self.swapped:
+            raise Unsupported(
+                "moves the batch dimension (transpose(0, 1))",
+                "Keep the batch first; only recurrent states may be passed this way.",
+            )
         if arg in self.constant or self._is_weight(arg):
             raise Unsupported(
                 "uses a tensor computed without the input (a constant, a mask or a raw weight)",
@@ -490,6 +549,19 @@ def _getitem():
     import operator
 
     return operator.getitem
+
+
+def _causal_attention(node) -> bool:
+    if getattr(node.target, "_opname", None) != "scaled_dot_product_attention":
+        return False
+    return bool(node.args[5] if len(node.args) > 5 else node.kwargs.get("is_causal", False))
+
+
+def _swaps_batch(node) -> bool:
+    if getattr(node.target, "_opname", None) != "transpose":
+        return False
+    rank = len(shape_of(node))
+    return {node.args[1] % rank, node.args[2] % rank} == {0, 1}
 
 
 def _is_last_step(node) -> bool:

@@ -312,13 +312,49 @@ def _upsample(mode: str):
     return handle
 
 
+PAD_MODES = {
+    "constant": "ConstantPad2d",
+    "reflect": "ReflectionPad2d",
+    "replicate": "ReplicationPad2d",
+}
+
+
 def _pad(node):
-    if any(node.args[1]) or _arg(node, 3, "value", 0.0) not in (0, 0.0, None):
-        raise Unsupported(
-            f"pads by {list(node.args[1])}; LayerCraft has no padding layer yet",
-            "Padding layers and pad-to-match for skips come with the layers branch.",
-        )
-    return Alias(node.args[0])  # padding by nothing: what F.pad does when the sizes already fit
+    widths = list(node.args[1])
+    mode = _arg(node, 2, "mode", "constant") if node.target._opname == "pad" else "constant"
+    value = _arg(node, 3 if node.target._opname == "pad" else 2, "value", None) or 0.0
+    if not any(widths) and mode == "constant":
+        return Alias(node.args[0])  # padding by nothing: F.pad when the sizes already fit
+    like = _skip_it_matches(node, widths) if mode == "constant" and not value else None
+    if like is not None:
+        return Mapped("PadToMatch", {}, [node.args[0], like])
+    if len(widths) != 4 or len(shape_of(node)) != 4 or mode not in PAD_MODES:
+        raise Unsupported(f"pads by {widths} in mode {mode!r}", "Pad an image by 4 widths.")
+    if mode == "constant" and not value:
+        return Mapped("ZeroPad2d", {"padding": _single(widths)}, [node.args[0]])
+    params = {"padding": _single(widths)}
+    if mode == "constant":
+        params["value"] = float(value)
+    return Mapped(PAD_MODES[mode], params, [node.args[0]])
+
+
+def _skip_it_matches(node, widths):
+    """The tensor this padding matches in size (U-Net's skip), if PadToMatch pads the same."""
+    if "PadToMatch" not in REGISTRY:
+        return None
+    x, out = shape_of(node.args[0]), shape_of(node)
+    expected = []
+    for axis in range(len(x) - 1, 1, -1):  # F.pad lists the last dim first
+        diff = out[axis] - x[axis]
+        expected += [diff // 2, diff - diff // 2]
+    if widths != expected:
+        return None
+    for user in node.users:
+        if getattr(user.target, "_opname", None) in ("cat", "concat"):
+            others = [t for t in user.args[0] if t is not node and shape_of(t)[2:] == out[2:]]
+            if others:
+                return others[0]
+    return None
 
 
 def _pass_through(node):

@@ -21,7 +21,8 @@ class Recipe:
     def add(self, type_name, params=None, *, path=None, id=None, inputs=None):
         node_id = self.arch.add_node(type_name, params or {}, id=id or _id(path, type_name, self))
         for src in inputs or [self.last]:
-            self.arch.connect(src, node_id)
+            src, port = src if isinstance(src, tuple) else (src, None)
+            self.arch.connect(src, node_id, source_port=port)
         if path is not None:
             self.sources[node_id] = path
         self.last = node_id
@@ -148,8 +149,8 @@ def _double_conv(r, prefix, out_channels, mid_channels=None):
     return r.add("ReLU")
 
 
-def unet(size=64, base=4, n_classes=2, bilinear=False):
-    """milesial's U-Net; at 64x64 no padding is needed to match the skips."""
+def unet(size=64, base=4, n_classes=2, bilinear=False, pad=False):
+    """milesial's U-Net; at 64x64 no padding is needed to match the skips, at 60x60 it is."""
     r = Recipe("UNet", [3, size, size])
     factor = 2 if bilinear else 1
     skips = [_double_conv(r, "inc", base)]
@@ -170,7 +171,10 @@ def unet(size=64, base=4, n_classes=2, bilinear=False):
             params = {"out_channels": channels // 2, "kernel_size": 2, "stride": 2}
             up = r.add("ConvTranspose2d", params, path=f"up{i}.up")
             mid = None
-        r.add("Concat", {"dim": 1}, inputs=[skips.pop(), up])
+        skip = skips.pop()
+        if pad:
+            up = r.add("PadToMatch", inputs=[up, skip])  # F.pad(x1, [dx // 2, ...])
+        r.add("Concat", {"dim": 1}, inputs=[skip, up])
         x = _double_conv(r, f"up{i}.conv", out, mid)
     r.add("Conv2d", {"out_channels": n_classes, "kernel_size": 1}, path="outc")
     return r
@@ -178,6 +182,10 @@ def unet(size=64, base=4, n_classes=2, bilinear=False):
 
 def unet_bilinear():
     return unet(bilinear=True)
+
+
+def unet_60():
+    return unet(size=60, pad=True)
 
 
 def super_resolution(upscale_factor=3):
@@ -244,4 +252,35 @@ def fast_neural_style(width=8):
         r.add("InstanceNorm2d", norm, path=f"in{i + 3}")
         r.add("ReLU")
     _style_conv(r, "deconv3", 3, 9, 1)
+    return r
+
+
+def word_lm_lstm_tied(ntoken=100, ninp=16, nhid=16, nlayers=2, dropout=0.5):
+    r = Recipe("RNNModel", [5], dtype="int64")
+    hidden = r.arch.add_node("Input", {"shape": [nlayers, nhid]}, id="hidden")
+    cell = r.arch.add_node("Input", {"shape": [nlayers, nhid]}, id="cell")
+    r.add("Embedding", {"num_embeddings": ntoken, "embedding_dim": ninp}, path="encoder")
+    drop = r.add("Dropout", {"p": dropout}, path="drop")
+    params = {"hidden_size": nhid, "num_layers": nlayers, "dropout": dropout, "return": "sequence"}
+    rnn = r.add("LSTM", params, path="rnn", inputs=[drop, hidden, cell])
+    r.add("Dropout", {"p": dropout})
+    r.add("Linear", {"out_features": ntoken, "tie_weight_to": "encoder"}, path="decoder")
+    logits = r.add("LogSoftmax", {"dim": -1})
+    r.add("Output", id="log_probs", inputs=[logits])
+    r.add("Output", id="h_n", inputs=[(rnn, "h_n")])
+    r.add("Output", id="c_n", inputs=[(rnn, "c_n")])
+    return r
+
+
+def word_lm_transformer(ntoken=100, ninp=16, nhead=2, nhid=32, nlayers=2, dropout=0.5):
+    r = Recipe("TransformerModel", [6], dtype="int64")
+    r.add("Embedding", {"num_embeddings": ntoken, "embedding_dim": ninp}, path="encoder")
+    r.add("mul", {"other": ninp**0.5})
+    r.add("PositionalEmbedding", {"max_len": 5000, "encoding": "sinusoidal"}, path="pos_encoder.pe")
+    r.add("Dropout", {"p": dropout}, path="pos_encoder.dropout")
+    for i in range(nlayers):
+        params = {"nhead": nhead, "dim_feedforward": nhid, "dropout": dropout, "is_causal": True}
+        r.add("TransformerEncoderLayer", params, path=f"transformer_encoder.layers.{i}")
+    r.add("Linear", {"out_features": ntoken}, path="decoder")
+    r.add("LogSoftmax", {"dim": -1})
     return r
