@@ -13,7 +13,6 @@ import builtins
 import keyword
 import re
 
-import networkx as nx
 from torch import nn
 
 from .graph import Architecture
@@ -218,14 +217,6 @@ def _init_lines(arch, analysis, names, order) -> list[str]:
     return [*lines, *ties]
 
 
-def live_nodes(arch: Architecture) -> set[str]:
-    """Nodes the returned outputs depend on; with Output nodes, others are left out of forward."""
-    live = set(arch.output_nodes())
-    for node_id in list(live):
-        live |= nx.ancestors(arch.graph, node_id)
-    return live
-
-
 def _port_variables(arch, analysis, names) -> dict[tuple[str, str], str]:
     """(node, output port) -> the variable forward keeps it in, for every port that is read."""
     taken = set(names.values())
@@ -248,7 +239,7 @@ def _port_variables(arch, analysis, names) -> dict[tuple[str, str], str]:
 def _forward_lines(arch, analysis, names, order) -> list[str]:
     variables = _variable_names(arch, names, order)
     port_vars = _port_variables(arch, analysis, names)
-    live = live_nodes(arch)
+    live = arch.live_nodes()
 
     def inputs_of(node_id: str) -> list[str]:
         ports = analysis.nodes[node_id].input_ports

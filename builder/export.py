@@ -40,6 +40,7 @@ OPTIMIZERS = {
     "rmsprop": "rmsprop",
     "adam": "adam",
     "adamw": "adamw",
+    "adadelta": "adadelta",
 }
 SCHEDULES = {
     "none": "none",
@@ -403,6 +404,8 @@ def train_settings(
         _data_settings(arch, dataset, dataset_name, data_path, dataset_options, settings, notes)
     )
     settings["loss"] = _loss_for(arch, cfg.get("loss", "auto"), settings["task"])
+    if any(arch.type_of(n) == "Reparameterize" for n in arch.node_ids):
+        settings["kl_weight"] = float(cfg.get("kl_weight", 1.0))  # a VAE's loss has a KL part
     return settings
 
 
@@ -629,7 +632,8 @@ def _class_name(arch) -> str:
 def _requirements(settings: dict[str, Any], with_onnx: bool) -> str:
     # Lower bounds the script needs (torch.autocast on CPU and CUDA, DDP, weights_only
     # loading), not the versions installed here, so the bundle installs anywhere.
-    lines = ["torch>=2.1", "numpy>=1.24"]
+    # torch 2.5: nn.Buffer, which model.py uses for fixed position tables.
+    lines = ["torch>=2.5", "numpy>=1.24"]
     if settings["dataset"] in NEEDS_SKLEARN:
         lines.append("scikit-learn>=1.4")
     lines.append("safetensors>=0.4  # only to load weights.safetensors")

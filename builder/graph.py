@@ -9,7 +9,6 @@ from __future__ import annotations
 import copy
 import json
 import math
-import numbers
 import re
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ import networkx as nx
 
 from .errors import BuilderError, raise_all
 from .layers import REGISTRY, get_spec, unknown_type_error
-from .layers.base import Param
+from .params import MAX_INT, check_value, is_number, validate_params  # noqa: F401  (re-exported)
 
 FORMAT = "layercraft"
 VERSION = 1
@@ -29,7 +28,6 @@ TOP_KEYS = {"format", "version", "name", "nodes", "edges"}
 NODE_KEYS = {"id", "type", "params", "pos"}
 EDGE_KEYS = {"source", "target", "target_port", "source_port"}
 PORT_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,31}")
-MAX_INT = 10**9
 
 
 class Architecture:
@@ -92,6 +90,13 @@ class Architecture:
         if named:
             return named
         return [n for n in self.graph.nodes if self.graph.out_degree(n) == 0]
+
+    def live_nodes(self) -> set[str]:
+        """Nodes the outputs depend on; with Output nodes, the others are left out of forward."""
+        live = set(self.output_nodes())
+        for node_id in list(live):
+            live |= nx.ancestors(self.graph, node_id)
+        return live
 
     def topological_order(self) -> list[str]:
         """Nodes so every node comes after its inputs; ties keep insertion order."""
@@ -530,146 +535,7 @@ def _check_pos(pos: Any, node_id: str) -> tuple[float, float] | None:
     if (
         not isinstance(pos, list | tuple)
         or len(pos) != 2
-        or not all(_is_number(v) and math.isfinite(v) for v in pos)
+        or not all(is_number(v) and math.isfinite(v) for v in pos)
     ):
         raise BuilderError("pos must be two numbers [x, y]", node=node_id, field="pos")
     return (float(pos[0]), float(pos[1]))
-
-
-# ---- param validation ---------------------------------------------------------------------
-
-
-def validate_params(
-    type_name: str, params: dict[str, Any], node_id: str | None = None
-) -> dict[str, Any]:
-    """Check user params against the spec; returns a clean copy (tuples as lists)."""
-    spec = get_spec(type_name)
-    if not isinstance(params, dict):
-        raise BuilderError("params must be a JSON object", node=node_id, field="params")
-    clean = {}
-    for name, value in params.items():
-        param = spec.param(name) if isinstance(name, str) else None
-        if param is None:
-            known = ", ".join(p.name for p in spec.params) or "none"
-            raise BuilderError(
-                f"{type_name} has no parameter {str(name)[:40]!r}",
-                node=node_id,
-                field=str(name)[:40],
-                hint=f"Its parameters: {known}.",
-            )
-        clean[name] = check_value(param, value, node_id)
-    return clean
-
-
-def check_value(param: Param, value: Any, node_id: str | None = None) -> Any:
-    """One param value checked against its declared kind and range; returns it cleaned."""
-    where = {"node": node_id, "field": param.name}
-    if value is None:
-        if param.optional:
-            return None
-        raise BuilderError("needs a value", **where)
-    kind = param.kind
-    if kind == "bool":
-        if not isinstance(value, bool):
-            raise BuilderError(f"must be true or false, not {_show(value)}", **where)
-        return value
-    if kind == "choice":
-        if value not in param.choices or not isinstance(value, str | int | float):
-            raise BuilderError(
-                f"must be one of {', '.join(map(str, param.choices))}, not {_show(value)}", **where
-            )
-        return value
-    if kind == "int":
-        return _check_int(param, value, where)
-    if kind == "float":
-        if not _is_number(value) or not math.isfinite(value):
-            raise BuilderError(f"must be a number, not {_show(value)}", **where)
-        _check_range(param, value, where)
-        return float(value)
-    if kind == "int_or_tuple":
-        if isinstance(value, str):
-            if value in param.choices:
-                return value
-            words = f"a number or one of {', '.join(map(str, param.choices))}"
-            raise BuilderError(
-                f"must be {words if param.choices else 'a number'}, not {_show(value)}",
-                **where,
-                hint=_STRING_HINTS.get(value),
-            )
-        if isinstance(value, list | tuple):
-            if not 1 <= len(value) <= 6:  # 6: both sides of 3 dims, as a pad layer takes
-                raise BuilderError("must be a number or a list of 1 to 6 numbers", **where)
-            return [_check_int(param, v, where) for v in value]
-        return _check_int(param, value, where)
-    if kind == "shape":
-        if not isinstance(value, list | tuple) or not 1 <= len(value) <= 4:
-            raise BuilderError("must be a list of 1 to 4 sizes, e.g. [1, 28, 28]", **where)
-        sizes = [
-            _check_int(Param(param.name, "int", 1, "", min=1, max=MAX_INT), v, where) for v in value
-        ]
-        if math.prod(sizes) > 10**9:
-            raise BuilderError("is too large (over a billion values per sample)", **where)
-        return sizes
-    if kind == "ints":
-        if not isinstance(value, list | tuple) or len(value) > param.max_len:
-            raise BuilderError(
-                f"must be a list of at most {param.max_len} whole numbers, e.g. [-1, 8]", **where
-            )
-        return [_check_int(param, v, where) for v in value]
-    if kind == "text":
-        if not isinstance(value, str) or not re.fullmatch(param.pattern or "", value.strip()):
-            raise BuilderError(f"{_show(value)} is not a valid value", **where, hint=param.help)
-        return value.strip()
-    raise AssertionError(f"unknown param kind {kind}")
-
-
-_STRING_HINTS = {
-    "same": 'padding "same" exists on Conv1d/Conv2d/Conv3d (stride 1); elsewhere give the '
-    "padding itself, e.g. kernel_size // 2.",
-    "valid": 'padding "valid" means 0; write 0.',
-}
-
-
-def _check_int(param: Param, value: Any, where: dict) -> int:
-    # Widgets and numpy hand over numpy scalars; store plain Python numbers.
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
-        value = int(value)
-    if isinstance(value, numbers.Real) and not isinstance(value, bool | int):
-        value = float(value)
-    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
-        value = int(value)
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise BuilderError(f"must be a whole number, not {_show(value)}", **where)
-    _check_range(param, value, where)
-    return value
-
-
-def _check_range(param: Param, value: float, where: dict) -> None:
-    low = param.min
-    high = param.max if param.max is not None else (MAX_INT if param.kind != "float" else None)
-    if low is not None and value < low:
-        hint = (
-            '-1 ("infer this size") is only understood by Reshape\'s shape; give the size itself.'
-            if value == -1
-            else None
-        )
-        raise BuilderError(f"must be at least {_num(low)}, not {_num(value)}", **where, hint=hint)
-    if high is not None and value > high:
-        raise BuilderError(f"must be at most {_num(high)}, not {_num(value)}", **where)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
-
-
-def _num(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else str(value)
-
-
-def _show(value: Any) -> str:
-    text = (
-        json.dumps(value)
-        if isinstance(value, str | int | float | bool | list)
-        else type(value).__name__
-    )
-    return text if len(text) <= 40 else text[:37] + "..."

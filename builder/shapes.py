@@ -337,7 +337,7 @@ def find_warnings(arch: Architecture, analysis: Analysis) -> list[BuilderWarning
     for node_id in analysis.order or arch.topological_order():
         type_name = arch.type_of(node_id)
         succ_types = [arch.type_of(s) for s in arch.outputs_of(node_id)]
-        if type_name == "Softmax" and not succ_types:
+        if type_name == "Softmax" and _is_sole_result(arch, node_id):
             warnings.append(
                 BuilderWarning(
                     "Softmax as the last layer of a classifier: cross-entropy applies softmax itself, "
@@ -346,7 +346,9 @@ def find_warnings(arch: Architecture, analysis: Analysis) -> list[BuilderWarning
                     hint="Remove it and train on the raw scores (logits).",
                 )
             )
-        if type_name == "Linear" and "Linear" in succ_types:
+        # One Linear straight into another collapses; parallel heads (a VAE's mu and logvar)
+        # read a shared trunk, which is a deliberate factorisation, so they do not count.
+        if type_name == "Linear" and succ_types == ["Linear"]:
             warnings.append(
                 BuilderWarning(
                     "two Linear layers with nothing between them collapse into one linear map",
@@ -383,7 +385,35 @@ def find_warnings(arch: Architecture, analysis: Analysis) -> list[BuilderWarning
                     hint="Training will be slow and memory-hungry; shrink it or pool first.",
                 )
             )
-    return warnings
+    return warnings + _dead_node_warnings(arch)
+
+
+def _is_sole_result(arch: Architecture, node_id: str) -> bool:
+    """Whether the node's value is the network's only output (a classifier's last layer),
+    rather than one of several (attention weights returned beside the real result)."""
+    outputs = arch.output_nodes()
+    if outputs == [node_id]:
+        return True
+    return (
+        len(outputs) == 1
+        and arch.type_of(outputs[0]) == "Output"
+        and (arch.inputs_of(outputs[0]) == [node_id] and len(arch.outputs_of(node_id)) == 1)
+    )
+
+
+def _dead_node_warnings(arch: Architecture) -> list[BuilderWarning]:
+    if not any(arch.type_of(n) == "Output" for n in arch.node_ids):
+        return []
+    live = arch.live_nodes()
+    return [
+        BuilderWarning(
+            "no Output depends on it, so forward() leaves it out",
+            node=node_id,
+            hint="Connect it towards an Output, or delete it.",
+        )
+        for node_id in arch.node_ids
+        if node_id not in live and arch.type_of(node_id) != "Input"
+    ]
 
 
 def format_shape(shape: Shape | None) -> str:

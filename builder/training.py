@@ -23,7 +23,7 @@ from builder.augment import AugmentConfig, augment_batch
 from builder.errors import BuilderError
 from builder.runs import BackgroundRun, StopRequested
 
-OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw")
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw", "adadelta")
 SCHEDULES = ("none", "step", "cosine", "onecycle", "plateau")
 LOSSES = ("auto", "cross_entropy", "bce", "mse", "l1", "huber")
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -60,6 +60,9 @@ class TrainConfig:
     augment_shift: int = 0  # random shift by up to this many pixels
     augment_hflip: bool = False  # mirror left-right half of the time
     augment_noise: float = 0.0  # std of gaussian noise added to inputs
+    # The loss is made of parts: the task loss on the first output, plus kl_weight times
+    # each Reparameterize node's KL term (a VAE); 0 leaves the KL out.
+    kl_weight: float = 1.0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -98,7 +101,7 @@ class TrainConfig:
                 raise BuilderError(f"{name} must be at least 1", field=name)
         if not self.lr > 0 or not math.isfinite(self.lr):
             raise BuilderError("lr must be a positive number", field="lr", hint="Try 1e-3.")
-        for name in ("weight_decay", "l1", "clip_grad", "momentum"):
+        for name in ("weight_decay", "l1", "clip_grad", "momentum", "kl_weight"):
             if getattr(self, name) < 0:
                 raise BuilderError(f"{name} cannot be negative", field=name)
         for name in ("early_stopping_patience", "stats_every"):
@@ -299,16 +302,12 @@ class Trainer(BackgroundRun):
         with torch.no_grad():
             was_training = self.model.training
             self.model.eval()
-            out = self.model(self.x_train[:2])
+            out = primary_output(self.model(self.x_train[:2]))
             self.model.train(was_training)
-        if isinstance(out, tuple):
-            raise BuilderError(
-                f"the model returns {len(out)} outputs; training needs exactly one",
-                hint="Join the branches or remove the extra outputs.",
-            )
         return int(out.shape[-1]) if out.dim() > 1 else None
 
     def _make_forward(self):
+        """The training forward: the model's first output (the one the loss compares)."""
         model = self.model
         if self.config.compile:
             model = self._compiled_or_eager()
@@ -316,17 +315,18 @@ class Trainer(BackgroundRun):
 
             def forward(x):
                 with torch.autocast("cuda", dtype=torch.bfloat16):
-                    return model(x)
+                    return primary_output(model(x))
 
             return forward
-        return model
+        return lambda x: primary_output(model(x))
 
     def _compiled_or_eager(self):
         """torch.compile the model, or say why not and train eagerly (no compiler, no Triton...)."""
         compiled = torch.compile(self.model)
         try:
             # Compilation happens on the first call; do it now, forward and backward.
-            compiled(self.x_train[: self.config.batch_size]).float().sum().backward()
+            out = primary_output(compiled(self.x_train[: self.config.batch_size]))
+            out.float().sum().backward()
         except Exception as err:
             self.model.zero_grad(set_to_none=True)
             self._publish(
@@ -344,8 +344,13 @@ class Trainer(BackgroundRun):
 
     def _compute_loss(self, out, y):
         if self.binary:
-            return self.loss_fn(out.reshape(-1).float(), y.float())
-        return self.loss_fn(out.float(), y)
+            loss = self.loss_fn(out.reshape(-1).float(), y.float())
+        else:
+            loss = self.loss_fn(out.float(), y)
+        if self.config.kl_weight:
+            for term in kl_terms(self.model):  # written by the forward pass just run
+                loss = loss + self.config.kl_weight * term.float()
+        return loss
 
     def _train_epoch(self, epoch: int) -> tuple[float, float | None]:
         cfg = self.config
@@ -619,6 +624,8 @@ def make_optimizer(config: TrainConfig, params) -> torch.optim.Optimizer:
         return torch.optim.Adam(params, lr=lr, weight_decay=wd)
     if name == "adamw":
         return torch.optim.AdamW(params, lr=lr, weight_decay=wd)
+    if name == "adadelta":  # mnist/main.py's choice, there with lr 1.0
+        return torch.optim.Adadelta(params, lr=lr, weight_decay=wd)
     raise BuilderError(f"unknown optimizer {name!r}", field="optimizer")
 
 
@@ -679,6 +686,22 @@ def make_loss(name: str, dataset, output_width: int | None):
             hint="Use cross_entropy.",
         )
     return {"mse": nn.MSELoss(), "l1": nn.L1Loss(), "huber": nn.HuberLoss()}[name], False
+
+
+def primary_output(out):
+    """The output training compares with the targets: the first where a model returns several
+    (the first Output node, e.g. a VAE's reconstruction before its mu and logvar)."""
+    return out[0] if isinstance(out, tuple | list) else out
+
+
+def kl_terms(model: nn.Module) -> list[torch.Tensor]:
+    """The KL terms the last forward pass left on the model (a Reparameterize node writes
+    `self.<node>_kl`), each averaged over the batch."""
+    return [
+        value
+        for name, value in vars(model).items()
+        if name.endswith("_kl") and isinstance(value, torch.Tensor)
+    ]
 
 
 def _correct(out: torch.Tensor, y: torch.Tensor, binary: bool) -> torch.Tensor:

@@ -25,6 +25,8 @@ def _input_node(arch) -> str | BuilderError:
 
 def _output_node(arch) -> str | BuilderError:
     outputs = arch.output_nodes()
+    if outputs and arch.type_of(outputs[0]) == "Output":
+        return outputs[0]  # named outputs: training compares the first (e.g. a VAE's recon)
     if len(outputs) != 1:
         return BuilderError(
             f"training needs exactly one output, the graph has {len(outputs)} ({', '.join(outputs)})",

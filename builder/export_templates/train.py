@@ -274,6 +274,8 @@ def make_optimizer(parameters, lr):
         return torch.optim.Adam(parameters, lr=lr, weight_decay=decay)
     if name == "adamw":
         return torch.optim.AdamW(parameters, lr=lr, weight_decay=decay)
+    if name == "adadelta":
+        return torch.optim.Adadelta(parameters, lr=lr, weight_decay=decay)
     raise SystemExit(f"unknown optimizer {name!r}")
 
 
@@ -329,6 +331,13 @@ def count_correct(output, target):
 def first_output(output):
     """Training uses the first output of a model that has several."""
     return output[0] if isinstance(output, tuple) else output
+
+
+def kl_loss(model):
+    """A VAE's KL terms (each Reparameterize node leaves `self.<node>_kl` in forward), weighted."""
+    inner = getattr(model, "module", model)  # DistributedDataParallel wraps the model
+    terms = [v for k, v in vars(inner).items() if k.endswith("_kl") and torch.is_tensor(v)]
+    return SETTINGS.get("kl_weight", 1.0) * sum(terms) if terms else 0.0
 
 
 # ---- devices and processes -----------------------------------------------------------------
@@ -389,7 +398,7 @@ def train_one_epoch(model, optimizer, scheduler, data, epoch, context):
         x = augment(x)
         with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=context["amp"]):
             output = first_output(model(x))
-            loss = compute_loss(output.float(), y)
+            loss = compute_loss(output.float(), y) + kl_loss(model)
         if SETTINGS["l1"]:  # the L1 penalty applies to weights, not biases
             weights = (p for p in model.parameters() if p.dim() > 1)
             loss = loss + SETTINGS["l1"] * sum(p.abs().sum() for p in weights)
@@ -421,7 +430,7 @@ def evaluate(net, data, context):
         x, y = x_val[batch], y_val[batch]
         with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=context["amp"]):
             output = first_output(net(x)).float()
-        loss = compute_loss(output, y)
+        loss = compute_loss(output, y) + kl_loss(net)
         totals[0] += loss * len(batch)
         totals[1] += count_correct(output, y)
         totals[2] += len(batch)

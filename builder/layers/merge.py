@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .base import LayerSpec, Param, ShapeError, batch_dim, fmt_shape
+from .base import LayerSpec, Param, ShapeError, batch_dim, fmt_shape, numel
 
 
 def _same_shapes(shapes, p):
@@ -41,6 +41,48 @@ def _concat_shape(shapes, p):
     )
 
 
+def _reparameterize_shape(shapes, p):
+    mu, logvar = shapes
+    if mu != logvar:
+        raise ShapeError(
+            f"mu {fmt_shape(mu)} and logvar {fmt_shape(logvar)} differ",
+            "Give both heads the same out_features.",
+        )
+    return mu
+
+
+def _reparameterize_forward(attr, xs, p):
+    mu, logvar = xs
+    sample = f"{mu} + {attr}_std * torch.randn_like({attr}_std)"
+    return [
+        f"{attr}_std = torch.exp(0.5 * {logvar})",
+        # Sampling only while training; eval gives the mean (deterministic outputs).
+        f"{{out}} = {sample}"
+        if p["sample_in_eval"]
+        else f"{{out}} = {sample} if self.training else {mu}",
+        # KL(q(z|x) || N(0, 1)), summed over the latent dims and averaged over the batch;
+        # the trainer adds it to the loss (TrainConfig.kl_weight).
+        f"{attr}_kl = 1 + {logvar} - {mu}.pow(2) - {logvar}.exp()",
+        f"self.{attr}_kl = -0.5 * {attr}_kl.sum() / len({mu})",
+    ]
+
+
+REPARAMETERIZE = LayerSpec(
+    type="Reparameterize",
+    category="merge",
+    help="A VAE's sampling step: (mu, logvar) to z = mu + exp(logvar / 2) * noise while "
+    "training (z = mu in eval); its KL term is added to the training loss.",
+    params=(Param("sample_in_eval", "bool", False, "Also sample in eval mode (off: z = mu)."),),
+    min_inputs=2,
+    max_inputs=2,
+    infer_shape=_reparameterize_shape,
+    emit_forward=_reparameterize_forward,
+    count_macs=lambda s, out, p: 4 * numel(out),
+    id_prefix="z",
+    input_names=("mu", "logvar"),
+    min_rank=0,
+)
+
 SPECS = (
     LayerSpec(
         type="Add",
@@ -77,4 +119,5 @@ SPECS = (
         id_prefix="mul",
         min_rank=0,
     ),
+    REPARAMETERIZE,
 )

@@ -471,3 +471,218 @@ def test_generated_sources_are_ruff_clean(tmp_path):
 
 
 TORCH_CHECKED = {case[0] for case in FUNCTION_CASES + MODULE_CASES} | {"Output"}
+
+
+# ---- VAE sampling, tied weights, weight init --------------------------------------------
+
+
+class ReferenceVAE(nn.Module):
+    """pytorch/examples vae/main.py's VAE (784-400-20), written out here; z = mu in eval."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(784, 400)
+        self.fc21 = nn.Linear(400, 20)
+        self.fc22 = nn.Linear(400, 20)
+        self.fc3 = nn.Linear(20, 400)
+        self.fc4 = nn.Linear(400, 784)
+
+    def forward(self, x):
+        h1 = F.relu(self.fc1(x.view(-1, 784)))
+        mu, logvar = self.fc21(h1), self.fc22(h1)
+        z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu) if self.training else mu
+        return torch.sigmoid(self.fc4(F.relu(self.fc3(z)))), mu, logvar
+
+
+def vae_graph() -> Architecture:
+    arch = Architecture("VAE")
+    arch.add_node("Input", {"shape": [1, 28, 28]}, id="x")
+    layers = [
+        ("Flatten", {}, "flat", ["x"]),
+        ("Linear", {"out_features": 400}, "fc1", ["flat"]),
+        ("ReLU", {}, "relu1", ["fc1"]),
+        ("Linear", {"out_features": 20}, "fc21", ["relu1"]),
+        ("Linear", {"out_features": 20}, "fc22", ["relu1"]),
+        ("Reparameterize", {}, "z", ["fc21", "fc22"]),
+        ("Linear", {"out_features": 400}, "fc3", ["z"]),
+        ("ReLU", {}, "relu3", ["fc3"]),
+        ("Linear", {"out_features": 784}, "fc4", ["relu3"]),
+        ("Sigmoid", {}, "sigmoid", ["fc4"]),
+        ("Output", {}, "recon", ["sigmoid"]),
+        ("Output", {}, "mu", ["fc21"]),
+        ("Output", {}, "logvar", ["fc22"]),
+    ]
+    for type_name, params, node, sources in layers:
+        arch.add_node(type_name, params, id=node)
+        for src in sources:
+            arch.connect(src, node)
+    return arch
+
+
+def test_vae_matches_the_reference_exactly_and_exposes_its_kl():
+    reference = ReferenceVAE().eval()
+    arch = vae_graph()
+    model = compile_model(arch).eval()
+    model.load_state_dict(reference.state_dict())  # same parameter names: loads directly
+    x = torch.rand(4, 1, 28, 28)
+    with torch.no_grad():
+        got, want = model(x), reference(x)
+    assert [tuple(t.shape) for t in got] == [(4, 784), (4, 20), (4, 20)]
+    assert all((g - w).abs().max() <= TOLERANCE for g, w in zip(got, want, strict=True))
+    assert analyse(arch).total_params == sum(p.numel() for p in reference.parameters())
+    mu, logvar = want[1], want[2]
+    kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp()) / len(x)
+    assert torch.allclose(model.z_kl, kl)
+    model.train()
+    torch.manual_seed(1)
+    first = model(x)[0]
+    assert not torch.allclose(first, model(x)[0])  # training samples z
+
+
+def test_vae_parallel_heads_do_not_warn_about_collapsing_linears():
+    warnings = analyse(vae_graph()).warnings
+    assert not any("collapse" in str(w) for w in warnings), warnings
+
+
+class ReferenceWordLM(nn.Module):
+    """word_language_model's RNNModel("LSTM", ntoken, ninp, nhid, 2, tie_weights=True)."""
+
+    def __init__(self, ntoken=50, size=16):
+        super().__init__()
+        self.encoder = nn.Embedding(ntoken, size)
+        self.rnn = nn.LSTM(size, size, 2, batch_first=True)
+        self.decoder = nn.Linear(size, ntoken)
+        self.decoder.weight = self.encoder.weight
+
+    def forward(self, tokens, h0, c0):
+        output, (h, c) = self.rnn(self.encoder(tokens), (h0, c0))
+        return self.decoder(output), h, c
+
+
+def test_tied_decoder_shares_the_embedding_weight_and_is_counted_once():
+    arch = Architecture("word LM")
+    arch.add_node("Input", {"shape": [9], "dtype": "int64"}, id="tokens")
+    arch.add_node("Input", {"shape": [2, 16]}, id="h0")
+    arch.add_node("Input", {"shape": [2, 16]}, id="c0")
+    arch.add_node("Embedding", {"num_embeddings": 50, "embedding_dim": 16}, id="encoder")
+    arch.add_node("LSTM", {"hidden_size": 16, "num_layers": 2, "return": "sequence"}, id="rnn")
+    arch.add_node("Linear", {"out_features": 50, "tie_weight_to": "encoder"}, id="decoder")
+    for src, dst, port in [
+        ("tokens", "encoder", None),
+        ("encoder", "rnn", None),
+        ("h0", "rnn", None),
+        ("c0", "rnn", None),
+        ("rnn", "decoder", None),
+        ("decoder", "logits", None),
+        ("rnn", "hidden", "h_n"),
+        ("rnn", "cell", "c_n"),
+    ]:
+        if dst not in arch:
+            arch.add_node("Output", id=dst)
+        arch.connect(src, dst, source_port=port)
+    reference = ReferenceWordLM().eval()
+    model = compile_model(arch).eval()
+    assert model.decoder.weight is model.encoder.weight
+    model.load_state_dict(reference.state_dict())
+    assert model.decoder.weight is model.encoder.weight
+    count = sum(p.numel() for p in reference.parameters())
+    assert analyse(arch).total_params == count == sum(p.numel() for p in model.parameters())
+    tokens, h0, c0 = torch.randint(0, 50, (3, 9)), torch.randn(2, 3, 16), torch.randn(2, 3, 16)
+    with torch.no_grad():
+        got = model(tokens, h0.transpose(0, 1), c0.transpose(0, 1))
+        logits, h, c = reference(tokens, h0, c0)
+    assert (got[0] - logits).abs().max() <= TOLERANCE
+    assert (got[1] - h.transpose(0, 1)).abs().max() <= TOLERANCE
+    assert (got[2] - c.transpose(0, 1)).abs().max() <= TOLERANCE
+
+
+def test_tie_to_a_mismatched_embedding_is_refused(build_chain):
+    arch = build_chain(
+        (5,),
+        ("Embedding", {"num_embeddings": 30, "embedding_dim": 8}),
+        ("Linear", {"out_features": 20, "tie_weight_to": "embed1"}),
+        dtype="int64",
+    )
+    error = next(e for e in analyse(arch).errors if e.field == "tie_weight_to")
+    assert error.node == "fc1" and "30" in error.hint
+
+
+def test_tie_to_a_missing_node_is_refused(build_chain):
+    arch = build_chain((8,), ("Linear", {"out_features": 4, "tie_weight_to": "nowhere"}))
+    assert "nowhere" in str(analyse(arch).errors[0])
+
+
+def test_weight_init_is_carried_into_the_generated_code(build_chain):
+    arch = build_chain(
+        (3, 8, 8),
+        ("Conv2d", {"out_channels": 4, "kernel_size": 3, "weight_init": "normal(0, 0.02)"}),
+        ("BatchNorm2d", {"weight_init": "normal(1.0, 0.02)", "bias_init": "constant(0)"}),
+    )
+    source = generate_source(arch)
+    assert "nn.init.normal_(self.conv1.weight, 0.0, 0.02)" in source
+    assert "nn.init.constant_(self.bn1.bias, 0.0)" in source
+    torch.manual_seed(0)
+    model = compile_model(arch)
+    assert abs(model.conv1.weight.std().item() - 0.02) < 0.005
+    assert abs(model.bn1.weight.mean().item() - 1.0) < 0.05 and not model.bn1.bias.any()
+
+
+def test_a_bad_init_is_refused_with_a_hint(build_chain):
+    from builder.errors import BuilderError
+
+    with pytest.raises(BuilderError) as err:
+        build_chain((4,), ("Linear", {"weight_init": "__import__('os')"}))
+    assert err.value.field == "weight_init" and "normal(0, 0.02)" in err.value.hint
+    arch = build_chain((4,), ("Linear", {"weight_init": "normal(0, 1, 2)"}))
+    assert analyse(arch).errors[0].field == "weight_init"
+
+
+def test_vae_word_lm_and_init_sources_are_ruff_clean(tmp_path, build_chain):
+    init = build_chain(
+        (3, 8, 8),
+        ("Conv2d", {"kernel_size": 3, "weight_init": "kaiming_normal", "bias_init": "zeros"}),
+    )
+    ruff_clean({"vae": generate_source(vae_graph()), "init": generate_source(init)}, tmp_path)
+
+
+TORCH_CHECKED |= {"Reparameterize"}
+
+
+def test_linear_heads_on_a_linear_trunk_do_not_warn_but_a_plain_pair_does(build_chain):
+    arch = Architecture("heads")
+    arch.add_node("Input", {"shape": [8]}, id="x")
+    for node in ("trunk", "mu", "logvar"):
+        arch.add_node("Linear", {"out_features": 4}, id=node)
+    arch.connect("x", "trunk")
+    arch.connect("trunk", "mu")
+    arch.connect("trunk", "logvar")
+    assert not any("collapse" in str(w) for w in analyse(arch).warnings)
+    pair = build_chain((8,), ("Linear", {"out_features": 4}), ("Linear", {"out_features": 2}))
+    assert any("collapse" in str(w) for w in analyse(pair).warnings)
+
+
+def test_softmax_warning_skips_attention_weights_returned_beside_the_result(build_chain):
+    arch = Architecture("attention decoder")
+    arch.add_node("Input", {"shape": [6, 8]}, id="x")
+    arch.add_node("Linear", {"out_features": 6}, id="scores")
+    arch.add_node("Softmax", {"dim": -1}, id="weights")
+    arch.add_node("bmm", id="context")
+    arch.add_node("Output", id="result")
+    arch.add_node("Output", id="attention")
+    for src, dst in [("x", "scores"), ("scores", "weights"), ("weights", "context")]:
+        arch.connect(src, dst)
+    arch.connect("x", "context")
+    arch.connect("context", "result")
+    arch.connect("weights", "attention")
+    analysis = analyse(arch)
+    assert analysis.ok, analysis.errors
+    assert not any("Softmax" in str(w) for w in analysis.warnings)
+    classifier = build_chain((8,), ("Linear", {"out_features": 3}), ("Softmax", {"dim": 1}))
+    assert any("Softmax" in str(w) for w in analyse(classifier).warnings)
+
+
+def test_a_node_no_output_needs_is_warned_about():
+    arch = graph([(4,)], "ReLU", ports=[None])
+    arch.add_node("Sigmoid", id="stray")
+    arch.connect("in0", "stray")
+    assert any(w.node == "stray" for w in analyse(arch).warnings)

@@ -33,7 +33,9 @@ def test_every_optimizer_lowers_the_loss(moons, optimizer):
     torch.manual_seed(0)
     model = mlp()
     start = initial_val_loss(model, moons)
-    lr = {"sgd": 0.1, "momentum": 0.05, "nesterov": 0.05, "adagrad": 0.05}.get(optimizer, 0.01)
+    lr = {"sgd": 0.1, "momentum": 0.05, "nesterov": 0.05, "adagrad": 0.05, "adadelta": 1.0}.get(
+        optimizer, 0.01
+    )
     config = TrainConfig(epochs=4, batch_size=32, optimizer=optimizer, lr=lr, device="cpu")
     summary = Trainer(None, moons, config, model=model).run()
     assert summary["state"] == "finished"
