@@ -27,6 +27,7 @@ from .functions import Alias, Mapped, is_tensor, map_function, shape_of
 from .modules import is_torch_leaf, layer_type_of, module_params
 from .positional import positional_node
 from .problems import Problem, Unsupported
+from .reparameterize import reparameterize_node
 from .source_lines import assigned_name, describe, user_frame
 
 RECURRENT = ("RNN", "LSTM", "GRU")
@@ -198,7 +199,13 @@ class Converter:
         if _swaps_batch(node):
             self.swapped[node] = node.args[0]  # only a recurrent state may do this
             return
-        mapped = positional_node(self, node) or map_function(node)
+        sampled = reparameterize_node(node) if "Reparameterize" in REGISTRY else None
+        if sampled is not None:
+            mapped, covered = sampled
+            self.skip.update(covered)
+            node, names_line = covered[-1], True  # z's own line names the node
+        else:
+            mapped = positional_node(self, node) or map_function(node)
         if isinstance(mapped, Alias) and mapped.source in self.swapped:
             self.swapped[node] = self.swapped[mapped.source]
             return

@@ -284,3 +284,21 @@ def word_lm_transformer(ntoken=100, ninp=16, nhead=2, nhid=32, nlayers=2, dropou
     r.add("Linear", {"out_features": ntoken}, path="decoder")
     r.add("LogSoftmax", {"dim": -1})
     return r
+
+
+def vae():
+    r = Recipe("VAE", [1, 28, 28])
+    r.add("Flatten")  # x.view(-1, 784)
+    r.add("Linear", {"out_features": 400}, path="fc1")
+    h1 = r.add("ReLU")
+    mu = r.add("Linear", {"out_features": 20}, path="fc21", inputs=[h1])
+    logvar = r.add("Linear", {"out_features": 20}, path="fc22", inputs=[h1])
+    # The published model samples in eval too: z = mu + randn_like(std) * std.
+    r.add("Reparameterize", {"sample_in_eval": True}, inputs=[mu, logvar])
+    r.add("Linear", {"out_features": 400}, path="fc3")
+    r.add("ReLU")
+    r.add("Linear", {"out_features": 784}, path="fc4")
+    recon = r.add("Sigmoid")
+    for name, node in (("recon", recon), ("mu", mu), ("logvar", logvar)):
+        r.add("Output", id=f"{name}_out", inputs=[node])
+    return r
