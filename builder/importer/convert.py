@@ -267,6 +267,8 @@ class Converter:
         inputs = self._take_mask(inputs, type_name, params, nodes)
         outputs = [n for n in nodes if _used_outside(n, members)]
         ports: dict = {}
+        if type_name == "LSTMCell":
+            outputs, ports = _cell_outputs(outputs)
         if type_name in RECURRENT:
             outputs, ports = self._recurrent_outputs(outputs, params)
             values = [self._value(inputs[0], nodes[0]), *map(self._state_value, inputs[1:])]
@@ -556,6 +558,15 @@ def _getitem():
     import operator
 
     return operator.getitem
+
+
+def _cell_outputs(outputs) -> tuple[list, dict]:
+    """LSTMCell returns (h, c): h flows on, c is read through its port."""
+    indexed = {n.args[1]: n for n in outputs if n.target is _getitem()}
+    if len(indexed) != len(outputs) or 0 not in indexed:
+        raise Unsupported("its outputs are used in a way the importer cannot follow")
+    ports = {indexed[1]: "c"} if 1 in indexed else {}
+    return [indexed[0]], ports
 
 
 def _causal_attention(node) -> bool:

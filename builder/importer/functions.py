@@ -296,20 +296,29 @@ def _adaptive(node):
 
 def _upsample(mode: str):
     def handle(node):
-        if mode == "bilinear" and node.args[2]:
+        align = node.args[2] if mode == "bilinear" else None
+        if align and REGISTRY["Upsample"].param("align_corners") is None:
+            raise Unsupported("align_corners=True is not offered by Upsample")
+        factors = _scale_factors(node)
+        if len(set(factors)) != 1:
             raise Unsupported(
-                "align_corners=True is not offered by Upsample", "Use align_corners=False."
-            )
-        scales = node.args[-1]
-        if not scales or len(set(scales)) != 1:
-            raise Unsupported(
-                "resizes to a fixed size or by different factors per axis",
+                "resizes by different or non-whole factors per axis",
                 "Upsample takes one scale_factor for both axes.",
             )
-        params = {"scale_factor": float(scales[0]), "mode": mode}
+        params = {"scale_factor": float(factors[0]), "mode": mode, "align_corners": align or None}
         return Mapped("Upsample", _without_defaults("Upsample", params), [node.args[0]])
 
     return handle
+
+
+def _scale_factors(node) -> list[float]:
+    """The scale per axis: given, or (F.interpolate(size=...)) a whole ratio of the sizes."""
+    scales = node.args[-1]
+    if scales:
+        return list(scales)
+    source, out = shape_of(node.args[0])[2:], shape_of(node)[2:]
+    ratios = [o / i for o, i in zip(out, source, strict=True)]
+    return ratios if all(r == int(r) for r in ratios) else [None, 0]
 
 
 PAD_MODES = {
@@ -375,6 +384,33 @@ def _elu(node):
     )
 
 
+def _softplus(node):
+    params = {
+        "beta": float(_arg(node, 1, "beta", 1.0)),
+        "threshold": float(_arg(node, 2, "threshold", 20.0)),
+    }
+    return Mapped("Softplus", _without_defaults("Softplus", params), [node.args[0]])
+
+
+def _glu(node):
+    return Mapped(
+        "GLU", _without_defaults("GLU", {"dim": _arg(node, 1, "dim", -1)}), [node.args[0]]
+    )
+
+
+def _hardtanh(node):
+    if (_arg(node, 1, "min_val", -1.0), _arg(node, 2, "max_val", 1.0)) != (0.0, 6.0):
+        raise Unsupported("hardtanh has no layer type (only relu6's 0..6)", "Use F.relu6.")
+    return Mapped("ReLU6", {}, [node.args[0]])
+
+
+def _shuffle(type_name: str, factor: str):
+    def handle(node):
+        return Mapped(type_name, {factor: node.args[1]}, [node.args[0]])
+
+    return handle
+
+
 # aten op packet name -> handler
 HANDLERS = {
     "relu": _activation("ReLU"),
@@ -436,6 +472,19 @@ HANDLERS = {
     "adaptive_avg_pool2d": _adaptive,
     "upsample_nearest2d": _upsample("nearest"),
     "upsample_bilinear2d": _upsample("bilinear"),
+    "softplus": _softplus,
+    "mish": _activation("Mish"),
+    "mish_": _activation("Mish"),
+    "hardswish": _activation("Hardswish"),
+    "hardswish_": _activation("Hardswish"),
+    "hardsigmoid": _activation("Hardsigmoid"),
+    "hardsigmoid_": _activation("Hardsigmoid"),
+    "relu6": _activation("ReLU6"),
+    "hardtanh": _hardtanh,
+    "hardtanh_": _hardtanh,
+    "glu": _glu,
+    "pixel_shuffle": _shuffle("PixelShuffle", "upscale_factor"),
+    "pixel_unshuffle": _shuffle("PixelUnshuffle", "downscale_factor"),
     "pad": _pad,
     "constant_pad_nd": _pad,
     "alias": _pass_through,

@@ -190,3 +190,54 @@ def test_the_app_import_runs_in_a_subprocess_under_a_time_limit():
 def test_a_subprocess_import_error_comes_back_as_a_message():
     with pytest.raises(BuilderError, match=r"'Missing' is not an nn\.Module class"):
         import_source("from torch import nn\n", "Missing", [(4,)])
+
+
+def test_functional_activations_and_a_resize_to_a_size_import_exactly(tmp_path):
+    path = write(
+        tmp_path,
+        """
+        import torch.nn.functional as F
+        from torch import nn
+
+
+        class Acts(nn.Module):
+            def forward(self, x):
+                y = F.glu(F.relu6(F.hardswish(F.mish(F.softplus(x, beta=2.0)))), dim=1)
+                y = F.interpolate(y, size=(16, 16), mode="bilinear", align_corners=True)
+                return F.pixel_shuffle(F.hardsigmoid(y), 2)
+        """,
+    )
+    result = import_file(f"{path}:Acts", [(8, 8, 8)])
+    arch = result.arch
+    types = [arch.type_of(n) for n in arch.topological_order()]
+    assert types[1:] == [
+        "Softplus", "Mish", "Hardswish", "ReLU6", "GLU", "Upsample", "Hardsigmoid", "PixelShuffle"
+    ]  # fmt: skip
+    upsample = next(n for n in arch.node_ids if arch.type_of(n) == "Upsample")
+    assert arch.params_of(upsample)["scale_factor"] == 2.0
+    assert arch.params_of(upsample)["align_corners"] is True
+    assert result.comparison.matched
+
+
+def test_an_lstm_cell_passes_its_cell_state_through_the_c_port(tmp_path):
+    path = write(
+        tmp_path,
+        """
+        from torch import nn
+
+
+        class Cell(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.cell = nn.LSTMCell(8, 16)
+                self.out = nn.Linear(16, 4)
+
+            def forward(self, x, h, c):
+                h, c = self.cell(x, (h, c))
+                return self.out(h), c
+        """,
+    )
+    result = import_file(f"{path}:Cell", [(8,), (16,), (16,)])
+    arch = result.arch
+    assert arch.inputs_of("cell") == ["x", "h", "c"]
+    assert result.comparison.matched and result.comparison.params == 1732
