@@ -6,6 +6,7 @@ problem is a BuilderError naming the node and field, with a hint where one helps
 
 from __future__ import annotations
 
+import difflib
 import json
 import math
 import numbers
@@ -56,7 +57,9 @@ def check_value(param: Param, value: Any, node_id: str | None = None) -> Any:
     if kind == "choice":
         if value not in param.choices or not isinstance(value, str | int | float):
             raise BuilderError(
-                f"must be one of {', '.join(map(str, param.choices))}, not {_show(value)}", **where
+                f"must be one of {', '.join(map(str, param.choices))}, not {_show(value)}",
+                **where,
+                hint=_close_choice(value, param.choices) if isinstance(value, str) else None,
             )
         return value
     if kind == "int":
@@ -74,7 +77,7 @@ def check_value(param: Param, value: Any, node_id: str | None = None) -> Any:
             raise BuilderError(
                 f"must be {words if param.choices else 'a number'}, not {_show(value)}",
                 **where,
-                hint=_STRING_HINTS.get(value),
+                hint=_STRING_HINTS.get(value) or _close_choice(value, param.choices),
             )
         if isinstance(value, list | tuple):
             if not 1 <= len(value) <= 6:  # 6: both sides of 3 dims, as a pad layer takes
@@ -108,6 +111,11 @@ _STRING_HINTS = {
     "padding itself, e.g. kernel_size // 2.",
     "valid": 'padding "valid" means 0; write 0.',
 }
+
+
+def _close_choice(value: str, choices: tuple) -> str | None:
+    close = difflib.get_close_matches(value, [str(c) for c in choices], n=1)
+    return f'Did you mean "{close[0]}"?' if close else None
 
 
 def _check_int(param: Param, value: Any, where: dict) -> int:

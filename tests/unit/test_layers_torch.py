@@ -252,6 +252,9 @@ MODULE_CASES = [
     ("GLU", [(4, 3)], {"dim": 1}, lambda: nn.GLU(dim=1), _call, None),
     ("Dropout1d", [(3, 7)], {"p": 0.3}, lambda: nn.Dropout1d(0.3), _call, None),
     ("Dropout3d", [(2, 3, 4, 5)], {}, lambda: nn.Dropout3d(), _call, None),
+    ("Dropout2d", [(5,)], {"p": 0.2}, lambda: nn.Dropout2d(0.2), _call, None),  # (N, C)
+    ("Embedding", [(6,)], {"num_embeddings": 9, "embedding_dim": 4, "weight_init": "normal"},
+     lambda: nn.Embedding(9, 4), _call, None),
     ("RNN", [(7, 5)], {"hidden_size": 6, "nonlinearity": "relu"},
      lambda: nn.RNN(5, 6, nonlinearity="relu", batch_first=True),
      lambda m, x: m(x)[0][:, -1], None),
@@ -317,8 +320,9 @@ def _batch_first_states(result, lstm, last=False):
 )
 def test_layer_matches_torch_by_hand(layer, shapes, params, make, reference, ports):
     module = make()
+    dtype = "int64" if layer == "Embedding" else "float32"
     compare(
-        graph(shapes, layer, params, ports=ports),
+        graph(shapes, layer, params, ports=ports, dtype=dtype),
         lambda *xs: reference(module, *xs),
         module=module,
     )
@@ -466,7 +470,9 @@ def ruff_clean(sources: dict[str, str], tmp_path: Path) -> None:
 def test_generated_sources_are_ruff_clean(tmp_path):
     sources = {}
     for i, (layer, shapes, params, *_, ports) in enumerate(FUNCTION_CASES + MODULE_CASES):
-        sources[f"case{i}_{layer}"] = generate_source(graph(shapes, layer, params, ports=ports))
+        dtype = "int64" if layer == "Embedding" else "float32"
+        arch = graph(shapes, layer, params, ports=ports, dtype=dtype)
+        sources[f"case{i}_{layer}"] = generate_source(arch)
     ruff_clean(sources, tmp_path)
 
 
@@ -686,3 +692,47 @@ def test_a_node_no_output_needs_is_warned_about():
     arch.add_node("Sigmoid", id="stray")
     arch.connect("in0", "stray")
     assert any(w.node == "stray" for w in analyse(arch).warnings)
+
+
+def test_two_ports_of_one_node_can_feed_one_layer():
+    arch = Architecture("halves")
+    arch.add_node("Input", {"shape": [4, 6]}, id="x")
+    arch.add_node("split", {"split_size_or_sections": [3], "dim": 2}, id="halves")
+    arch.add_node("transpose", {"dim0": 1, "dim1": 2}, id="flip")
+    arch.add_node("matmul", id="product")
+    arch.connect("x", "halves")
+    arch.connect("halves", "product", source_port="part0")
+    arch.connect("halves", "flip", source_port=1)
+    arch.connect("flip", "product")
+    again = Architecture.from_json(arch.to_json())
+    x = torch.randn(2, 4, 6)
+    a, b = x.split(3, dim=2)
+    for graph_ in (arch, again):
+        with torch.no_grad():
+            out = compile_model(graph_)(x)
+        assert (out - a @ b.transpose(1, 2)).abs().max() <= TOLERANCE
+    arch.disconnect("halves", "product")
+    assert arch.inputs_of("product") == ["flip"] and arch.input_ports_of("product") == [None]
+
+
+def test_every_bad_node_of_a_file_is_reported_at_once_with_close_names():
+    from builder.errors import BuilderErrors
+
+    doc = {
+        "format": "layercraft",
+        "version": 1,
+        "nodes": [
+            {"id": "x", "type": "Input", "params": {"shape": [8]}},
+            {"id": "fc", "type": "Dense", "params": {"out_features": 3}},
+            {"id": "act", "type": "Relu"},
+            {"id": "conv", "type": "Conv2d", "params": {"padding": "sam"}},
+        ],
+        "edges": [{"source": "x", "target": "fc"}, {"source": "fc", "target": "act"}],
+    }
+    with pytest.raises(BuilderErrors) as err:
+        Architecture.from_json(doc)
+    problems = err.value.errors
+    assert [p.node for p in problems] == ["fc", "act", "conv"]
+    assert "Linear" in problems[0].hint and "ReLU" in problems[1].hint
+    assert '"same"' in problems[2].hint
+    assert str(err.value).startswith("3 problems:\n- fc.type: unknown layer type 'Dense'")

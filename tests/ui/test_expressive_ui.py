@@ -1,0 +1,30 @@
+"""The app offers the issue 11 additions: tensor ops in the palette, list params with -1."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+APP = Path(__file__).resolve().parents[2] / "app.py"
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv("LAYERCRAFT_HOME", str(tmp_path))
+    return tmp_path
+
+
+def test_tensor_ops_are_in_the_palette_and_reshape_takes_minus_one(home):
+    at = AppTest.from_file(str(APP), default_timeout=60).run()
+    keys = {b.key for b in at.sidebar.button}
+    assert {"add_matmul", "add_split", "add_permute", "add_Output", "add_PadToMatch"} <= keys
+    at.session_state["selected"] = "fc1"
+    at.run()
+    at.sidebar.button(key="add_Reshape").click().run()
+    assert at.session_state["arch"].inputs_of("reshape1") == ["fc1"]
+    at.text_input(key="param_reshape1_shape").set_value("-1, 8").run()
+    assert not any("reshape1" in e.value for e in at.error), [e.value for e in at.error]
+    assert at.session_state["arch"].params_of("reshape1")["shape"] == [-1, 8]
+    assert at.session_state["analysis"].nodes["reshape1"].output_shape == (8, 8)
