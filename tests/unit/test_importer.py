@@ -241,3 +241,37 @@ def test_an_lstm_cell_passes_its_cell_state_through_the_c_port(tmp_path):
     arch = result.arch
     assert arch.inputs_of("cell") == ["x", "h", "c"]
     assert result.comparison.matched and result.comparison.params == 1732
+
+
+def test_a_model_file_may_import_its_neighbours(tmp_path):
+    write(
+        tmp_path,
+        """
+        from torch import nn
+
+
+        class Block(nn.Sequential):
+            def __init__(self, n):
+                super().__init__(nn.Linear(n, n), nn.Tanh())
+        """,
+        name="blocks.py",
+    )
+    path = write(
+        tmp_path,
+        """
+        from blocks import Block
+        from torch import nn
+
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.body = Block(6)
+
+            def forward(self, x):
+                return self.body(x)
+        """,
+    )
+    result = import_file(f"{path}:Net", [(6,)])
+    assert [result.arch.type_of(n) for n in result.arch.node_ids] == ["Input", "Linear", "Tanh"]
+    assert result.sources == {"body_0": "body.0", "body_1": "body.1"}
