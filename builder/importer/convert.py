@@ -8,8 +8,6 @@ the user's own forward() become nodes through functions.HANDLERS.
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -17,53 +15,23 @@ import torch
 from torch import nn
 from torch.export import ExportedProgram
 from torch.export.graph_signature import InputKind
-from torch.fx.node import map_arg
 
 from ..codegen import CHAIN_NAMES, RESERVED
-from ..errors import BuilderError
 from ..graph import ID_PATTERN, Architecture
 from ..layers import REGISTRY
-from .functions import Alias, Mapped, is_tensor, map_function, shape_of
-from .modules import is_torch_leaf, layer_type_of, module_params
+from .assemble import Assembly
+from .functions import map_function
+from .mapped import Alias, Mapped
+from .module_calls import ModuleCalls
+from .modules import is_torch_leaf
+from .nodes import Conversion, Downstream, Pending, flat_args, getitem, sanitise, swaps_batch
 from .positional import positional_node
 from .problems import Problem, Unsupported
 from .reparameterize import reparameterize_node
 from .source_lines import assigned_name, describe, user_frame
 
-RECURRENT = ("RNN", "LSTM", "GRU")
 
-
-@dataclass
-class Pending:
-    """A node about to be added: type, params, input node ids and where its weights come from."""
-
-    id: str
-    type: str
-    params: dict[str, Any]
-    inputs: list[tuple[str, str | None]]  # (node id, output port or None)
-    where: str
-    module_path: str | None = None  # the original submodule whose state it takes
-    param_target: str | None = None  # or the original parameter / buffer (PositionalEmbedding)
-    fx_nodes: list = field(default_factory=list)
-
-
-@dataclass
-class Conversion:
-    """The imported graph and, per node, the original weights it stands for."""
-
-    arch: Architecture
-    sources: dict[str, str]  # node id -> original module path or parameter name
-
-
-def sanitise(name: str) -> str:
-    """A module path as a node id: "layer1.0.conv1" -> "layer1_0_conv1"."""
-    ident = re.sub(r"\W", "_", name).strip("_") or "node"
-    if ident[0].isdigit():
-        ident = "n" + ident
-    return ident[:60]
-
-
-class Converter:
+class Converter(ModuleCalls, Assembly):
     """One pass over the exported graph; problems are collected, not raised one by one."""
 
     def __init__(self, program: ExportedProgram, model: nn.Module, source: Path | None):
@@ -103,7 +71,7 @@ class Converter:
                     self._function(nodes[0], nodes[0] in last_on_line)
                 else:
                     self._module_call(key, nodes)
-            except _Downstream:
+            except Downstream:
                 self.failed.update(nodes)
             except Unsupported as exc:
                 self.failed.update(nodes)
@@ -189,14 +157,14 @@ class Converter:
         self._add(Pending(node_id, "Input", params, [], node.name), [node])
 
     def _function(self, node, names_line: bool) -> None:
-        values = [a for a in _flat_args(node) if hasattr(a, "op")]
+        values = [a for a in flat_args(node) if hasattr(a, "op")]
         if all(v in self.constant or self._is_weight(v) for v in values):
             self.constant.add(node)  # e.g. a slice of a position table: its user decides
             return
-        if node.target is _getitem():
+        if node.target is getitem():
             self.env[node] = self._part(node)
             return
-        if _swaps_batch(node):
+        if swaps_batch(node):
             self.swapped[node] = node.args[0]  # only a recurrent state may do this
             return
         sampled = reparameterize_node(node) if "Reparameterize" in REGISTRY else None
@@ -244,166 +212,7 @@ class Converter:
             return None
         return mapped
 
-    def _module_call(self, key: tuple[str, str], nodes: list) -> None:
-        call_key, path = key
-        module = self.model.get_submodule(path)
-        type_name = layer_type_of(module)
-        where = f"{path} (nn.{type(module).__name__})"
-        if type_name is None:
-            raise Unsupported(
-                f"LayerCraft has no {type(module).__name__} layer type yet",
-                _close_types(type(module).__name__),
-            )
-        node_id = self._module_id(call_key, path)
-        if node_id != sanitise(path) and any(True for _ in module.parameters()):
-            raise Unsupported(
-                f"module {path!r} is called more than once, sharing its weights",
-                "Give each call its own module (shared weights are not supported yet).",
-            )
-        members = set(nodes)
-        params = module_params(type_name, module)
-        # self-attention reads one value three times: one input
-        inputs = list(dict.fromkeys(self._external_inputs(nodes, members, path)))
-        inputs = self._take_mask(inputs, type_name, params, nodes)
-        outputs = [n for n in nodes if _used_outside(n, members)]
-        ports: dict = {}
-        if type_name == "LSTMCell":
-            outputs, ports = _cell_outputs(outputs)
-        if type_name in RECURRENT:
-            outputs, ports = self._recurrent_outputs(outputs, params)
-            values = [self._value(inputs[0], nodes[0]), *map(self._state_value, inputs[1:])]
-        else:
-            values = [self._value(v, nodes[0]) for v in inputs]
-        spec = REGISTRY[type_name]
-        if not spec.min_inputs <= len(values) <= (spec.max_inputs or len(values)):
-            raise Unsupported(
-                f"takes {len(values)} tensor inputs (a mask, a state or a second sequence?)",
-                f"LayerCraft's {type_name} takes {spec.min_inputs} to {spec.max_inputs}.",
-            )
-        if len(outputs) != 1:
-            raise Unsupported(
-                f"{len(outputs)} of its outputs are used (e.g. attention weights)",
-                "Only its main output can be used.",
-            )
-        pending = Pending(node_id, type_name, params, values, where)
-        pending.module_path = path
-        self._add(pending, nodes)
-        self.env[outputs[0]] = (node_id, None)
-        for fx_node, port in ports.items():
-            self.env[fx_node] = (node_id, port)
-            self.skip.add(fx_node)
-
-    def _take_mask(self, inputs: list, type_name: str, params: dict, nodes: list) -> list:
-        """A constant tensor fed to an attention layer is its mask: the layer's causal option.
-
-        Whether it really is the causal mask is proven by the output comparison at the end.
-        (Given is_causal=True, torch may drop the mask and ask attention to be causal itself.)
-        """
-        masks = [v for v in inputs if v in self.constant]
-        spec = REGISTRY[type_name]
-        option = next((p for p in ("is_causal", "tgt_is_causal") if spec.param(p)), None)
-        if option is not None and any(_causal_attention(n) for n in nodes):
-            params[option] = True
-        if not masks:
-            return inputs
-        if option is None or len(masks) > 1:
-            raise Unsupported(
-                "takes a tensor computed without the input (a mask or a constant)",
-                "Only a causal mask on attention layers is supported.",
-            )
-        params[option] = True
-        return [v for v in inputs if v not in masks]
-
-    def _state_value(self, value) -> tuple[str, str | None]:
-        """An initial state passed as h.transpose(0, 1): the batch-first h it came from."""
-        if value not in self.swapped:
-            raise Unsupported(
-                "gets an initial state in torch's (layers, N, hidden) layout",
-                "Keep states batch-first and pass h.transpose(0, 1).contiguous().",
-            )
-        return self._value(self.swapped[value], value)
-
-    def _recurrent_outputs(self, outputs, params):
-        """outputs[0] flows on (x[:, -1] right after it folds into return="last"); a final
-        state is read through its port once transposed back to batch-first."""
-        indexed = {n.args[1]: n for n in outputs if n.target is _getitem()}
-        if len(indexed) != len(outputs):
-            raise Unsupported("its outputs are used in a way the importer cannot follow")
-        ports = {}
-        for index, name in ((1, "h_n"), (2, "c_n")):
-            if index not in indexed:
-                continue
-            users = list(indexed[index].users)
-            if len(users) != 1 or not _swaps_batch(users[0]):
-                raise Unsupported(
-                    f"its final state {name} is used in torch's (layers, N, hidden) layout",
-                    f"Read it batch-first: {name}.transpose(0, 1).",
-                )
-            ports[users[0]] = name
-        sequence = indexed.get(0)
-        users = list(sequence.users) if sequence is not None else []
-        if len(users) == 1 and _is_last_step(users[0]):
-            ports[users[0]] = None
-        else:
-            params["return"] = "sequence"
-        if sequence is None:
-            raise Unsupported("only its final state is used", "Use its outputs as well.")
-        return [sequence], ports
-
     # ---- values -------------------------------------------------------------------------
-
-    def _external_inputs(self, nodes, members, path: str) -> list:
-        inputs = []
-        for node in nodes:
-            for arg in _flat_args(node):
-                if not hasattr(arg, "op") or arg in members:
-                    continue
-                if self._is_weight(arg):
-                    target = self.kinds[arg.name][1]
-                    if not target.startswith(path + ".") and not self._tie(path, target):
-                        raise Unsupported(
-                            f"uses the weight {target!r} of another module",
-                            "Shared (tied) weights are not supported yet.",
-                        )
-                    continue
-                if is_tensor(arg):
-                    inputs.append(arg)
-        return inputs
-
-    def _tie(self, path: str, target: str) -> bool:
-        """Is `target` this module's own weight under another module's name (weight tying)?"""
-        other_path, _, attr = target.rpartition(".")
-        module = self.model.get_submodule(path)
-        try:
-            other = self.model.get_submodule(other_path)
-        except AttributeError:
-            return False
-        if attr != "weight" or getattr(module, "weight", None) is not getattr(other, "weight", 0):
-            return False
-        self.ties.append((path, other_path))
-        return True
-
-    def _apply_ties(self) -> None:
-        """Each tied pair: the node that can follow another's weight (tie_weight_to) does."""
-        ids = {p.module_path: p.id for p in self.nodes.values() if p.module_path}
-        for a, b in self.ties:
-            for follower, leader in ((a, b), (b, a)):
-                node = self.nodes.get(ids.get(follower))
-                if (
-                    node is not None
-                    and leader in ids
-                    and REGISTRY[node.type].param("tie_weight_to")
-                ):
-                    node.params["tie_weight_to"] = ids[leader]
-                    break
-            else:
-                self.problems.append(
-                    Problem(
-                        f"{a} and {b}",
-                        "share one weight, and neither layer can follow the other's",
-                        "LayerCraft ties a Linear's weight to an Embedding's (tie_weight_to).",
-                    )
-                )
 
     def _is_weight(self, node) -> bool:
         kind = self.kinds.get(getattr(node, "name", None), (None,))[0]
@@ -424,7 +233,7 @@ class Converter:
         if arg in self.env:
             return self.env[arg]
         if arg in self.failed:
-            raise _Downstream  # already reported where it failed
+            raise Downstream  # already reported where it failed
         if arg in self.swapped:
             raise Unsupported(
                 "moves the batch dimension (transpose(0, 1))",
@@ -484,139 +293,3 @@ class Converter:
             n += 1
         self.taken.add(f"{prefix}{n}")
         return f"{prefix}{n}"
-
-    def _build(self, name: str, outputs: list[tuple[str, str | None]]) -> Conversion:
-        outputs = self._output_nodes(outputs)
-        self._apply_ties()
-        if self.problems:
-            return Conversion(Architecture(name), {})
-        out_ids = [node_id for node_id, _ in outputs]
-        needed = _ancestors(self.nodes, out_ids)
-        order = [
-            n
-            for n in self.nodes
-            if n in needed and (n not in out_ids or self.nodes[n].type == "Input")
-        ]
-        order += [n for n in out_ids if n not in order]
-        arch = Architecture(name)
-        for node_id in order:
-            pending = self.nodes[node_id]
-            try:
-                arch.add_node(pending.type, pending.params, id=node_id)
-            except BuilderError as err:
-                self.problems.append(Problem(pending.where, err.message, err.hint))
-        if self.problems:
-            return Conversion(arch, {})
-        for node_id in order:
-            for src, port in self.nodes[node_id].inputs:
-                if port is None:
-                    arch.connect(src, node_id, check_cycle=False)
-                else:
-                    arch.connect(src, node_id, source_port=port, check_cycle=False)
-        sources = {
-            n: self.nodes[n].module_path or self.nodes[n].param_target
-            for n in order
-            if self.nodes[n].module_path or self.nodes[n].param_target
-        }
-        return Conversion(arch, sources)
-
-    def _output_nodes(self, outputs: list[tuple[str, str | None]]) -> list[tuple[str, None]]:
-        """The returned values as sink nodes; Output nodes where a plain sink cannot say it
-        (a value also used inside, returned twice, an input, or one port of a split)."""
-        fed = {src for pending in self.nodes.values() for src, _ in pending.inputs}
-        plain = all(
-            port is None
-            and node_id not in fed
-            and outputs.count((node_id, port)) == 1
-            and self.nodes[node_id].type != "Input"
-            for node_id, port in outputs
-        )
-        if plain:
-            return outputs
-        if "Output" not in REGISTRY:
-            self.problems.append(
-                Problem(
-                    "return",
-                    "returns a value that is also used inside the model",
-                    "Named Output nodes come with the layers branch.",
-                )
-            )
-            return outputs
-        nodes = []
-        for value in outputs:
-            node_id = self._pick_id(None, "output")
-            self.nodes[node_id] = Pending(node_id, "Output", {}, [value], "return")
-            nodes.append((node_id, None))
-        return nodes
-
-
-class _Downstream(Exception):
-    """Reads a value whose op was already reported: one problem, not a cascade."""
-
-
-def _getitem():
-    import operator
-
-    return operator.getitem
-
-
-def _cell_outputs(outputs) -> tuple[list, dict]:
-    """LSTMCell returns (h, c): h flows on, c is read through its port."""
-    indexed = {n.args[1]: n for n in outputs if n.target is _getitem()}
-    if len(indexed) != len(outputs) or 0 not in indexed:
-        raise Unsupported("its outputs are used in a way the importer cannot follow")
-    ports = {indexed[1]: "c"} if 1 in indexed else {}
-    return [indexed[0]], ports
-
-
-def _causal_attention(node) -> bool:
-    if getattr(node.target, "_opname", None) != "scaled_dot_product_attention":
-        return False
-    return bool(node.args[5] if len(node.args) > 5 else node.kwargs.get("is_causal", False))
-
-
-def _swaps_batch(node) -> bool:
-    if getattr(node.target, "_opname", None) != "transpose":
-        return False
-    rank = len(shape_of(node))
-    return {node.args[1] % rank, node.args[2] % rank} == {0, 1}
-
-
-def _is_last_step(node) -> bool:
-    return (
-        getattr(node.target, "_opname", None) == "select"
-        and node.args[1] in (1, -2)
-        and node.args[2] == -1
-        and len(shape_of(node.args[0])) == 3
-    )
-
-
-def _flat_args(node) -> list:
-    found = []
-    map_arg((node.args, node.kwargs), found.append)
-    return found
-
-
-def _used_outside(node, members) -> bool:
-    return any(user not in members for user in node.users)
-
-
-def _ancestors(nodes: dict[str, Pending], outputs: list[str]) -> set[str]:
-    seen, stack = set(), list(outputs)
-    while stack:
-        node_id = stack.pop()
-        if node_id in seen:
-            continue
-        seen.add(node_id)
-        stack.extend(src for src, _ in nodes[node_id].inputs)
-    inputs = {n for n, p in nodes.items() if p.type == "Input"}
-    return seen | inputs
-
-
-def _close_types(name: str) -> str:
-    import difflib
-
-    close = difflib.get_close_matches(name, list(REGISTRY), n=3, cutoff=0.6)
-    if close:
-        return f"Close layer types: {', '.join(close)}."
-    return "The layers branch is adding more layer types; until then build this part differently."

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .functions import Mapped
+from .mapped import Mapped
 
 
 def _op(node) -> str | None:
