@@ -270,7 +270,6 @@ class Architecture:
                 for place, (src, source_port) in enumerate(pairs):
                     if src == node_id and source_port is not None:  # restore other ports
                         self.connect(node_id, succ, place, source_port=source_port)
-
             self.connect(node_id, new_id)
         except BuilderError:
             self.remove_node(new_id)

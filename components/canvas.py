@@ -123,23 +123,38 @@ def build_flow_state(
             )
         )
     edges = []
-    for src, dst in arch.edges:
-        info = analysis.nodes.get(src) if analysis else None
-        shape = info.output_shape if info is not None else None
+    for src, dst, port, shape in _edges_with_shapes(arch, analysis):
+        label = format_shape(shape) if shape is not None else ""
         edges.append(
             StreamlitFlowEdge(
-                id=edge_id(src, dst),
+                # an edge from a named output port (h_n, part1 ...) says which one it reads
+                id=edge_id(src, dst) + ("" if port is None else f"-{port}"),
                 source=src,
                 target=dst,
                 marker_end={"type": "arrowclosed"},
                 deletable=True,
-                label=format_shape(shape) if shape is not None else "",
+                label=label if port is None else f"{port} {label}".strip(),
                 label_style=dict(EDGE_LABEL_STYLE),
                 label_show_bg=True,
                 style={},
             )
         )
     return StreamlitFlowState(nodes, edges, selected_id=selected, timestamp=now_ms())
+
+
+def _edges_with_shapes(arch: Architecture, analysis):
+    """(src, dst, source port or None, the shape the edge carries) for every edge."""
+    for dst in arch.node_ids:
+        info = analysis.nodes.get(dst) if analysis else None
+        ports = arch.input_ports_of(dst)
+        for i, src in enumerate(arch.inputs_of(dst)):
+            shapes = info.input_shapes if info is not None else []
+            if i < len(shapes):
+                shape = shapes[i]
+            else:  # dst has an error of its own: show what the source gives by default
+                source = analysis.nodes.get(src) if analysis else None
+                shape = source.output_shape if source is not None else None
+            yield src, dst, ports[i], shape
 
 
 def is_current(value: StreamlitFlowState, generation: int) -> bool:

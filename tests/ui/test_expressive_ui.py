@@ -28,3 +28,26 @@ def test_tensor_ops_are_in_the_palette_and_reshape_takes_minus_one(home):
     assert not any("reshape1" in e.value for e in at.error), [e.value for e in at.error]
     assert at.session_state["arch"].params_of("reshape1")["shape"] == [-1, 8]
     assert at.session_state["analysis"].nodes["reshape1"].output_shape == (8, 8)
+
+
+def test_canvas_edges_from_output_ports_name_the_port_and_carry_its_shape():
+    from builder.graph import Architecture
+    from builder.shapes import analyse
+    from components.canvas import apply_flow_change, build_flow_state
+
+    arch = Architecture("state hand-off")
+    arch.add_node("Input", {"shape": [7, 5]}, id="x")
+    arch.add_node("GRU", {"hidden_size": 6, "num_layers": 2, "return": "sequence"}, id="gru")
+    arch.add_node("Output", id="seq")
+    arch.add_node("Output", id="hidden")
+    arch.connect("x", "gru")
+    arch.connect("gru", "seq")
+    arch.connect("gru", "hidden", source_port="h_n")
+    state = build_flow_state(arch, analyse(arch))
+    labels = {(e.source, e.target): (e.id, e.label) for e in state.edges}
+    assert labels[("gru", "seq")][1] == "(7, 6)"
+    assert labels[("gru", "hidden")][1] == "h_n (2, 6)"
+    assert len({e.id for e in state.edges}) == len(state.edges)
+    # The browser echoing the same edges changes nothing (the port survives).
+    change = apply_flow_change(arch, state, None)
+    assert not change.structural and change.arch.input_ports_of("hidden") == ["h_n"]

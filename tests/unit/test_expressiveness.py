@@ -5,7 +5,7 @@ copy: same parameter count, max output difference <= 1e-5, ruff-clean exported c
 Origins: pytorch/examples dcgan/main.py (Discriminator), super_resolution/model.py (Net),
 fast_neural_style/neural_style/transformer_net.py (TransformerNet, fewer blocks),
 word_language_model/model.py (TransformerModel); milesial/Pytorch-UNet unet_model.py
-(UNet, bilinear, at 60x60).
+(UNet, bilinear, at 60x60); pytorch/tutorials seq2seq AttnDecoderRNN (one batched step).
 """
 
 from __future__ import annotations
@@ -393,3 +393,86 @@ def test_reference_model_sources_are_ruff_clean(tmp_path):
         "unet": unet_graph(),
     }
     ruff_clean({name: generate_source(arch) for name, arch in graphs.items()}, tmp_path)
+
+
+# ---- seq2seq attention decoder: state in and out, bmm, weights returned ------------------
+
+
+class AttnDecoder(nn.Module):
+    """pytorch/tutorials seq2seq AttnDecoderRNN, batched: one decoding step."""
+
+    def __init__(self, hidden=8, vocab=12, max_length=5):
+        super().__init__()
+        self.embedding = nn.Embedding(vocab, hidden)
+        self.attn = nn.Linear(hidden * 2, max_length)
+        self.attn_combine = nn.Linear(hidden * 2, hidden)
+        self.gru = nn.GRU(hidden, hidden, batch_first=True)
+        self.out = nn.Linear(hidden, vocab)
+
+    def forward(self, token, hidden, encoder_outputs):  # (N, 1), (1, N, H), (N, L, H)
+        embedded = self.embedding(token)[:, 0]
+        attn_weights = F.softmax(self.attn(torch.cat((embedded, hidden[0]), 1)), dim=1)
+        applied = torch.bmm(attn_weights.unsqueeze(1), encoder_outputs)[:, 0]
+        output = F.relu(self.attn_combine(torch.cat((embedded, applied), 1)).unsqueeze(1))
+        output, hidden = self.gru(output, hidden)
+        return F.log_softmax(self.out(output[:, 0]), dim=1), hidden, attn_weights
+
+
+def attn_decoder_graph(hidden=8, vocab=12, length=5) -> Architecture:
+    arch = build(
+        "attention decoder",
+        {
+            "token": ((1,), "int64"),
+            "hidden": ((1, hidden), "float32"),
+            "encoder_outputs": ((length, hidden), "float32"),
+        },
+        [
+            (
+                "embedding",
+                "Embedding",
+                {"num_embeddings": vocab, "embedding_dim": hidden},
+                ["token"],
+            ),
+            ("embedded", "Reshape", {"shape": [hidden]}, ["embedding"]),
+            ("h", "Reshape", {"shape": [hidden]}, ["hidden"]),
+            ("joined", "Concat", {}, ["embedded", "h"]),
+            ("attn", "Linear", {"out_features": length}, ["joined"]),
+            ("attn_weights", "Softmax", {"dim": 1}, ["attn"]),
+            ("weights_row", "unsqueeze", {"dim": 1}, ["attn_weights"]),
+            ("context", "bmm", {}, ["weights_row", "encoder_outputs"]),
+            ("applied", "squeeze", {"dim": 1}, ["context"]),
+            ("combined", "Concat", {}, ["embedded", "applied"]),
+            ("attn_combine", "Linear", {"out_features": hidden}, ["combined"]),
+            ("step", "unsqueeze", {"dim": 1}, ["attn_combine"]),
+            ("relu", "ReLU", {}, ["step"]),
+            ("gru", "GRU", {"hidden_size": hidden, "return": "last"}, ["relu", "hidden"]),
+            ("out", "Linear", {"out_features": vocab}, ["gru"]),
+            ("log_probs", "LogSoftmax", {"dim": 1}, ["out"]),
+            ("output", "Output", {}, ["log_probs"]),
+        ],
+    )
+    arch.add_node("Output", id="next_hidden")
+    arch.connect("gru", "next_hidden", source_port="h_n")
+    arch.add_node("Output", id="attention")
+    arch.connect("attn_weights", "attention")
+    return arch
+
+
+def test_attention_decoder_step_matches_with_state_and_weights_out(tmp_path):
+    arch = attn_decoder_graph()
+    analysis = analyse(arch)
+    assert analysis.ok, analysis.errors
+    assert not any("Softmax" in str(w) for w in analysis.warnings)
+    reference = AttnDecoder().eval()
+    model = compile_model(arch).eval()
+    model.load_state_dict(reference.state_dict())  # same names: loads directly
+    assert analysis.total_params == sum(p.numel() for p in reference.parameters())
+    token, hidden = torch.randint(0, 12, (3, 1)), torch.randn(1, 3, 8)
+    encoder_outputs = torch.randn(3, 5, 8)
+    with torch.no_grad():
+        got = model(token, hidden.transpose(0, 1), encoder_outputs)
+        log_probs, next_hidden, weights = reference(token, hidden, encoder_outputs)
+    want = (log_probs, next_hidden.transpose(0, 1), weights)
+    for g, w in zip(got, want, strict=True):
+        assert g.shape == w.shape and (g - w).abs().max() <= TOLERANCE
+    ruff_clean({"decoder": generate_source(arch)}, tmp_path)

@@ -736,3 +736,11 @@ def test_every_bad_node_of_a_file_is_reported_at_once_with_close_names():
     assert "Linear" in problems[0].hint and "ReLU" in problems[1].hint
     assert '"same"' in problems[2].hint
     assert str(err.value).startswith("3 problems:\n- fc.type: unknown layer type 'Dense'")
+
+
+def test_inserting_after_a_recurrent_layer_keeps_its_state_port_edges():
+    arch = graph([(7, 5)], "LSTM", {"hidden_size": 4}, ports=[None, "h_n"])
+    new = arch.insert_after("layer", "ReLU")
+    assert arch.inputs_of("out0") == [new] and arch.inputs_of(new) == ["layer"]
+    assert arch.inputs_of("out1") == ["layer"] and arch.input_ports_of("out1") == ["h_n"]
+    assert analyse(arch).ok
