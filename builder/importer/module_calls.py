@@ -13,6 +13,7 @@ from .nodes import (
     flat_args,
     getitem,
     is_last_step,
+    is_zeros,
     sanitise,
     swaps_batch,
     used_outside,
@@ -80,6 +81,11 @@ class ModuleCalls:
         Whether it really is the causal mask is proven by the output comparison at the end.
         (Given is_causal=True, torch may drop the mask and ask attention to be causal itself.)
         """
+        if type_name in RECURRENT or type_name.endswith("Cell"):
+            # torch.zeros(layers, N, hidden) as the initial state is what torch does anyway
+            zeros = [v for v in inputs if v in self.constant and is_zeros(v)]
+            if len(zeros) == len(inputs) - 1:
+                inputs = inputs[:1]
         masks = [v for v in inputs if v in self.constant]
         spec = REGISTRY[type_name]
         option = next((p for p in ("is_causal", "tgt_is_causal") if spec.param(p)), None)

@@ -112,3 +112,14 @@ def close_types(name: str) -> str:
     if close:
         return f"Close layer types: {', '.join(close)}."
     return "The layers branch is adding more layer types; until then build this part differently."
+
+
+ZERO_MAKERS = {"zeros", "zeros_like", "new_zeros"}
+PASSING = {"to", "_to_copy", "alias", "clone", "contiguous", "detach", "lift_fresh_copy"}
+
+
+def is_zeros(node) -> bool:
+    """A tensor made by torch.zeros (possibly moved with .to(device)): a default state."""
+    while getattr(node.target, "_opname", None) in PASSING:
+        node = node.args[0]
+    return getattr(node.target, "_opname", None) in ZERO_MAKERS

@@ -275,3 +275,33 @@ def test_a_model_file_may_import_its_neighbours(tmp_path):
     result = import_file(f"{path}:Net", [(6,)])
     assert [result.arch.type_of(n) for n in result.arch.node_ids] == ["Input", "Linear", "Tanh"]
     assert result.sources == {"body_0": "body.0", "body_1": "body.1"}
+
+
+def test_a_zero_initial_state_made_in_forward_is_the_default_state(tmp_path):
+    # The pattern of many tutorials: h0 = torch.zeros(layers, N, hidden) inside forward.
+    path = write(
+        tmp_path,
+        """
+        import torch
+        from torch import nn
+
+
+        class RNN(nn.Module):
+            def __init__(self, input_size=28, hidden_size=32, num_layers=2, num_classes=10):
+                super().__init__()
+                self.hidden_size, self.num_layers = hidden_size, num_layers
+                self.lstm = nn.LSTM(input_size, hidden_size, num_layers, batch_first=True)
+                self.fc = nn.Linear(hidden_size, num_classes)
+
+            def forward(self, x):
+                h0 = torch.zeros(self.num_layers, x.size(0), self.hidden_size).to(x.device)
+                c0 = torch.zeros(self.num_layers, x.size(0), self.hidden_size).to(x.device)
+                out, _ = self.lstm(x, (h0, c0))
+                return self.fc(out[:, -1, :])
+        """,
+    )
+    result = import_file(f"{path}:RNN", [(28, 28)])
+    arch = result.arch
+    assert arch.inputs_of("lstm") == ["x"]
+    assert arch.params_of("lstm")["return"] == "last"  # out[:, -1, :] folded in
+    assert result.comparison.matched
