@@ -115,16 +115,19 @@ def _break(line: str, pad: str) -> list[str]:
     if code.startswith("return "):
         values = code.removeprefix("return ").split(", ")
         return [*lines, f"{pad}return (", *(f"{inner}{v}," for v in values), pad + ")"]
-    target, _, value = code.partition(" = ")
+    target, _, value = code.partition(" = ") if " = " in code else ("", "", code)
     operator = next((op for op in (" + ", " * ") if op in value and "(" not in value), None)
-    if operator:  # a long sum or product of branches: one operand per line
+    if operator and target:  # a long sum or product of branches: one operand per line
         first, *rest = value.split(operator)
         body = [inner + first, *(f"{inner}{operator.strip()} {term}" for term in rest)]
         return [*lines, f"{pad}{target} = (", *body, pad + ")"]
-    opening = code.find("(", len(target) + 3)
+    opening = code.find("(", len(target) + 3 if target else 0)
     head, body_text = code[: opening + 1], code[opening + 1 : -1]
     if opening < 0 or not code.endswith(")") or not body_text:
         return [*lines, pad + code]
+    if target and len(pad) + len(head) > LINE_LENGTH:
+        # `long_name = callee(` does not fit: ruff format parenthesises the value instead.
+        return [*lines, f"{pad}{target} = (", *_break(value, inner), pad + ")"]
     if len(inner) + len(body_text) <= LINE_LENGTH:
         return [*lines, pad + head, inner + body_text, pad + ")"]
     args = [line for arg in _split_top_level(body_text) for line in _arg_lines(arg, inner)]

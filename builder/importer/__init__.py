@@ -1,6 +1,6 @@
 """Import PyTorch code: `FILE.py:Expr` -> an Architecture, proven equal to the original.
 
-`import_model` loads the file, builds the model from literal arguments, captures one
+`import_file` loads the file, builds the model from literal arguments, captures one
 forward pass with torch.export, maps it to layer nodes (every unmappable part reported
 in one BuilderError), lays it out, then compiles the graph, copies the original's weights
 and compares outputs: a graph that computes something else is refused.

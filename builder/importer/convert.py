@@ -8,8 +8,6 @@ the user's own forward() become nodes through functions.HANDLERS.
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -17,52 +15,23 @@ import torch
 from torch import nn
 from torch.export import ExportedProgram
 from torch.export.graph_signature import InputKind
-from torch.fx.node import map_arg
 
 from ..codegen import CHAIN_NAMES, RESERVED
-from ..errors import BuilderError
 from ..graph import ID_PATTERN, Architecture
 from ..layers import REGISTRY
-from .functions import Alias, Mapped, is_tensor, map_function, shape_of
-from .modules import is_torch_leaf, layer_type_of, module_params
+from .assemble import Assembly
+from .functions import map_function
+from .mapped import Alias, Mapped
+from .module_calls import ModuleCalls
+from .modules import is_torch_leaf
+from .nodes import Conversion, Downstream, Pending, flat_args, getitem, sanitise, swaps_batch
 from .positional import positional_node
 from .problems import Problem, Unsupported
+from .reparameterize import reparameterize_node
 from .source_lines import assigned_name, describe, user_frame
 
-RECURRENT = ("RNN", "LSTM", "GRU")
 
-
-@dataclass
-class Pending:
-    """A node about to be added: type, params, input node ids and where its weights come from."""
-
-    id: str
-    type: str
-    params: dict[str, Any]
-    inputs: list[tuple[str, str | None]]  # (node id, output port or None)
-    where: str
-    module_path: str | None = None  # the original submodule whose state it takes
-    param_target: str | None = None  # or the original parameter / buffer (PositionalEmbedding)
-    fx_nodes: list = field(default_factory=list)
-
-
-@dataclass
-class Conversion:
-    """The imported graph and, per node, the original weights it stands for."""
-
-    arch: Architecture
-    sources: dict[str, str]  # node id -> original module path or parameter name
-
-
-def sanitise(name: str) -> str:
-    """A module path as a node id: "layer1.0.conv1" -> "layer1_0_conv1"."""
-    ident = re.sub(r"\W", "_", name).strip("_") or "node"
-    if ident[0].isdigit():
-        ident = "n" + ident
-    return ident[:60]
-
-
-class Converter:
+class Converter(ModuleCalls, Assembly):
     """One pass over the exported graph; problems are collected, not raised one by one."""
 
     def __init__(self, program: ExportedProgram, model: nn.Module, source: Path | None):
@@ -80,6 +49,8 @@ class Converter:
         self.taken: set[str] = set()
         self.constant: set[Any] = set()  # fx nodes computed without any input
         self.skip: set[Any] = set()  # ops already folded into a module's node
+        self.swapped: dict[Any, Any] = {}  # x.transpose(0, 1) -> x (recurrent states)
+        self.ties: list[tuple[str, str]] = []  # module paths sharing one weight
         self.failed: set[Any] = set()  # ops that could not be mapped (their readers stay quiet)
 
     # ---- the pass -----------------------------------------------------------------------
@@ -100,7 +71,7 @@ class Converter:
                     self._function(nodes[0], nodes[0] in last_on_line)
                 else:
                     self._module_call(key, nodes)
-            except _Downstream:
+            except Downstream:
                 self.failed.update(nodes)
             except Unsupported as exc:
                 self.failed.update(nodes)
@@ -186,14 +157,26 @@ class Converter:
         self._add(Pending(node_id, "Input", params, [], node.name), [node])
 
     def _function(self, node, names_line: bool) -> None:
-        values = [a for a in _flat_args(node) if hasattr(a, "op")]
+        values = [a for a in flat_args(node) if hasattr(a, "op")]
         if all(v in self.constant or self._is_weight(v) for v in values):
             self.constant.add(node)  # e.g. a slice of a position table: its user decides
             return
-        if node.target is _getitem():
+        if node.target is getitem():
             self.env[node] = self._part(node)
             return
-        mapped = positional_node(self, node) or map_function(node)
+        if swaps_batch(node):
+            self.swapped[node] = node.args[0]  # only a recurrent state may do this
+            return
+        sampled = reparameterize_node(node) if "Reparameterize" in REGISTRY else None
+        if sampled is not None:
+            mapped, covered = sampled
+            self.skip.update(covered)
+            node, names_line = covered[-1], True  # z's own line names the node
+        else:
+            mapped = positional_node(self, node) or map_function(node)
+        if isinstance(mapped, Alias) and mapped.source in self.swapped:
+            self.swapped[node] = self.swapped[mapped.source]
+            return
         if isinstance(mapped, Alias):
             self.env[node] = self._value(mapped.source, node)
             return
@@ -229,82 +212,7 @@ class Converter:
             return None
         return mapped
 
-    def _module_call(self, key: tuple[str, str], nodes: list) -> None:
-        call_key, path = key
-        module = self.model.get_submodule(path)
-        type_name = layer_type_of(module)
-        where = f"{path} (nn.{type(module).__name__})"
-        if type_name is None:
-            raise Unsupported(
-                f"LayerCraft has no {type(module).__name__} layer type yet",
-                _close_types(type(module).__name__),
-            )
-        node_id = self._module_id(call_key, path)
-        if node_id != sanitise(path) and any(True for _ in module.parameters()):
-            raise Unsupported(
-                f"module {path!r} is called more than once, sharing its weights",
-                "Give each call its own module (shared weights are not supported yet).",
-            )
-        members = set(nodes)
-        inputs = self._external_inputs(nodes, members, path)
-        outputs = [n for n in nodes if _used_outside(n, members)]
-        params = module_params(type_name, module)
-        fold = None
-        if type_name in RECURRENT:
-            outputs, fold = self._recurrent_outputs(nodes, outputs, params)
-        inputs = list(dict.fromkeys(inputs))  # self-attention reads one value three times
-        if len(inputs) != 1:
-            raise Unsupported(
-                f"takes {len(inputs)} tensor inputs (a mask, a state or a second sequence?)",
-                "LayerCraft's layer takes one input: drop the extra argument.",
-            )
-        if len(outputs) != 1:
-            raise Unsupported(
-                f"{len(outputs)} of its outputs are used (e.g. a final state)",
-                "Only the main output can be used (state outputs come with the layers branch).",
-            )
-        pending = Pending(node_id, type_name, params, [self._value(inputs[0], nodes[0])], where)
-        pending.module_path = path
-        self._add(pending, nodes)
-        self.env[outputs[0]] = (node_id, None)
-        if fold is not None:
-            self.env[fold] = (node_id, None)
-            self.skip.add(fold)
-
-    def _recurrent_outputs(self, nodes, outputs, params):
-        """Only outputs[0] (every step) may leave; x[:, -1] right after it folds into the node."""
-        sequence = [n for n in outputs if n.target is _getitem() and n.args[1] == 0]
-        states = [n for n in outputs if n not in sequence]
-        if states:
-            raise Unsupported(
-                "its final hidden state is used",
-                "Recurrent state ports come with the layers branch; use only the outputs.",
-            )
-        users = list(sequence[0].users) if sequence else []
-        if len(users) == 1 and _is_last_step(users[0]):
-            return [sequence[0]], users[0]
-        params["return"] = "sequence"
-        return sequence, None
-
     # ---- values -------------------------------------------------------------------------
-
-    def _external_inputs(self, nodes, members, path: str) -> list:
-        inputs = []
-        for node in nodes:
-            for arg in _flat_args(node):
-                if not hasattr(arg, "op") or arg in members:
-                    continue
-                if self._is_weight(arg):
-                    target = self.kinds[arg.name][1]
-                    if not target.startswith(path + "."):
-                        raise Unsupported(
-                            f"uses the weight {target!r} of another module",
-                            "Shared (tied) weights are not supported yet.",
-                        )
-                    continue
-                if is_tensor(arg):
-                    inputs.append(arg)
-        return inputs
 
     def _is_weight(self, node) -> bool:
         kind = self.kinds.get(getattr(node, "name", None), (None,))[0]
@@ -325,7 +233,12 @@ class Converter:
         if arg in self.env:
             return self.env[arg]
         if arg in self.failed:
-            raise _Downstream  # already reported where it failed
+            raise Downstream  # already reported where it failed
+        if arg in self.swapped:
+            raise Unsupported(
+                "moves the batch dimension (transpose(0, 1))",
+                "Keep the batch first; only recurrent states may be passed this way.",
+            )
         if arg in self.constant or self._is_weight(arg):
             raise Unsupported(
                 "uses a tensor computed without the input (a constant, a mask or a raw weight)",
@@ -380,116 +293,3 @@ class Converter:
             n += 1
         self.taken.add(f"{prefix}{n}")
         return f"{prefix}{n}"
-
-    def _build(self, name: str, outputs: list[tuple[str, str | None]]) -> Conversion:
-        outputs = self._output_nodes(outputs)
-        if self.problems:
-            return Conversion(Architecture(name), {})
-        out_ids = [node_id for node_id, _ in outputs]
-        needed = _ancestors(self.nodes, out_ids)
-        order = [
-            n
-            for n in self.nodes
-            if n in needed and (n not in out_ids or self.nodes[n].type == "Input")
-        ]
-        order += [n for n in out_ids if n not in order]
-        arch = Architecture(name)
-        for node_id in order:
-            pending = self.nodes[node_id]
-            try:
-                arch.add_node(pending.type, pending.params, id=node_id)
-            except BuilderError as err:
-                self.problems.append(Problem(pending.where, err.message, err.hint))
-        if self.problems:
-            return Conversion(arch, {})
-        for node_id in order:
-            for src, port in self.nodes[node_id].inputs:
-                if port is None:
-                    arch.connect(src, node_id, check_cycle=False)
-                else:
-                    arch.connect(src, node_id, source_port=port, check_cycle=False)
-        sources = {
-            n: self.nodes[n].module_path or self.nodes[n].param_target
-            for n in order
-            if self.nodes[n].module_path or self.nodes[n].param_target
-        }
-        return Conversion(arch, sources)
-
-    def _output_nodes(self, outputs: list[tuple[str, str | None]]) -> list[tuple[str, None]]:
-        """The returned values as sink nodes; Output nodes where a plain sink cannot say it
-        (a value also used inside, returned twice, an input, or one port of a split)."""
-        fed = {src for pending in self.nodes.values() for src, _ in pending.inputs}
-        plain = all(
-            port is None
-            and node_id not in fed
-            and outputs.count((node_id, port)) == 1
-            and self.nodes[node_id].type != "Input"
-            for node_id, port in outputs
-        )
-        if plain:
-            return outputs
-        if "Output" not in REGISTRY:
-            self.problems.append(
-                Problem(
-                    "return",
-                    "returns a value that is also used inside the model",
-                    "Named Output nodes come with the layers branch.",
-                )
-            )
-            return outputs
-        nodes = []
-        for value in outputs:
-            node_id = self._pick_id(None, "output")
-            self.nodes[node_id] = Pending(node_id, "Output", {}, [value], "return")
-            nodes.append((node_id, None))
-        return nodes
-
-
-class _Downstream(Exception):
-    """Reads a value whose op was already reported: one problem, not a cascade."""
-
-
-def _getitem():
-    import operator
-
-    return operator.getitem
-
-
-def _is_last_step(node) -> bool:
-    return (
-        getattr(node.target, "_opname", None) == "select"
-        and node.args[1] in (1, -2)
-        and node.args[2] == -1
-        and len(shape_of(node.args[0])) == 3
-    )
-
-
-def _flat_args(node) -> list:
-    found = []
-    map_arg((node.args, node.kwargs), found.append)
-    return found
-
-
-def _used_outside(node, members) -> bool:
-    return any(user not in members for user in node.users)
-
-
-def _ancestors(nodes: dict[str, Pending], outputs: list[str]) -> set[str]:
-    seen, stack = set(), list(outputs)
-    while stack:
-        node_id = stack.pop()
-        if node_id in seen:
-            continue
-        seen.add(node_id)
-        stack.extend(src for src, _ in nodes[node_id].inputs)
-    inputs = {n for n, p in nodes.items() if p.type == "Input"}
-    return seen | inputs
-
-
-def _close_types(name: str) -> str:
-    import difflib
-
-    close = difflib.get_close_matches(name, list(REGISTRY), n=3, cutoff=0.6)
-    if close:
-        return f"Close layer types: {', '.join(close)}."
-    return "The layers branch is adding more layer types; until then build this part differently."

@@ -7,52 +7,17 @@ op's tensor arguments) or an `Alias` (the op passes its input through unchanged)
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from typing import Any
-
-import torch
 
 from ..layers import REGISTRY
+from .mapped import Alias, Mapped, arg, is_tensor, shape_of, without_defaults
 from .problems import Unsupported
-
-
-@dataclass
-class Mapped:
-    type: str
-    params: dict[str, Any]
-    inputs: list  # fx nodes, in port order
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class Alias:
-    source: Any  # the fx node whose value this op passes on
-
-
-def shape_of(node) -> tuple[int, ...]:
-    value = node.meta.get("val")
-    return tuple(value.shape) if isinstance(value, torch.Tensor) else ()
-
-
-def is_tensor(value) -> bool:
-    return hasattr(value, "meta") and isinstance(value.meta.get("val"), torch.Tensor)
-
-
-def _arg(node, index: int, name: str, default: Any = None) -> Any:
-    if len(node.args) > index:
-        return node.args[index]
-    return node.kwargs.get(name, default)
-
-
-def _without_defaults(type_name: str, params: dict[str, Any]) -> dict[str, Any]:
-    spec = REGISTRY[type_name]
-    return {k: v for k, v in params.items() if spec.param(k) is None or spec.param(k).default != v}
+from .spatial import adaptive_pool, pad, pool, shuffle, upsample
 
 
 def _activation(type_name: str, **readers):
     def handle(node):
         params = {name: read(node) for name, read in readers.items()}
-        return Mapped(type_name, _without_defaults(type_name, params), [node.args[0]])
+        return Mapped(type_name, without_defaults(type_name, params), [node.args[0]])
 
     return handle
 
@@ -77,7 +42,7 @@ def _elementwise(type_name: str, symbol: str):
                 f"`{symbol} {constant!r}` applies a constant; LayerCraft has no layer for that yet",
                 "Only tensors of the same shape can be combined (Add / Multiply).",
             )
-        if _arg(node, 2, "alpha", 1) != 1:
+        if arg(node, 2, "alpha", 1) != 1:
             raise Unsupported("torch.add with alpha has no layer type", "Scale in a layer instead.")
         if shape_of(a) != shape_of(b):
             raise Unsupported(
@@ -90,12 +55,12 @@ def _elementwise(type_name: str, symbol: str):
 
 
 def _scalar(type_name: str, x, other) -> Mapped:
-    return Mapped(type_name, _without_defaults(type_name, {"other": float(other)}), [x])
+    return Mapped(type_name, without_defaults(type_name, {"other": float(other)}), [x])
 
 
 def _sub(node):
     x, other = node.args[0], node.args[1]
-    if is_tensor(x) and isinstance(other, int | float) and _arg(node, 2, "alpha", 1) == 1:
+    if is_tensor(x) and isinstance(other, int | float) and arg(node, 2, "alpha", 1) == 1:
         return _scalar("add", x, -other)  # x - c == x + (-c), exactly, in floating point
     raise Unsupported("subtracting tensors has no layer type", "Add a negated branch instead.")
 
@@ -104,7 +69,7 @@ def _div(node):
     x, other = node.args[0], node.args[1]
     if not (is_tensor(x) and isinstance(other, int | float)):
         raise Unsupported("dividing by a tensor has no layer type", "Divide by a constant.")
-    if _arg(node, 2, "rounding_mode", None) is not None:
+    if arg(node, 2, "rounding_mode", None) is not None:
         raise Unsupported("division with rounding_mode has no layer type")
     return _scalar("div", x, other)
 
@@ -124,12 +89,12 @@ def _binary(type_name: str):
 
 
 def _squeeze(node):
-    dim = _arg(node, 1, "dim", None)
+    dim = arg(node, 1, "dim", None)
     if isinstance(dim, list | tuple):
         dim = dim[0] if len(dim) == 1 else None
     if dim is None:
         raise Unsupported("squeeze() without a dim", "Name the dim: x.squeeze(1).")
-    return Mapped("squeeze", _without_defaults("squeeze", {"dim": dim}), [node.args[0]])
+    return Mapped("squeeze", without_defaults("squeeze", {"dim": dim}), [node.args[0]])
 
 
 def _unsqueeze(node):
@@ -147,22 +112,22 @@ def _transpose(node):
 def _split(node):
     sizes = node.args[1]
     sizes = list(sizes) if isinstance(sizes, list | tuple) else [sizes]
-    params = {"split_size_or_sections": sizes, "dim": _arg(node, 2, "dim", 0)}
+    params = {"split_size_or_sections": sizes, "dim": arg(node, 2, "dim", 0)}
     return Mapped("split", params, [node.args[0]])
 
 
 def _chunk(node):
-    params = {"chunks": node.args[1], "dim": _arg(node, 2, "dim", 0)}
-    return Mapped("chunk", _without_defaults("chunk", params), [node.args[0]])
+    params = {"chunks": node.args[1], "dim": arg(node, 2, "dim", 0)}
+    return Mapped("chunk", without_defaults("chunk", params), [node.args[0]])
 
 
 def _concat(node):
-    dim = _arg(node, 1, "dim", 0)
+    dim = arg(node, 1, "dim", 0)
     if dim == 0 or dim == -len(shape_of(node)):
         raise Unsupported(
             "concatenates along the batch (dim 0)", "Concatenate along dim 1 or later."
         )
-    return Mapped("Concat", _without_defaults("Concat", {"dim": dim}), list(node.args[0]))
+    return Mapped("Concat", without_defaults("Concat", {"dim": dim}), list(node.args[0]))
 
 
 def _check_batch(node, what: str) -> tuple[int, ...]:
@@ -177,12 +142,12 @@ def _check_batch(node, what: str) -> tuple[int, ...]:
 
 def _flatten(node):
     _check_batch(node, "flatten")
-    start, end = _arg(node, 1, "start_dim", 0), _arg(node, 2, "end_dim", -1)
+    start, end = arg(node, 1, "start_dim", 0), arg(node, 2, "end_dim", -1)
     rank = len(shape_of(node.args[0]))
     end = -1 if end == rank - 1 else end
     return Mapped(
         "Flatten",
-        _without_defaults("Flatten", {"start_dim": start, "end_dim": end}),
+        without_defaults("Flatten", {"start_dim": start, "end_dim": end}),
         [node.args[0]],
     )
 
@@ -206,11 +171,11 @@ def _unflatten(node):
 
 def _reduce(reduce: str):
     def handle(node):
-        dims = _arg(node, 1, "dim", None)
-        keepdim = _arg(node, 2, "keepdim", False)
+        dims = arg(node, 1, "dim", None)
+        keepdim = arg(node, 2, "keepdim", False)
         if dims is not None and (len(dims) != 1 or keepdim) and reduce in REGISTRY:
             params = {"dim": list(dims), "keepdim": bool(keepdim)}
-            return Mapped(reduce, _without_defaults(reduce, params), [node.args[0]])
+            return Mapped(reduce, without_defaults(reduce, params), [node.args[0]])
         if dims is None or len(dims) != 1 or keepdim or reduce == "sum":
             raise Unsupported(
                 f"{reduce} over dims {dims} (keepdim={keepdim}) has no layer type",
@@ -218,7 +183,7 @@ def _reduce(reduce: str):
             )
         return Mapped(
             "SequenceMean",
-            _without_defaults("SequenceMean", {"dim": dims[0], "reduce": reduce}),
+            without_defaults("SequenceMean", {"dim": dims[0], "reduce": reduce}),
             [node.args[0]],
         )
 
@@ -234,7 +199,7 @@ def _select(node):
         )
     return Mapped(
         "SequenceMean",
-        _without_defaults("SequenceMean", {"dim": dim, "reduce": "last"}),
+        without_defaults("SequenceMean", {"dim": dim, "reduce": "last"}),
         [node.args[0]],
     )
 
@@ -246,79 +211,8 @@ def _dropout(node):
             "Use nn.Dropout, or F.dropout(x, p, training=self.training).",
         )
     return Mapped(
-        "Dropout", _without_defaults("Dropout", {"p": float(node.args[1])}), [node.args[0]]
+        "Dropout", without_defaults("Dropout", {"p": float(node.args[1])}), [node.args[0]]
     )
-
-
-def _pool(type_name: str):
-    def handle(node):
-        kernel = _single(_arg(node, 1, "kernel_size"))
-        stride = _single(_arg(node, 2, "stride", [])) or None
-        padding = _single(_arg(node, 3, "padding", 0))
-        if type_name.startswith("Max"):
-            extra = {
-                "dilation": (_arg(node, 4, "dilation", 1), 1),
-                "ceil_mode": (_arg(node, 5, "ceil_mode", False), False),
-            }
-        else:
-            extra = {
-                "ceil_mode": (_arg(node, 4, "ceil_mode", False), False),
-                "count_include_pad": (_arg(node, 5, "count_include_pad", True), True),
-                "divisor_override": (_arg(node, 6, "divisor_override", None), None),
-            }
-        for name, (value, default) in extra.items():
-            if _single(value) != default:
-                raise Unsupported(
-                    f"{name}={value!r} is not offered by {type_name}", f"Use {name}={default!r}."
-                )
-        stride = None if stride == kernel else stride
-        params = {"kernel_size": kernel, "stride": stride, "padding": padding}
-        return Mapped(type_name, _without_defaults(type_name, params), [node.args[0]])
-
-    return handle
-
-
-def _single(value):
-    if isinstance(value, list | tuple):
-        if not value:
-            return []
-        return value[0] if all(v == value[0] for v in value) else list(value)
-    return value
-
-
-def _adaptive(node):
-    return Mapped(
-        "AdaptiveAvgPool2d",
-        _without_defaults("AdaptiveAvgPool2d", {"output_size": _single(node.args[1])}),
-        [node.args[0]],
-    )
-
-
-def _upsample(mode: str):
-    def handle(node):
-        if mode == "bilinear" and node.args[2]:
-            raise Unsupported(
-                "align_corners=True is not offered by Upsample", "Use align_corners=False."
-            )
-        scales = node.args[-1]
-        if not scales or len(set(scales)) != 1:
-            raise Unsupported(
-                "resizes to a fixed size or by different factors per axis",
-                "Upsample takes one scale_factor for both axes.",
-            )
-        params = {"scale_factor": float(scales[0]), "mode": mode}
-        return Mapped("Upsample", _without_defaults("Upsample", params), [node.args[0]])
-
-    return handle
-
-
-def _pad(node):
-    if any(node.args[1]) or _arg(node, 3, "value", 0.0) not in (0, 0.0, None):
-        raise Unsupported(
-            f"pads by {list(node.args[1])}; LayerCraft has no padding layer yet",
-            "Padding layers and pad-to-match for skips come with the layers branch.",
-        )
-    return Alias(node.args[0])  # padding by nothing: what F.pad does when the sizes already fit
 
 
 def _pass_through(node):
@@ -330,16 +224,33 @@ def _gelu_approximate(node):
 
 
 def _elu(node):
-    if any(_arg(node, i, n, 1) != 1 for i, n in ((2, "scale"), (3, "input_scale"))):
+    if any(arg(node, i, n, 1) != 1 for i, n in ((2, "scale"), (3, "input_scale"))):
         raise Unsupported("ELU with scale has no layer type (SELU?)", "Use F.elu(x, alpha).")
     return Mapped(
         "ELU",
-        _without_defaults("ELU", {"alpha": float(_arg(node, 1, "alpha", 1.0))}),
+        without_defaults("ELU", {"alpha": float(arg(node, 1, "alpha", 1.0))}),
         [node.args[0]],
     )
 
 
-# aten op packet name -> handler
+def _softplus(node):
+    params = {
+        "beta": float(arg(node, 1, "beta", 1.0)),
+        "threshold": float(arg(node, 2, "threshold", 20.0)),
+    }
+    return Mapped("Softplus", without_defaults("Softplus", params), [node.args[0]])
+
+
+def _glu(node):
+    return Mapped("GLU", without_defaults("GLU", {"dim": arg(node, 1, "dim", -1)}), [node.args[0]])
+
+
+def _hardtanh(node):
+    if (arg(node, 1, "min_val", -1.0), arg(node, 2, "max_val", 1.0)) != (0.0, 6.0):
+        raise Unsupported("hardtanh has no layer type (only relu6's 0..6)", "Use F.relu6.")
+    return Mapped("ReLU6", {}, [node.args[0]])
+
+
 HANDLERS = {
     "relu": _activation("ReLU"),
     "relu_": _activation("ReLU"),
@@ -351,10 +262,10 @@ HANDLERS = {
     "silu_": _activation("SiLU"),
     "gelu": _activation("GELU", approximate=_gelu_approximate),
     "leaky_relu": _activation(
-        "LeakyReLU", negative_slope=lambda n: float(_arg(n, 1, "negative_slope", 0.01))
+        "LeakyReLU", negative_slope=lambda n: float(arg(n, 1, "negative_slope", 0.01))
     ),
     "leaky_relu_": _activation(
-        "LeakyReLU", negative_slope=lambda n: float(_arg(n, 1, "negative_slope", 0.01))
+        "LeakyReLU", negative_slope=lambda n: float(arg(n, 1, "negative_slope", 0.01))
     ),
     "elu": _elu,
     "elu_": _elu,
@@ -394,14 +305,27 @@ HANDLERS = {
     "select": _select,
     "dropout": _dropout,
     "dropout_": _dropout,
-    "max_pool1d": _pool("MaxPool1d"),
-    "max_pool2d": _pool("MaxPool2d"),
-    "avg_pool2d": _pool("AvgPool2d"),
-    "adaptive_avg_pool2d": _adaptive,
-    "upsample_nearest2d": _upsample("nearest"),
-    "upsample_bilinear2d": _upsample("bilinear"),
-    "pad": _pad,
-    "constant_pad_nd": _pad,
+    "max_pool1d": pool("MaxPool1d"),
+    "max_pool2d": pool("MaxPool2d"),
+    "avg_pool2d": pool("AvgPool2d"),
+    "adaptive_avg_pool2d": adaptive_pool,
+    "upsample_nearest2d": upsample("nearest"),
+    "upsample_bilinear2d": upsample("bilinear"),
+    "softplus": _softplus,
+    "mish": _activation("Mish"),
+    "mish_": _activation("Mish"),
+    "hardswish": _activation("Hardswish"),
+    "hardswish_": _activation("Hardswish"),
+    "hardsigmoid": _activation("Hardsigmoid"),
+    "hardsigmoid_": _activation("Hardsigmoid"),
+    "relu6": _activation("ReLU6"),
+    "hardtanh": _hardtanh,
+    "hardtanh_": _hardtanh,
+    "glu": _glu,
+    "pixel_shuffle": shuffle("PixelShuffle", "upscale_factor"),
+    "pixel_unshuffle": shuffle("PixelUnshuffle", "downscale_factor"),
+    "pad": pad,
+    "constant_pad_nd": pad,
     "alias": _pass_through,
     "clone": _pass_through,
     "contiguous": _pass_through,

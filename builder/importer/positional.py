@@ -6,7 +6,7 @@ import torch
 from torch.export.graph_signature import InputKind
 
 from ..layers.sequence import SINUSOIDAL_POSITIONS
-from .functions import Mapped, shape_of
+from .mapped import Mapped, shape_of
 from .problems import Unsupported
 
 SLICING = {"slice", "alias", "detach", "narrow"}
@@ -64,7 +64,7 @@ def _table_placeholder(converter, node):
 
 
 def _id(target: str) -> str:
-    from .convert import sanitise
+    from .nodes import sanitise
 
     return sanitise(target)
 

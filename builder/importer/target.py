@@ -90,10 +90,13 @@ def instantiate(target: Target) -> nn.Module:
     spec = importlib.util.spec_from_file_location(module_name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module  # dataclasses and pickling look themselves up here
+    sys.path.insert(0, str(path.resolve().parent))  # so `from my_layers import Block` works
     try:
         spec.loader.exec_module(module)
     except Exception as exc:  # the user's code: any failure is theirs to see
         raise _user_error("running the file failed", exc, path) from None
+    finally:
+        sys.path.remove(str(path.resolve().parent))
     cls = getattr(module, target.class_name, None)
     if not (isinstance(cls, type) and issubclass(cls, nn.Module)):
         names = sorted(

@@ -127,7 +127,11 @@ class ResNet18(nn.Module):
 
 class RNNModel(nn.Module):
     """pytorch/examples word_language_model RNNModel (LSTM, tie_weights): embedding, LSTM,
-    decoder sharing the embedding's weight; takes and returns the hidden state (batch-first)."""
+    decoder sharing the embedding's weight; takes and returns the hidden state.
+
+    Batch-first throughout, states included: (N, layers, hidden), transposed to torch's
+    (layers, N, hidden) around the LSTM call.
+    """
 
     def __init__(
         self,
@@ -149,9 +153,10 @@ class RNNModel(nn.Module):
 
     def forward(self, input, hidden, cell):
         emb = self.drop(self.encoder(input))
-        output, (hidden, cell) = self.rnn(emb, (hidden, cell))
+        state = (hidden.transpose(0, 1).contiguous(), cell.transpose(0, 1).contiguous())
+        output, (hidden, cell) = self.rnn(emb, state)
         decoded = self.decoder(self.drop(output))
-        return F.log_softmax(decoded, dim=-1), hidden, cell
+        return F.log_softmax(decoded, dim=-1), hidden.transpose(0, 1), cell.transpose(0, 1)
 
 
 class PositionalEncoding(nn.Module):

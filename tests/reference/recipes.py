@@ -21,7 +21,8 @@ class Recipe:
     def add(self, type_name, params=None, *, path=None, id=None, inputs=None):
         node_id = self.arch.add_node(type_name, params or {}, id=id or _id(path, type_name, self))
         for src in inputs or [self.last]:
-            self.arch.connect(src, node_id)
+            src, port = src if isinstance(src, tuple) else (src, None)
+            self.arch.connect(src, node_id, source_port=port)
         if path is not None:
             self.sources[node_id] = path
         self.last = node_id
@@ -148,23 +149,43 @@ def _double_conv(r, prefix, out_channels, mid_channels=None):
     return r.add("ReLU")
 
 
-def unet(size=64, base=4, n_classes=2):
-    """The plain (transposed-conv) U-Net; at 64x64 no padding is needed to match the skips."""
+def unet(size=64, base=4, n_classes=2, bilinear=False, pad=False):
+    """milesial's U-Net; at 64x64 no padding is needed to match the skips, at 60x60 it is."""
     r = Recipe("UNet", [3, size, size])
+    factor = 2 if bilinear else 1
     skips = [_double_conv(r, "inc", base)]
     for i in range(1, 5):
         r.add("MaxPool2d", {"kernel_size": 2})
-        skips.append(_double_conv(r, f"down{i}.maxpool_conv.1", base * 2**i))
+        out = base * 2**i // (factor if i == 4 else 1)
+        skips.append(_double_conv(r, f"down{i}.maxpool_conv.1", out))
     x = skips.pop()
     for i in range(1, 5):
-        channels = base * 2 ** (5 - i)
+        channels = base * 2 ** (5 - i)  # in_channels of Up i
+        out = channels // 2 // (factor if i < 4 else 1)
         r.last = x
-        params = {"out_channels": channels // 2, "kernel_size": 2, "stride": 2}
-        up = r.add("ConvTranspose2d", params, path=f"up{i}.up")
-        r.add("Concat", {"dim": 1}, inputs=[skips.pop(), up])
-        x = _double_conv(r, f"up{i}.conv", channels // 2)
+        if bilinear:
+            params = {"scale_factor": 2.0, "mode": "bilinear", "align_corners": True}
+            up = r.add("Upsample", params, path=f"up{i}.up")
+            mid = channels // 2
+        else:
+            params = {"out_channels": channels // 2, "kernel_size": 2, "stride": 2}
+            up = r.add("ConvTranspose2d", params, path=f"up{i}.up")
+            mid = None
+        skip = skips.pop()
+        if pad:
+            up = r.add("PadToMatch", inputs=[up, skip])  # F.pad(x1, [dx // 2, ...])
+        r.add("Concat", {"dim": 1}, inputs=[skip, up])
+        x = _double_conv(r, f"up{i}.conv", out, mid)
     r.add("Conv2d", {"out_channels": n_classes, "kernel_size": 1}, path="outc")
     return r
+
+
+def unet_bilinear():
+    return unet(bilinear=True)
+
+
+def unet_60():
+    return unet(size=60, pad=True)
 
 
 def super_resolution(upscale_factor=3):
@@ -197,4 +218,87 @@ def dcgan_discriminator(ndf=8, nc=3):
     r.add("Sigmoid")
     r.add("Flatten")  # output.view(-1, 1)
     r.add("squeeze", {"dim": 1})  # one probability per image: shape (N,)
+    return r
+
+
+def _style_conv(r, prefix, out_channels, kernel, stride):
+    r.add("ReflectionPad2d", {"padding": kernel // 2}, path=f"{prefix}.reflection_pad")
+    params = {"out_channels": out_channels, "kernel_size": kernel}
+    if stride != 1:
+        params["stride"] = stride
+    return r.add("Conv2d", params, path=f"{prefix}.conv2d")
+
+
+def fast_neural_style(width=8):
+    r = Recipe("TransformerNet", [3, 32, 32])
+    norm = {"affine": True}
+    for i, (out, kernel, stride) in enumerate(
+        [(width, 9, 1), (width * 2, 3, 2), (width * 4, 3, 2)]
+    ):
+        _style_conv(r, f"conv{i + 1}", out, kernel, stride)
+        r.add("InstanceNorm2d", norm, path=f"in{i + 1}")
+        r.add("ReLU")
+    for k in range(1, 6):
+        entry = r.last
+        _style_conv(r, f"res{k}.conv1", width * 4, 3, 1)
+        r.add("InstanceNorm2d", norm, path=f"res{k}.in1")
+        r.add("ReLU")
+        _style_conv(r, f"res{k}.conv2", width * 4, 3, 1)
+        main = r.add("InstanceNorm2d", norm, path=f"res{k}.in2")
+        r.add("Add", inputs=[main, entry])
+    for i, out in enumerate([width * 2, width], start=1):
+        r.add("Upsample", {"scale_factor": 2.0})
+        _style_conv(r, f"deconv{i}", out, 3, 1)
+        r.add("InstanceNorm2d", norm, path=f"in{i + 3}")
+        r.add("ReLU")
+    _style_conv(r, "deconv3", 3, 9, 1)
+    return r
+
+
+def word_lm_lstm_tied(ntoken=100, ninp=16, nhid=16, nlayers=2, dropout=0.5):
+    r = Recipe("RNNModel", [5], dtype="int64")
+    hidden = r.arch.add_node("Input", {"shape": [nlayers, nhid]}, id="hidden")
+    cell = r.arch.add_node("Input", {"shape": [nlayers, nhid]}, id="cell")
+    r.add("Embedding", {"num_embeddings": ntoken, "embedding_dim": ninp}, path="encoder")
+    drop = r.add("Dropout", {"p": dropout}, path="drop")
+    params = {"hidden_size": nhid, "num_layers": nlayers, "dropout": dropout, "return": "sequence"}
+    rnn = r.add("LSTM", params, path="rnn", inputs=[drop, hidden, cell])
+    r.add("Dropout", {"p": dropout})
+    r.add("Linear", {"out_features": ntoken, "tie_weight_to": "encoder"}, path="decoder")
+    logits = r.add("LogSoftmax", {"dim": -1})
+    r.add("Output", id="log_probs", inputs=[logits])
+    r.add("Output", id="h_n", inputs=[(rnn, "h_n")])
+    r.add("Output", id="c_n", inputs=[(rnn, "c_n")])
+    return r
+
+
+def word_lm_transformer(ntoken=100, ninp=16, nhead=2, nhid=32, nlayers=2, dropout=0.5):
+    r = Recipe("TransformerModel", [6], dtype="int64")
+    r.add("Embedding", {"num_embeddings": ntoken, "embedding_dim": ninp}, path="encoder")
+    r.add("mul", {"other": ninp**0.5})
+    r.add("PositionalEmbedding", {"max_len": 5000, "encoding": "sinusoidal"}, path="pos_encoder.pe")
+    r.add("Dropout", {"p": dropout}, path="pos_encoder.dropout")
+    for i in range(nlayers):
+        params = {"nhead": nhead, "dim_feedforward": nhid, "dropout": dropout, "is_causal": True}
+        r.add("TransformerEncoderLayer", params, path=f"transformer_encoder.layers.{i}")
+    r.add("Linear", {"out_features": ntoken}, path="decoder")
+    r.add("LogSoftmax", {"dim": -1})
+    return r
+
+
+def vae():
+    r = Recipe("VAE", [1, 28, 28])
+    r.add("Flatten")  # x.view(-1, 784)
+    r.add("Linear", {"out_features": 400}, path="fc1")
+    h1 = r.add("ReLU")
+    mu = r.add("Linear", {"out_features": 20}, path="fc21", inputs=[h1])
+    logvar = r.add("Linear", {"out_features": 20}, path="fc22", inputs=[h1])
+    # The published model samples in eval too: z = mu + randn_like(std) * std.
+    r.add("Reparameterize", {"sample_in_eval": True}, inputs=[mu, logvar])
+    r.add("Linear", {"out_features": 400}, path="fc3")
+    r.add("ReLU")
+    r.add("Linear", {"out_features": 784}, path="fc4")
+    recon = r.add("Sigmoid")
+    for name, node in (("recon", recon), ("mu", mu), ("logvar", logvar)):
+        r.add("Output", id=f"{name}_out", inputs=[node])
     return r

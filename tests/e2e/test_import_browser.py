@@ -1,0 +1,37 @@
+"""Importing PyTorch code in a real browser: paste a model, name it, and it opens on the canvas."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from .conftest import screenshot
+from .test_app_browser import node, open_app, wait_idle
+
+pytestmark = pytest.mark.e2e
+MODELS = Path(__file__).resolve().parents[1] / "reference" / "models.py"
+
+
+def fill(page, label: str, text: str) -> None:
+    box = page.get_by_test_id("stSidebar").get_by_label(label)
+    box.fill(text)
+    box.press("Tab")  # Streamlit commits a text box when it loses focus
+    wait_idle(page)
+
+
+def test_pasted_pytorch_code_opens_as_a_graph_on_the_canvas(page, app_url):
+    frame = open_app(page, app_url)
+    sidebar = page.get_by_test_id("stSidebar")
+    sidebar.get_by_text("Import PyTorch code").click()
+    fill(page, "…or paste the code", MODELS.read_text(encoding="utf-8"))
+    fill(page, "Class or constructor call", "MnistNet")
+    fill(page, "Input shapes (no batch; ';' between inputs)", "1,28,28")
+    sidebar.get_by_role("button", name="Import", exact=True).click()
+
+    page.get_by_text("Imported “MnistNet”").wait_for(timeout=120_000)
+    for node_id in ("x", "conv1", "conv2", "dropout1", "fc1", "fc2"):
+        node(frame, node_id).wait_for()
+    assert "(32, 26, 26)" in node(frame, "conv1").inner_text()
+    assert page.get_by_text("1,199,882").first.is_visible()  # the summary's total
+    screenshot(page, "import_panel")
