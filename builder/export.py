@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from builder.errors import BuilderError
+from builder.settings_check import check_settings
 
 TEMPLATES = Path(__file__).parent / "export_templates"
 
@@ -611,7 +612,7 @@ def _config_dict(config) -> dict[str, Any]:
         merged = {}
     if config is not None:
         merged.update(config if isinstance(config, dict) else config.to_dict())
-    return merged
+    return check_settings(merged)
 
 
 def _class_name(arch) -> str:

@@ -6,7 +6,7 @@ import re
 
 import streamlit as st
 
-from builder.errors import BuilderError
+from builder.errors import BuilderError, sentences
 from builder.graph import Architecture
 from builder.layout import apply_layout
 from builder.templates import list_templates, load_template
@@ -69,7 +69,8 @@ def _open_upload() -> None:
         arch = open_graph_bytes(upload.getvalue(), upload.name)
     except BuilderError as err:
         state.notify(
-            "error", f"Could not open {upload.name}: {err}. Your current graph is unchanged."
+            "error",
+            sentences(f"Could not open {upload.name}: {err}", "Your current graph is unchanged."),
         )
         return
     S.selected = None

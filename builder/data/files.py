@@ -6,7 +6,6 @@ reading, and every problem is a BuilderError naming the file.
 
 from __future__ import annotations
 
-import gzip
 import zipfile
 from pathlib import Path
 
@@ -16,12 +15,11 @@ import pandas as pd
 from builder.errors import BuilderError
 
 from .dataset import Dataset, split_and_standardise
+from .headers import check_npz_members, is_idx, read_idx, sniff_not_npz
 
 MAX_FILE_BYTES = 512 * 1024 * 1024
 # Above this many distinct integer labels a CSV target is treated as regression.
 MAX_CLASSES = 100
-
-IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
 
 def load_file(
@@ -49,7 +47,12 @@ def load_file(
         x, y, found_task, classes = _read_csv(path, label_column)
     elif path.suffix.lower() == ".npz":
         x, y, found_task, classes = _read_npz(path, max_bytes)
-    elif "idx" in path.name.lower() or suffixes.endswith("-ubyte.gz") or "ubyte" in path.name:
+    elif (
+        "idx" in path.name.lower()
+        or suffixes.endswith("-ubyte.gz")
+        or "ubyte" in path.name
+        or is_idx(path)
+    ):
         x, y, found_task, classes = _read_idx_pair(path, labels_path, max_bytes)
     else:
         raise _error(
@@ -209,30 +212,19 @@ def _pick_label_column(path: Path, frame: pd.DataFrame, label_column):
 
 
 def _read_npz(path: Path, max_bytes: int):
-    try:
-        with zipfile.ZipFile(path) as archive:
-            unpacked = sum(info.file_size for info in archive.infolist())
-    except zipfile.BadZipFile:
-        unpacked = None  # np.load says what is wrong below
-    if unpacked is not None and unpacked > max_bytes:
+    # Content first: random bytes are "not an NPZ", not "pickled objects"; then every
+    # member's declared shape and dtype are budgeted before a byte of data is unpacked.
+    sniff_not_npz(path, path.name)
+    members = check_npz_members(path, max_bytes, path.name)
+    missing = [k for k in ("x", "y") if k not in members]
+    if missing:
         raise _error(
             path,
-            f"arrays are too large once unpacked ({unpacked / 2**20:,.0f} MB)",
-            "Use a subset of the data.",
+            f"has no array {' or '.join(map(repr, missing))} (found: {', '.join(members) or 'none'})",
+            "Save with np.savez(path, x=features, y=labels).",
         )
     try:
         with np.load(path, allow_pickle=False) as archive:
-            if not hasattr(archive, "files"):
-                raise _error(
-                    path, "holds one array, not x and y", "Save with np.savez(path, x=..., y=...)."
-                )
-            missing = [k for k in ("x", "y") if k not in archive.files]
-            if missing:
-                raise _error(
-                    path,
-                    f"has no array {' or '.join(map(repr, missing))} (found: {', '.join(archive.files) or 'none'})",
-                    "Save with np.savez(path, x=features, y=labels).",
-                )
             x, y = archive["x"], archive["y"]
     except ValueError as err:
         if "pickle" in str(err).lower():
@@ -255,32 +247,7 @@ def _read_npz(path: Path, max_bytes: int):
 
 
 def _read_idx(path: Path, max_bytes: int) -> np.ndarray:
-    opener = gzip.open if path.suffix.lower() == ".gz" else open
-    try:
-        with opener(path, "rb") as stream:
-            data = stream.read(max_bytes + 1)
-    except (OSError, EOFError) as err:
-        raise _error(
-            path, f"cannot read ({err})", "Check that the file is a complete download."
-        ) from err
-    if len(data) > max_bytes:
-        raise _error(path, "is too large once unpacked", "Use a subset of the data.")
-    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] not in IDX_DTYPES:
-        raise _error(path, "is not an IDX file (bad magic number)", "Use the MNIST -ubyte files.")
-    ndim = data[3]
-    header = 4 + 4 * ndim
-    if ndim == 0 or len(data) < header:
-        raise _error(path, "has a truncated IDX header", "Download the file again.")
-    dims = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
-    dtype = np.dtype(IDX_DTYPES[data[2]])
-    expected = header + int(np.prod(dims)) * dtype.itemsize
-    if len(data) != expected:
-        raise _error(
-            path,
-            f"holds {len(data):,} bytes but its header promises {expected:,} for shape {dims}",
-            "The file is truncated or corrupt; download it again.",
-        )
-    return np.frombuffer(data, dtype=dtype, offset=header).reshape(dims)
+    return read_idx(path, max_bytes)
 
 
 def _labels_file_for(images: Path) -> Path | None:

@@ -1,0 +1,40 @@
+"""Issue 13 under AppTest: a failing panel stays in its panel; uploads, budgets, revisions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+APP = Path(__file__).resolve().parents[2] / "app.py"
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv("LAYERCRAFT_HOME", str(tmp_path))
+    return tmp_path
+
+
+def start(project: str | None = None) -> AppTest:
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    if project:
+        at.query_params["project"] = project
+    return at.run()
+
+
+def test_a_failing_panel_shows_a_message_there_and_the_rest_of_the_page_works(home, monkeypatch):
+    import components.export_tab as export_tab
+
+    def broken():
+        raise OverflowError("int too large to convert to float /srv/secret/path.py")
+
+    monkeypatch.setattr(export_tab, "render_export", broken)
+    at = start()
+    assert not at.exception
+    errors = [e.value for e in at.error]
+    assert any(e.startswith("Export could not be shown (OverflowError)") for e in errors)
+    assert not any("/srv/secret" in e for e in errors)  # no server paths on the page
+    # The other panels still drew: the inspector, the Train button, the palette.
+    assert at.button(key="train_btn") is not None
+    assert any(w.key == "dataset_pick" for w in at.selectbox)
