@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from builder.augment import AugmentConfig, augment_batch
+from builder.budget import check_trainer_memory
 from builder.errors import BuilderError
 from builder.runs import BackgroundRun, StopRequested
 
@@ -165,6 +166,7 @@ class Trainer(BackgroundRun):
         self.config.validate()
         self._init_run(run_id)
         self.device = resolve_device(self.config.device)
+        check_trainer_memory(arch, dataset, self.config, self.device)  # before any allocation
         torch.manual_seed(self.config.seed)
         if model is None:
             from builder.compile import compile_model

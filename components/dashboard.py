@@ -34,6 +34,7 @@ from builder.training import LOSSES, OPTIMIZERS, SCHEDULES, TrainConfig, Trainer
 from . import predictions, state
 from .family_views import confusion_figure, render_family_views, render_reconstructions
 from .jobs import SLOTS, leave_a_core_for_the_page
+from .memory_budget import fits_in_memory
 
 S = st.session_state
 UPLOAD = "Upload a file…"
@@ -412,6 +413,7 @@ def render_train_tab() -> None:
     trainer = S.get("trainer")
     busy = (trainer is not None and trainer.running) or S.get("pending") is not None
     ready = dataset is not None and analysis.ok and check_compatibility(arch, dataset) is None
+    ready = ready and (busy or fits_in_memory(arch, analysis, dataset, config_from_widgets()))
     c1, c2, c3, _ = st.columns([1, 1, 1, 3])
     c1.button(
         "Train",

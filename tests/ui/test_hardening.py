@@ -38,3 +38,19 @@ def test_a_failing_panel_shows_a_message_there_and_the_rest_of_the_page_works(ho
     # The other panels still drew: the inspector, the Train button, the palette.
     assert at.button(key="train_btn") is not None
     assert any(w.key == "dataset_pick" for w in at.selectbox)
+
+
+def test_train_tab_refuses_a_model_that_would_not_fit_and_offers_a_batch_that_does(home):
+    from tests.unit.test_budget import upsampling_model
+
+    at = start()
+    at.session_state["arch"] = upsampling_model()
+    at.session_state["version"] = at.session_state["version"] + 1
+    at.run()
+    assert not at.exception
+    assert any("more than the" in e.value for e in at.error)
+    assert at.button(key="train_btn").disabled
+    offer = [b for b in at.button if b.key == "fit_batch_btn"]
+    if offer:  # on a machine with little memory not even batch size 1 fits
+        offer[0].click().run()
+        assert at.session_state["cfg_batch"] < 64
