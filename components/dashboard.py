@@ -7,10 +7,8 @@ responsive and training never waits for the UI.
 
 from __future__ import annotations
 
-import tempfile
 import time
 import uuid
-from pathlib import Path
 
 import numpy as np
 import plotly.graph_objects as go
@@ -22,7 +20,6 @@ from builder.data import (
     check_compatibility,
     dataset_help,
     load_dataset,
-    load_file,
     suggest_fix,
 )
 from builder.diagram import METRIC_LABELS, METRICS, render_dot
@@ -35,6 +32,7 @@ from . import predictions, state
 from .family_views import confusion_figure, render_family_views, render_reconstructions
 from .jobs import SLOTS, leave_a_core_for_the_page
 from .memory_budget import fits_in_memory
+from .uploads import render_upload
 
 S = st.session_state
 UPLOAD = "Upload a file…"
@@ -206,26 +204,7 @@ def _load_dataset(name: str, task: str | None = None, noise: float | None = None
                     st.error(str(err), icon=":material/error:")
                     return None
         return cache[key]
-    upload = st.file_uploader(
-        "Data file (CSV with a label column, NPZ with x and y, or MNIST IDX)",
-        type=["csv", "npz", "idx", "gz", "ubyte"],
-        key="data_upload",
-    )
-    if upload is None:
-        st.info("Upload a data file to train on it.")
-        return None
-    key = f"upload:{upload.name}:{upload.size}"
-    if key not in cache:
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / Path(upload.name).name
-            path.write_bytes(upload.getvalue())
-            try:
-                cache[key] = load_file(path)
-            except BuilderError as err:
-                err.file = upload.name
-                st.error(str(err), icon=":material/error:")
-                return None
-    return cache[key]
+    return render_upload()
 
 
 def _apply_fix(dataset) -> None:

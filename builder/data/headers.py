@@ -47,7 +47,7 @@ def too_large(name: str, what: str, size: int, limit: int) -> BuilderError:
 def read_idx(path: Path, max_bytes: int, name: str | None = None) -> np.ndarray:
     """An IDX array (raw or gzip), its header checked before the body is read."""
     name = name or path.name
-    opener = gzip.open if _is_gzip(path) else open
+    opener = gzip.open if is_gzip(path) else open
     try:
         with opener(path, "rb") as stream:
             dims, dtype, header = read_idx_header(stream, name)
@@ -92,7 +92,8 @@ def read_idx_header(stream: BinaryIO, name: str) -> tuple[tuple[int, ...], np.dt
     return dims, np.dtype(IDX_DTYPES[magic[2]]), 4 + 4 * ndim
 
 
-def _is_gzip(path: Path) -> bool:
+def is_gzip(path: Path) -> bool:
+    """Whether the file starts with the gzip magic bytes."""
     with open(path, "rb") as stream:
         return stream.read(2) == b"\x1f\x8b"
 
@@ -100,7 +101,7 @@ def _is_gzip(path: Path) -> bool:
 def is_idx(path: Path) -> bool:
     """Whether the file starts like an IDX file (raw or gzip), by content, not by name."""
     try:
-        opener = gzip.open if _is_gzip(path) else open
+        opener = gzip.open if is_gzip(path) else open
         with opener(path, "rb") as stream:
             magic = stream.read(4)
     except (OSError, EOFError, gzip.BadGzipFile):

@@ -54,3 +54,27 @@ def test_train_tab_refuses_a_model_that_would_not_fit_and_offers_a_batch_that_do
     if offer:  # on a machine with little memory not even batch size 1 fits
         offer[0].click().run()
         assert at.session_state["cfg_batch"] < 64
+
+
+def test_upload_cache_returns_memory_when_the_session_drops_it(monkeypatch):
+    import gc
+
+    from components import uploads
+
+    calls = []
+    monkeypatch.setattr(uploads, "release_freed_memory", lambda: calls.append(1))
+    cache = uploads.UploadCache()
+    cache.put(("k",), object())
+    assert cache.get(("k",)) is not None and cache.get(("other",)) is None
+    del cache
+    gc.collect()
+    assert calls == [1]
+
+
+def test_upload_states_the_size_limit_on_the_page(home):
+    at = start()
+    at.selectbox(key="dataset_pick").set_value("Upload a file…").run()
+    assert not at.exception
+    captions = " ".join(c.value for c in at.caption)
+    assert "Up to 200 MB per file" in captions
+    assert "zip of the four standard files" in captions

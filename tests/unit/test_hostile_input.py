@@ -255,3 +255,51 @@ def test_sentences_join_a_message_that_ends_in_a_full_stop():
     assert sentences("Could not open g.json: x. Try again.", "Unchanged.") == (
         "Could not open g.json: x. Try again. Unchanged."
     )
+
+
+# ---- labels that could be classes or values ------------------------------------------------
+
+
+def _csv(path, header, labels):
+    rows = [f"{i % 7},{(i * 3) % 11},{label}" for i, label in enumerate(labels)]
+    path.write_text(header + "\n" + "\n".join(rows) + "\n")
+    return path
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [list(range(500)), [-1, 1] * 20, [-3, 0, 2, 5] * 10],
+    ids=["0-499", "negative", "mixed-sign"],
+)
+def test_whole_number_labels_that_look_like_values_ask_for_the_task(tmp_path, labels):
+    from builder.data.files import TaskChoiceNeeded
+
+    path = _csv(tmp_path / "data.csv", "a,b,label", labels)
+    with pytest.raises(TaskChoiceNeeded, match="classes or values") as info:
+        load_file(path, ask_task=True)
+    assert info.value.file == "data.csv"
+    classes = load_file(path, task="classification")
+    assert classes.task == "classification" and classes.num_classes == len(set(labels))
+    assert load_file(path, task="regression").task == "regression"
+
+
+def test_negative_labels_as_classes_are_named_by_their_values(tmp_path):
+    path = _csv(tmp_path / "signs.csv", "a,b,label", [-1, 1] * 20)
+    dataset = load_file(path, task="classification")
+    assert dataset.class_names == ["-1", "1"]
+
+
+def test_csv_without_a_label_column_asks_which_column_and_task(tmp_path):
+    from builder.data.files import TaskChoiceNeeded
+
+    path = _csv(tmp_path / "plain.csv", "a,b,c", [i * 0.5 for i in range(40)])
+    with pytest.raises(TaskChoiceNeeded, match="no column named label") as info:
+        load_file(path, ask_task=True)
+    assert info.value.columns == ["a", "b", "c"]
+    chosen = load_file(path, label_column="b", task="classification", ask_task=True)
+    assert chosen.task == "classification" and chosen.input_shape == (2,)
+
+
+def test_clear_labels_do_not_ask(tmp_path):
+    path = _csv(tmp_path / "ok.csv", "a,b,label", [0, 1, 2] * 10)
+    assert load_file(path, ask_task=True).task == "classification"
