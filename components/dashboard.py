@@ -30,6 +30,7 @@ from builder.training import LOSSES, OPTIMIZERS, SCHEDULES, TrainConfig, Trainer
 
 from . import predictions, state
 from .family_views import confusion_figure, render_family_views, render_reconstructions
+from .guard import guarded
 from .jobs import SLOTS, leave_a_core_for_the_page
 from .memory_budget import fits_in_memory
 from .uploads import render_upload
@@ -421,7 +422,7 @@ def render_train_tab() -> None:
         width="stretch",
     )
     live = busy
-    st.fragment(run_every=POLL_SECONDS if live else None)(_live_view)()
+    st.fragment(run_every=POLL_SECONDS if live else None)(_guarded_live_view)()
     trained = trainer is not None and not busy and trainer.state in ("finished", "stopped")
     # A toggle, not an expander: Streamlit runs a closed expander's body on every rerun,
     # and these views run the model.
@@ -446,6 +447,11 @@ def _compatibility(arch, analysis, dataset) -> None:
             on_click=_apply_fix,
             args=(dataset,),
         )
+
+
+def _guarded_live_view() -> None:
+    # A fragment's own failure would print Streamlit's traceback box: keep it a message.
+    guarded("Live view", _live_view)
 
 
 def _live_view() -> None:

@@ -20,6 +20,7 @@ from .bundle import (
     standardisation_stats,
     write_bundle,
 )
+from .consistency import ExportPlan, check_weights_fit, plan_export, structure_key
 from .onnx_export import onnx_bytes
 from .settings import (
     LOSSES,
@@ -38,14 +39,18 @@ __all__ = [
     "SCHEDULES",
     "TEMPLATES",
     "BundleFiles",
+    "ExportPlan",
     "bundle_zip",
+    "check_weights_fit",
     "embedded_makers",
     "load_weights",
     "model_source",
     "onnx_bytes",
+    "plan_export",
     "render_bundle",
     "render_train_script",
     "standardisation_stats",
+    "structure_key",
     "train_settings",
     "weights_bytes",
     "write_bundle",

@@ -13,6 +13,7 @@ import numpy as np
 
 from builder.errors import BuilderError
 
+from .consistency import check_weights_fit
 from .onnx_export import onnx_bytes
 from .settings import _class_name, render_train_script, train_settings
 from .weights import weights_bytes
@@ -98,9 +99,10 @@ def render_bundle(
     onnx: bool = True,
     dataset=None,
     dataset_options: dict | None = None,
+    note: str | None = None,
 ) -> tuple[dict[str, bytes], list[str]]:
     """Every bundle file as name -> bytes, plus notes on what was left out and why."""
-    notes: list[str] = []
+    notes: list[str] = [note] if note else []
     if isinstance(dataset, str):
         dataset_name, dataset = dataset, None
     source = model_source(arch)
@@ -115,6 +117,7 @@ def render_bundle(
         "config.json": (json.dumps(settings, indent=2) + "\n").encode(),
     }
     if model is not None:
+        check_weights_fit(arch, model)  # never new code with old weights
         files["weights.safetensors"] = weights_bytes(model, arch)
     stats = standardisation_stats(dataset)
     if stats is not None:

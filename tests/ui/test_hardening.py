@@ -78,3 +78,39 @@ def test_upload_states_the_size_limit_on_the_page(home):
     captions = " ".join(c.value for c in at.caption)
     assert "Up to 200 MB per file" in captions
     assert "zip of the four standard files" in captions
+
+
+def test_export_tab_after_an_edit_says_so_and_offers_the_last_runs_graph(home):
+    import torch
+
+    from builder.data import load_dataset
+    from builder.training import TrainConfig, Trainer
+
+    at = start()
+    torch.manual_seed(0)
+    trainer = Trainer(
+        at.session_state["arch"].copy(), load_dataset("digits"), TrainConfig(epochs=1, device="cpu")
+    )
+    trainer.run()
+    edited = trainer.arch.copy()
+    edited.update_params("fc1", out_features=48)
+    at.session_state["trainer"] = trainer
+    from components.dashboard import new_curves
+
+    live = {"cursor": 0, "curves": new_curves(), "last_step": None, "started": 0.0, "view": {}}
+    live.update(snap_time=0.0, snap_wait=1.0, steps_per_epoch=23)
+    for key, value in live.items():
+        at.session_state[key] = value
+    at.session_state["arch"] = edited
+    at.session_state["version"] = at.session_state["version"] + 1
+    at.run()
+    assert not at.exception
+    assert not any("could not be shown" in e.value for e in at.error)
+    assert any("changed since the last run" in w.value for w in at.warning)
+    assert any(b.key == "dl_weights_off" for b in at.button)  # no old weights for new code
+    code = next(c for c in at.code if "class" in c.value)
+    assert "nn.Linear(64, 48)" in code.value
+    at.radio(key="export_which").set_value("last_run").run()
+    code = next(c for c in at.code if "class" in c.value)
+    assert "nn.Linear(64, 64)" in code.value
+    assert not any(b.key == "dl_weights_off" for b in at.button)
