@@ -79,7 +79,7 @@ def _open_upload() -> None:
 
 
 def _rename_graph() -> None:
-    name = S.get("graph_name", "").strip()[:200]
+    name = S.get(state.name_key(), "").strip()[:200]
     if name and name != state.arch().name:
         new = state.arch().copy()
         new.name = name
@@ -89,7 +89,7 @@ def _rename_graph() -> None:
 def render_project() -> None:
     """Project box at the top of the sidebar."""
     arch = state.arch()
-    st.text_input("Network name", key="graph_name", on_change=_rename_graph, max_chars=200)
+    st.text_input("Network name", key=state.name_key(), on_change=_rename_graph, max_chars=200)
     templates = _templates()
     labels = {stem: name for stem, name, _ in templates}
     c1, c2 = st.columns([3, 1])

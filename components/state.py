@@ -94,7 +94,14 @@ def _adopt_saved(revision: int, *, lost_edit: bool) -> None:
         f"this tab now shows that newer graph.{lost}",
     )
     S.history.record(S.arch)
+    # A new name box: the browser's old one would send back the name typed on the stale graph.
+    S.name_generation = S.get("name_generation", 0) + 1
     _install(newer, save=False)
+
+
+def name_key() -> str:
+    """The network-name box's widget key (a new one after adopting another tab's graph)."""
+    return f"graph_name_{S.get('name_generation', 0)}" if S.get("name_generation") else "graph_name"
 
 
 def arch() -> Architecture:
@@ -176,8 +183,8 @@ def _install(new: Architecture, *, redraw: bool = True, save: bool = True) -> No
     if save and not _autosave(new):
         return
     S.arch = new
-    if S.get("graph_name") != new.name:
-        S.graph_name = new.name  # the name box shows the graph's name (set before it is drawn)
+    if S.get(name_key()) != new.name:
+        S[name_key()] = new.name  # the name box shows the graph's name (set before it is drawn)
     S.version = S.get("version", 0) + 1
     if S.get("selected") not in new:
         S.selected = None

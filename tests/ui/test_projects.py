@@ -81,7 +81,8 @@ def test_owner_is_none_without_sign_in_configured():
 
 
 def _rename(at: AppTest, name: str) -> AppTest:
-    return at.sidebar.text_input(key="graph_name").set_value(name).run()
+    box = next(w for w in at.sidebar.text_input if w.key.startswith("graph_name"))
+    return box.set_value(name).run()
 
 
 def test_the_tab_that_is_behind_is_told_and_shows_the_newer_graph(home):
