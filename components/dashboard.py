@@ -392,7 +392,7 @@ def render_train_tab() -> None:
     _settings()
     trainer = S.get("trainer")
     busy = (trainer is not None and trainer.running) or S.get("pending") is not None
-    ready = dataset is not None and analysis.ok and check_compatibility(arch, dataset) is None
+    ready = dataset is not None and analysis.ok and _fits(arch, dataset) is None
     ready = ready and (busy or fits_in_memory(arch, analysis, dataset, config_from_widgets()))
     c1, c2, c3, _ = st.columns([1, 1, 1, 3])
     c1.button(
@@ -430,11 +430,21 @@ def render_train_tab() -> None:
         render_family_views(predictions.snapshot(trainer.model), trainer.arch, trainer.dataset)
 
 
+def _fits(arch, dataset):
+    """check_compatibility, once per graph revision and dataset (every rerun draws this tab)."""
+    cached = S.get("fit_check")
+    # Identity, not equality: the cache holds the graph and dataset it was computed for.
+    version = S.get("version")
+    if cached is None or cached[0] is not arch or cached[1] is not dataset or cached[2] != version:
+        cached = S.fit_check = (arch, dataset, version, check_compatibility(arch, dataset))
+    return cached[3]
+
+
 def _compatibility(arch, analysis, dataset) -> None:
     if not analysis.ok:
         st.error(f"Fix the network first: {analysis.errors[0]}", icon=":material/error:")
         return
-    problem = check_compatibility(arch, dataset)
+    problem = _fits(arch, dataset)
     if problem is None:
         st.success("The network fits this dataset.", icon=":material/check_circle:")
         return

@@ -55,6 +55,15 @@ def _plan(arch: Architecture, trainer):
     return export.plan_export(arch, trainer.arch, trainer.model, use=which)
 
 
+def _source(arch: Architecture) -> str:
+    """generate_source, once per graph object (each edit makes a new one; every rerun of the
+    page draws this tab)."""
+    cached = S.get("export_source")
+    if cached is None or cached[0] is not arch or cached[1] != S.get("version"):
+        cached = S.export_source = (arch, S.get("version"), generate_source(arch))
+    return cached[2]
+
+
 def render_export() -> None:
     arch = state.arch()
     analysis = state.analysis()
@@ -66,14 +75,14 @@ def render_export() -> None:
         )
         return
     try:
-        source = generate_source(arch)
+        source = _source(arch)
     except BuilderError as err:
         st.error(str(err), icon=":material/error:")
         return
     trainer = S.get("trainer")
     plan = _plan(arch, trainer)
     if plan.arch is not arch:
-        arch, source = plan.arch, generate_source(plan.arch)
+        arch, source = plan.arch, _source(plan.arch)
     trained = plan.model is not None
     st.markdown(
         "The code below is exactly what trains in this app: plain PyTorch, no LayerCraft import."
