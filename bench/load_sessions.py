@@ -59,43 +59,51 @@ QUIET_MS = 250
 WARM_UP_EDITS = 2  # the first edits of a page also load the canvas; not counted
 
 
-async def one_session(browser, url: str, deadline: float, index: int) -> list[float]:
-    """Edit in one browser context until the deadline; the round trips in ms."""
+async def open_session(browser, url: str, index: int):
+    """A fresh context (its own session and project), loaded and watching its script state."""
     context = await browser.new_context(viewport={"width": 1400, "height": 900})
     page = await context.new_page()
-    page.set_default_timeout(60_000)
+    page.set_default_timeout(180_000)
     await page.goto(f"{url}/?project=load{index:02d}{os.urandom(12).hex()}")
     await page.get_by_role("tab", name="Train").wait_for()
     await page.wait_for_selector("[data-test-script-state='notRunning']")
     await page.evaluate(WATCH_SCRIPT_STATE)
+    return context, page
+
+
+async def edit_until(page, deadline: float, index: int) -> list[float]:
+    """Edit until the deadline; the round trips in ms (warm-up edits left out)."""
     trips: list[float] = []
     n = 0
     while time.monotonic() < deadline:
         n += 1
-        t0 = await page.evaluate("performance.now()")
         if n % 2:
             box = page.get_by_test_id("stSidebar").get_by_label("Network name")
             await box.fill(f"Session {index} edit {n}")
             t0 = await page.evaluate("performance.now()")
             await box.press("Enter")
         else:
+            t0 = await page.evaluate("performance.now()")
             await page.get_by_role("button", name="Auto-layout").click()
         trip = await page.evaluate(ROUND_TRIP, [t0, 15_000, QUIET_MS])
         if os.environ.get("LOAD_DEBUG"):
-            print(index, n, trip, await page.evaluate("window.__runs.slice(-6)"), file=sys.stderr)
+            print(index, n, trip, file=sys.stderr)
         if trip is not None and n > WARM_UP_EDITS:
             trips.append(trip)
-    await context.close()
     return trips
 
 
 async def measure(url: str, sessions: int, seconds: float) -> list[float]:
+    """Open every session first (page loads are not edits), then edit in all for `seconds`."""
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        deadline = time.monotonic() + seconds + 30  # page loads come out of the same budget
+        opened = await asyncio.gather(*(open_session(browser, url, i) for i in range(sessions)))
+        deadline = time.monotonic() + seconds
         results = await asyncio.gather(
-            *(one_session(browser, url, deadline, i) for i in range(sessions))
+            *(edit_until(page, deadline, i) for i, (_, page) in enumerate(opened))
         )
+        for context, _ in opened:
+            await context.close()
         await browser.close()
     return [t for trips in results for t in trips]
 
