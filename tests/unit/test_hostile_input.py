@@ -303,3 +303,10 @@ def test_csv_without_a_label_column_asks_which_column_and_task(tmp_path):
 def test_clear_labels_do_not_ask(tmp_path):
     path = _csv(tmp_path / "ok.csv", "a,b,label", [0, 1, 2] * 10)
     assert load_file(path, ask_task=True).task == "classification"
+
+
+def test_cli_train_asks_for_the_task_instead_of_silent_regression(tmp_path, capsys):
+    path = _csv(tmp_path / "ids.csv", "a,b,label", list(range(500)))
+    code = main(["train", "assets/templates/mlp_moons.json", "--data", str(path), "--epochs", "1"])
+    err = capsys.readouterr().err
+    assert code == 1 and "classes or values" in err and "--task classification" in err
