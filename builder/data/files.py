@@ -15,7 +15,7 @@ import pandas as pd
 from builder.errors import BuilderError
 
 from .dataset import Dataset, split_and_standardise
-from .headers import check_npz_members, is_idx, read_idx, sniff_not_npz
+from .headers import check_csv_shape, check_npz_members, is_idx, read_idx, sniff_not_npz
 
 MAX_FILE_BYTES = 512 * 1024 * 1024
 # Above this many distinct integer labels a CSV target is treated as regression.
@@ -50,7 +50,7 @@ def load_file(
     _check_readable(path, max_bytes)
     suffixes = "".join(path.suffixes[-2:]).lower()
     if path.suffix.lower() == ".csv":
-        x, y, found_task, classes = _read_csv(path, label_column, task, ask_task)
+        x, y, found_task, classes = _read_csv(path, label_column, task, ask_task, max_bytes)
     elif path.suffix.lower() == ".npz":
         x, y, found_task, classes = _read_npz(path, max_bytes, task, ask_task)
     elif (
@@ -224,7 +224,8 @@ def _guess_labels(path: Path, y: np.ndarray) -> tuple[np.ndarray, str, list[str]
     return y.astype(np.float32), "regression", []
 
 
-def _read_csv(path: Path, label_column, task=None, ask_task=False):
+def _read_csv(path: Path, label_column, task=None, ask_task=False, max_bytes=MAX_FILE_BYTES):
+    check_csv_shape(path, max_bytes)
     try:
         frame = pd.read_csv(path, skipinitialspace=True)
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as err:

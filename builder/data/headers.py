@@ -191,3 +191,34 @@ def _npy_header(archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str):
             "Save plain numeric arrays (no object dtype) with np.savez.",
         )
     return tuple(int(d) for d in shape), dtype
+
+
+# ---- CSV -----------------------------------------------------------------------------------
+
+CSV_MAX_HEADER_BYTES = 1 << 20
+CSV_MAX_COLUMNS = 100_000
+FLOAT64 = 8  # pandas parses numbers as float64 before training's float32 copy
+
+
+def check_csv_shape(path: Path, max_bytes: int, name: str | None = None) -> tuple[int, int]:
+    """(rows, columns) of a CSV from its header line and a streamed line count; refuses
+    tables whose float64 parse would exceed max_bytes before pandas reads a value."""
+    name = name or path.name
+    with open(path, "rb") as stream:
+        header = stream.readline(CSV_MAX_HEADER_BYTES + 1)
+        if len(header) > CSV_MAX_HEADER_BYTES:
+            raise _error(
+                name,
+                f"its first line is longer than {CSV_MAX_HEADER_BYTES // 2**20} MB",
+                "Save it as comma-separated text with one header line.",
+            )
+        columns = header.count(b",") + 1
+        rows = 0
+        while chunk := stream.read(1 << 20):
+            rows += chunk.count(b"\n")
+    if columns > CSV_MAX_COLUMNS:
+        raise _error(name, f"has {columns:,} columns", f"Use at most {CSV_MAX_COLUMNS:,}.")
+    needed = (rows + 1) * columns * FLOAT64
+    if needed > max_bytes:
+        raise too_large(name, f"a table of {rows:,} rows × {columns:,} columns", needed, max_bytes)
+    return rows, columns

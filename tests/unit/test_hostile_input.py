@@ -310,3 +310,11 @@ def test_cli_train_asks_for_the_task_instead_of_silent_regression(tmp_path, caps
     code = main(["train", "assets/templates/mlp_moons.json", "--data", str(path), "--epochs", "1"])
     err = capsys.readouterr().err
     assert code == 1 and "classes or values" in err and "--task classification" in err
+
+
+def test_csv_whose_parsed_table_exceeds_the_budget_is_refused_before_parsing(tmp_path):
+    path = tmp_path / "wide.csv"
+    path.write_text(",".join(f"c{i}" for i in range(1000)) + "\n" + ("0," * 999 + "0\n") * 200)
+    with pytest.raises(BuilderError, match="in memory") as info:
+        load_file(path, max_bytes=1_000_000)  # 201 × 1000 float64 values = 1.6 MB
+    assert info.value.file == "wide.csv"
