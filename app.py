@@ -11,6 +11,7 @@ from components.compress_view import render_compress_view
 from components.dashboard import render_train_tab
 from components.export_tab import render_export
 from components.gan_panel import render_gan_panel
+from components.guard import guarded
 from components.import_panel import render_import_panel
 from components.inspector import render_inspector
 from components.layout import header, setup_page
@@ -22,10 +23,10 @@ setup_page()
 state.init_session()
 
 with st.sidebar:
-    render_project()
-    render_import_panel()
+    guarded("Project", render_project)
+    guarded("Import", render_import_panel)
     st.divider()
-    render_palette()
+    guarded("Palette", render_palette)
 
 header()
 state.show_notices()
@@ -42,7 +43,7 @@ build, train, gan, export, compress = st.tabs(
 with build:
     canvas_col, inspector_col = st.columns([3, 1.15], gap="medium")
     with canvas_col:
-        render_canvas()
+        guarded("Canvas", render_canvas)
         st.button(
             "Auto-layout",
             key="auto_layout",
@@ -50,17 +51,17 @@ with build:
             help="Arrange the layers top to bottom.",
         )
     with inspector_col:
-        render_inspector()
-    render_summary(state.arch(), state.analysis())
+        guarded("Inspector", render_inspector)
+    guarded("Summary", lambda: render_summary(state.arch(), state.analysis()))
 
 with train:
-    render_train_tab()
+    guarded("Train", render_train_tab)
 
 with gan:
-    render_gan_panel()
+    guarded("GAN", render_gan_panel)
 
 with export:
-    render_export()
+    guarded("Export", render_export)
 
 with compress:
-    render_compress_view()
+    guarded("Compress", render_compress_view)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from .errors import BuilderError
 from .graph import Architecture
+from .settings_check import check_settings
 from .shapes import analyse, format_shape
 
 
@@ -183,6 +184,4 @@ def _read_json(path: str) -> dict:
         raise BuilderError(f"cannot read the file ({exc.strerror})", file=path) from None
     except ValueError as exc:
         raise BuilderError(f"not valid JSON ({exc})", file=path) from None
-    if not isinstance(data, dict):
-        raise BuilderError("must hold a JSON object of training settings", file=path)
-    return data
+    return check_settings(data, file=path)

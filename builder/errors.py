@@ -36,14 +36,12 @@ class BuilderError(Exception):
         if self.edge is not None:
             return f"edge {self.edge[0]} -> {self.edge[1]}"
         if self.file is not None:
-            return self.file
+            return self.file if self.field is None else f"{self.file} ({self.field})"
         return self.field
 
     def __str__(self) -> str:
         text = self.message if self.where is None else f"{self.where}: {self.message}"
-        if self.hint:
-            text = f"{text.rstrip('.')}. {self.hint}"
-        return text
+        return sentences(text, self.hint)
 
 
 class BuilderWarning:
@@ -56,7 +54,7 @@ class BuilderWarning:
 
     def __str__(self) -> str:
         text = self.message if self.node is None else f"{self.node}: {self.message}"
-        return f"{text.rstrip('.')}. {self.hint}" if self.hint else text
+        return sentences(text, self.hint)
 
     def __repr__(self) -> str:
         return f"BuilderWarning({str(self)!r})"
@@ -94,3 +92,14 @@ def raise_all(errors: list[BuilderError]) -> None:
         raise errors[0]
     if errors:
         raise BuilderErrors(errors)
+
+
+def sentences(*parts: object) -> str:
+    """Parts joined as sentences: exactly one full stop between them, however each ends
+    (no ". ." or ".." when a message already ends with one); empty parts are skipped."""
+    texts = [str(p).strip() for p in parts if p is not None and str(p).strip()]
+    if not texts:
+        return ""
+    joined = ". ".join(t.rstrip(" .") for t in texts[:-1] if t.rstrip(" ."))
+    last = texts[-1]
+    return f"{joined}. {last}" if joined else last

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 import json
-import math
 import re
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ import networkx as nx
 
 from .errors import BuilderError, raise_all
 from .layers import REGISTRY, get_spec, unknown_type_error
-from .params import MAX_INT, check_value, is_number, validate_params  # noqa: F401  (re-exported)
+from .params import MAX_INT, check_value, finite, is_number, validate_params  # noqa: F401  (re-exported)
 
 FORMAT = "layercraft"
 VERSION = 1
@@ -28,6 +27,8 @@ TOP_KEYS = {"format", "version", "name", "nodes", "edges"}
 NODE_KEYS = {"id", "type", "params", "pos", "trainable"}
 EDGE_KEYS = {"source", "target", "target_port", "source_port"}
 PORT_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,31}")
+# Canvas coordinates beyond this are a broken or hostile file, not a layout.
+MAX_POS = 1e7
 
 
 class Architecture:
@@ -548,7 +549,14 @@ def _check_pos(pos: Any, node_id: str) -> tuple[float, float] | None:
     if (
         not isinstance(pos, list | tuple)
         or len(pos) != 2
-        or not all(is_number(v) and math.isfinite(v) for v in pos)
+        or not all(is_number(v) and finite(v) for v in pos)
     ):
         raise BuilderError("pos must be two numbers [x, y]", node=node_id, field="pos")
+    if any(abs(v) > MAX_POS for v in pos):
+        raise BuilderError(
+            f"pos must lie within ±{MAX_POS:,.0f}",
+            node=node_id,
+            field="pos",
+            hint="Use Auto-layout to place the nodes again.",
+        )
     return (float(pos[0]), float(pos[1]))

@@ -65,8 +65,8 @@ def check_value(param: Param, value: Any, node_id: str | None = None) -> Any:
     if kind == "int":
         return _check_int(param, value, where)
     if kind == "float":
-        if not is_number(value) or not math.isfinite(value):
-            raise BuilderError(f"must be a number, not {_show(value)}", **where)
+        if not is_number(value) or not finite(value):
+            raise BuilderError(f"must be a finite number, not {_show(value)}", **where)
         _check_range(param, value, where)
         return float(value)
     if kind == "int_or_tuple":
@@ -150,14 +150,36 @@ def is_number(value: Any) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
+def finite(value: numbers.Real) -> bool:
+    """math.isfinite that says False, not OverflowError, for an int too large for a float."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
 def _num(value: float) -> str:
+    if isinstance(value, int):
+        return _short_int(value)
     return str(int(value)) if float(value).is_integer() else str(value)
 
 
+def _short_int(value: int) -> str:
+    # str() of an int over 4,300 digits raises ValueError; a message needs only its size.
+    if abs(value) < 10**30:
+        return str(value)
+    return f"a {value.bit_length() * 30103 // 100000 + 1}-digit number"
+
+
 def _show(value: Any) -> str:
-    text = (
-        json.dumps(value)
-        if isinstance(value, str | int | float | bool | list)
-        else type(value).__name__
-    )
+    if isinstance(value, int) and not isinstance(value, bool):
+        return _short_int(value)
+    try:
+        text = (
+            json.dumps(value)
+            if isinstance(value, str | int | float | bool | list)
+            else type(value).__name__
+        )
+    except (ValueError, RecursionError):
+        text = type(value).__name__
     return text if len(text) <= 40 else text[:37] + "..."

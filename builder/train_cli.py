@@ -118,13 +118,20 @@ def dataset_from_args(args: argparse.Namespace, task: str | None = None):
             noise=args.noise,
             task=task,
         )
-    return load_file(
-        args.data,
-        label_column=args.label_column,
-        task=task,
-        seed=args.seed,
-        val_fraction=args.val_fraction,
-    )
+    from builder.data.files import TaskChoiceNeeded
+
+    try:
+        return load_file(
+            args.data,
+            label_column=args.label_column,
+            task=task,
+            seed=args.seed,
+            val_fraction=args.val_fraction,
+            ask_task=True,  # no silent regression: labels that could be classes are asked about
+        )
+    except TaskChoiceNeeded as question:
+        question.hint = "Pass --task classification or --task regression (and --label-column NAME)."
+        raise
 
 
 def run(args: argparse.Namespace) -> int:

@@ -21,8 +21,10 @@ from builder.training import Trainer
 
 from . import live_runs, predictions, state
 from .family_views import render_family_views
+from .guard import guarded
 from .jobs import SLOTS, leave_a_core_for_the_page
 from .live_predictions import SNAPSHOT_SECONDS, render_live_predictions
+from .memory_budget import fits_in_memory
 from .train_curves import add_events, curves_figure, new_curves, progress_text
 from .train_settings import (
     LOG_EVERY,
@@ -159,7 +161,8 @@ def render_train_tab() -> None:
     _settings()
     trainer = S.get("trainer")
     busy = (trainer is not None and trainer.running) or S.get("pending") is not None
-    ready = dataset is not None and analysis.ok and check_compatibility(arch, dataset) is None
+    ready = dataset is not None and analysis.ok and _fits(arch, dataset) is None
+    ready = ready and (busy or fits_in_memory(arch, analysis, dataset, config_from_widgets()))
     c1, c2, c3, _ = st.columns([1, 1, 1, 3])
     c1.button(
         "Train",
@@ -188,7 +191,7 @@ def render_train_tab() -> None:
         width="stretch",
     )
     live = busy
-    st.fragment(run_every=POLL_SECONDS if live else None)(_live_view)()
+    st.fragment(run_every=POLL_SECONDS if live else None)(_guarded_live_view)()
     trained = trainer is not None and not busy and trainer.state in ("finished", "stopped")
     # A toggle, not an expander: Streamlit runs a closed expander's body on every rerun,
     # and these views run the model.
@@ -196,11 +199,21 @@ def render_train_tab() -> None:
         render_family_views(predictions.snapshot(trainer.model), trainer.arch, trainer.dataset)
 
 
+def _fits(arch, dataset):
+    """check_compatibility, once per graph revision and dataset (every rerun draws this tab)."""
+    cached = S.get("fit_check")
+    # Identity, not equality: the cache holds the graph and dataset it was computed for.
+    version = S.get("version")
+    if cached is None or cached[0] is not arch or cached[1] is not dataset or cached[2] != version:
+        cached = S.fit_check = (arch, dataset, version, check_compatibility(arch, dataset))
+    return cached[3]
+
+
 def _compatibility(arch, analysis, dataset) -> None:
     if not analysis.ok:
         st.error(f"Fix the network first: {analysis.errors[0]}", icon=":material/error:")
         return
-    problem = check_compatibility(arch, dataset)
+    problem = _fits(arch, dataset)
     if problem is None:
         st.success("The network fits this dataset.", icon=":material/check_circle:")
         return
@@ -213,6 +226,11 @@ def _compatibility(arch, analysis, dataset) -> None:
             on_click=_apply_fix,
             args=(dataset,),
         )
+
+
+def _guarded_live_view() -> None:
+    # A fragment's own failure would print Streamlit's traceback box: keep it a message.
+    guarded("Live view", _live_view)
 
 
 def _live_view() -> None:

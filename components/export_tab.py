@@ -23,19 +23,45 @@ def weights_bytes(model) -> bytes:
     return save(tensors)
 
 
-def bundle_bytes(arch: Architecture, trainer) -> bytes:
-    """The export bundle as a zip; with the trained model and its settings when there is one."""
+def bundle_bytes(arch: Architecture, trainer, plan=None) -> bytes:
+    """The export bundle as a zip; with the trained model and its settings when they fit."""
     kwargs = {}
     if trainer is not None and getattr(trainer, "model", None) is not None:
-        kwargs = {
-            "model": trainer.model,
-            "config": trainer.config,
-            "dataset": trainer.dataset,
-        }
-    try:
-        return export.bundle_zip(arch, **kwargs)
-    except TypeError:  # an older bundle_zip without those keywords
-        return export.bundle_zip(arch)
+        kwargs = {"config": trainer.config, "dataset": trainer.dataset}
+    if plan is not None:
+        arch, kwargs["model"], kwargs["note"] = plan.arch, plan.model, plan.note
+    return export.bundle_zip(arch, **kwargs)
+
+
+def _plan(arch: Architecture, trainer):
+    """What to export: the current graph, or the last run's when the user picks it."""
+    trained = trainer is not None and getattr(trainer, "model", None) is not None
+    if not trained:
+        return export.plan_export(arch)
+    plan = export.plan_export(arch, trainer.arch, trainer.model)
+    if not plan.changed:
+        return plan
+    st.warning(plan.note, icon=":material/sync_problem:")
+    which = st.radio(
+        "Export",
+        ["current", "last_run"],
+        format_func={
+            "current": "the current graph (no trained weights)",
+            "last_run": "the last run's graph with its trained weights",
+        }.get,
+        horizontal=True,
+        key="export_which",
+    )
+    return export.plan_export(arch, trainer.arch, trainer.model, use=which)
+
+
+def _source(arch: Architecture) -> str:
+    """generate_source, once per graph object (each edit makes a new one; every rerun of the
+    page draws this tab)."""
+    cached = S.get("export_source")
+    if cached is None or cached[0] is not arch or cached[1] != S.get("version"):
+        cached = S.export_source = (arch, S.get("version"), generate_source(arch))
+    return cached[2]
 
 
 def render_export() -> None:
@@ -49,12 +75,15 @@ def render_export() -> None:
         )
         return
     try:
-        source = generate_source(arch)
+        source = _source(arch)
     except BuilderError as err:
         st.error(str(err), icon=":material/error:")
         return
     trainer = S.get("trainer")
-    trained = trainer is not None and getattr(trainer, "model", None) is not None
+    plan = _plan(arch, trainer)
+    if plan.arch is not arch:
+        arch, source = plan.arch, _source(plan.arch)
+    trained = plan.model is not None
     st.markdown(
         "The code below is exactly what trains in this app: plain PyTorch, no LayerCraft import."
     )
@@ -81,7 +110,7 @@ def render_export() -> None:
         cols[2].download_button(
             "weights",
             icon=":material/download:",
-            data=lambda: weights_bytes(trainer.model),
+            data=lambda: weights_bytes(plan.model),
             file_name="weights.safetensors",
             key="dl_weights",
             width="stretch",
@@ -92,14 +121,16 @@ def render_export() -> None:
             icon=":material/download:",
             disabled=True,
             key="dl_weights_off",
-            help="Train the model first.",
+            help="Train the model first."
+            if not plan.changed
+            else "The graph changed since the last run: train again, or export the last run's graph.",
             width="stretch",
         )
     cols[3].download_button(
         "all (.zip)",
         icon=":material/folder_zip:",
         # Built only on click, in its own thread: the bundle (ONNX included) takes seconds.
-        data=lambda: bundle_bytes(arch, trainer),
+        data=lambda: bundle_bytes(arch, trainer, plan),
         file_name=download_name(arch, "zip"),
         mime="application/zip",
         key="dl_zip",

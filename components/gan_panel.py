@@ -63,8 +63,9 @@ def gan_curves_figure(curves: dict[str, list]):
     return fig
 
 
+@st.cache_data(show_spinner=False)
 def template_choices() -> list[str]:
-    """Template stems, the GAN pair first."""
+    """Template stems, the GAN pair first (read once: templates do not change while serving)."""
     stems = [stem for stem, _, _ in list_templates()]
     first = [s for s in (GEN_DEFAULT, DISC_DEFAULT) if s in stems]
     return first + [s for s in stems if s not in first]
@@ -80,6 +81,19 @@ def _load_choice(choice: str) -> Architecture:
 def _gan_digits():
     # Unstandardised [0, 1] pixels; GanTrainer scales them to [-1, 1] for the Tanh output.
     return load_dataset("digits", task="reconstruction")
+
+
+def _checked_pair(gen_choice: str, disc_choice: str):
+    """(generator, pair problem or None), worked out once per choice and graph revision:
+    every rerun of the page draws this tab, and loading and analysing two graphs each time
+    made it the heaviest panel of an edit."""
+    on_canvas = CANVAS in (gen_choice, disc_choice)
+    key = (gen_choice, disc_choice, S.get("version") if on_canvas else None)
+    cached = S.get("gan_pair_check")
+    if cached is None or cached[0] != key:
+        gen, disc = _load_choice(gen_choice), _load_choice(disc_choice)
+        cached = S.gan_pair_check = (key, gen, check_gan_pair(gen, disc))
+    return cached[1], cached[2]
 
 
 # ---- the panel --------------------------------------------------------------------------------
@@ -100,11 +114,10 @@ def render_gan_panel() -> None:
         "Discriminator", choices, index=disc_default, key="gan_disc_choice"
     )
     try:
-        gen, disc = _load_choice(gen_choice), _load_choice(disc_choice)
+        gen, problem = _checked_pair(gen_choice, disc_choice)
     except BuilderError as err:
         st.error(str(err), icon=":material/error:")
         return
-    problem = check_gan_pair(gen, disc)
     if problem is not None:
         st.error(f"These two do not fit together: {problem}", icon=":material/error:")
     else:

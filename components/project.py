@@ -6,7 +6,7 @@ import re
 
 import streamlit as st
 
-from builder.errors import BuilderError
+from builder.errors import BuilderError, sentences
 from builder.graph import Architecture
 from builder.layout import apply_layout
 from builder.templates import list_templates, load_template
@@ -69,7 +69,8 @@ def _open_upload() -> None:
         arch = open_graph_bytes(upload.getvalue(), upload.name)
     except BuilderError as err:
         state.notify(
-            "error", f"Could not open {upload.name}: {err}. Your current graph is unchanged."
+            "error",
+            sentences(f"Could not open {upload.name}: {err}", "Your current graph is unchanged."),
         )
         return
     S.selected = None
@@ -78,7 +79,7 @@ def _open_upload() -> None:
 
 
 def _rename_graph() -> None:
-    name = S.get("graph_name", "").strip()[:200]
+    name = S.get(state.name_key(), "").strip()[:200]
     if name and name != state.arch().name:
         new = state.arch().copy()
         new.name = name
@@ -88,7 +89,7 @@ def _rename_graph() -> None:
 def render_project() -> None:
     """Project box at the top of the sidebar."""
     arch = state.arch()
-    st.text_input("Network name", key="graph_name", on_change=_rename_graph, max_chars=200)
+    st.text_input("Network name", key=state.name_key(), on_change=_rename_graph, max_chars=200)
     templates = _templates()
     labels = {stem: name for stem, name, _ in templates}
     c1, c2 = st.columns([3, 1])

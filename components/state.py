@@ -6,12 +6,12 @@ import time
 
 import streamlit as st
 
-from builder.errors import BuilderError
+from builder.errors import BuilderError, sentences
 from builder.graph import Architecture
 from builder.shapes import Analysis, analyse
 from builder.templates import load_template
 
-from . import session_store, store
+from . import auth, session_store, store
 from .canvas import build_flow_state
 from .history import History
 
@@ -25,28 +25,85 @@ ICONS = {
     "info": ":material/info:",
 }
 S = st.session_state
+NEW_PROJECT = "A new project was started; the saved one is unchanged."
 
 
 def init_session() -> None:
-    """First run of a session: pick the project from the URL and restore its graph."""
+    """First run of a session: pick the project from the URL and restore its graph. Later
+    runs: follow a newer revision another tab saved."""
     if "arch" in S:
+        follow_newer_revision()
         return
-    project_id = st.query_params.get("project")
-    if not store.is_valid_project_id(project_id):
-        project_id = store.new_project_id()
-        st.query_params["project"] = project_id
-    S.project_id = project_id
-    saved = session_store.load_session(project_id)
-    S.history = saved["history"] or History()
-    S.saved_settings = saved["settings"]
+    S.owner_id = auth.current_owner()
     S.selected = None
     S.version = 0
     S.flow_seen_ts = 0
     S.notices = []
-    restored = store.load_project(project_id)
+    project_id, restored = _open_project(st.query_params.get("project"))
+    S.project_id = project_id
+    st.query_params["project"] = project_id
+    S.revision = store.revision_of(project_id)
+    saved = session_store.load_session(project_id)  # undo history and settings survive a reload
+    S.history = saved["history"] or History()
+    S.saved_settings = saved["settings"]
     if restored is not None:
         notify("info", f"Restored your project “{restored.name}” from the last autosave.")
-    _install(restored or load_template(DEFAULT_TEMPLATE))
+    # Opening a saved project writes nothing: a second tab must not make the first one stale.
+    _install(restored or load_template(DEFAULT_TEMPLATE), save=restored is None)
+
+
+def _open_project(asked) -> tuple[str, Architecture | None]:
+    """(project id, its saved graph or None); says why when the URL's id cannot be used."""
+    if asked is None:
+        return store.new_project_id(), None
+    if not store.is_valid_project_id(asked):
+        notify(
+            "error",
+            f"The project id in the address ({str(asked)[:40]!r}) is not valid, so a new "
+            "project was started. Check the link you followed.",
+        )
+        return store.new_project_id(), None
+    try:
+        store.check_owner(asked, S.owner_id)
+        restored = store.read_project(asked)
+    except BuilderError as err:
+        notify("error", sentences(f"Could not open project {asked}: {err}", NEW_PROJECT))
+        return store.new_project_id(), None
+    if restored is None:
+        notify("info", f"There is no saved project {asked}; this is a new project under that id.")
+    return asked, restored
+
+
+def follow_newer_revision() -> None:
+    """When another tab saved this project since, load its graph and say so."""
+    saved = store.revision_of(S.project_id)
+    if saved > S.get("revision", 0):
+        _adopt_saved(saved, lost_edit=False)
+
+
+def _adopt_saved(revision: int, *, lost_edit: bool) -> None:
+    try:
+        newer = store.read_project(S.project_id)
+    except BuilderError:
+        return
+    S.revision = revision
+    if newer is None:
+        return
+    lost = " Your last change was not saved; make it again on this graph." if lost_edit else ""
+    notify(
+        "warning",
+        f"This project was changed in another tab or window (revision {revision}); "
+        f"this tab now shows that newer graph.{lost}",
+    )
+    S.history.record(S.arch)
+    # A new name box: the browser's old one would send back the name typed on the stale graph.
+    S.name_generation = S.get("name_generation", 0) + 1
+    _install(newer, save=False)
+
+
+def name_key() -> str:
+    """The network-name box's widget key (a new one after adopting another tab's graph)."""
+    return f"graph_name_{S.get('name_generation', 0)}" if S.get("name_generation") else "graph_name"
 
 
 def arch() -> Architecture:
@@ -124,17 +181,35 @@ def show_notices() -> None:
             SHOW[kind](message, icon=ICONS[kind])
 
 
-def _install(new: Architecture, *, redraw: bool = True) -> None:
+def _install(new: Architecture, *, redraw: bool = True, save: bool = True) -> None:
+    if save and not _autosave(new):
+        return
     S.arch = new
-    if S.get("graph_name") != new.name:
-        S.graph_name = new.name  # the name box shows the graph's name (set before it is drawn)
+    if S.get(name_key()) != new.name:
+        S[name_key()] = new.name  # the name box shows the graph's name (set before it is drawn)
     S.version = S.get("version", 0) + 1
     if S.get("selected") not in new:
         S.selected = None
-    try:
-        store.save_project(S.project_id, new)
-        session_store.save_session(S.project_id, history=S.history)
-    except OSError as exc:
-        notify("warning", f"Autosave failed ({exc.strerror}); download your graph to keep it.")
     if redraw or "flow" not in S:
         refresh_canvas()
+
+
+def _autosave(new: Architecture) -> bool:
+    """Save under the revision this tab has; False (and the newer graph shown) when another
+    tab saved first, so nobody's edit is overwritten silently."""
+    try:
+        S.revision = store.save_project(
+            S.project_id, new, expected_revision=S.get("revision"), owner=S.get("owner_id")
+        )
+        session_store.save_session(S.project_id, history=S.history)
+    except store.StaleRevision as stale:
+        if "arch" not in S:
+            return True  # first run: nothing of ours to lose; show what we loaded
+        _adopt_saved(stale.revision, lost_edit=True)
+        return False
+    except BuilderError as err:
+        notify("error", str(err))
+        return False
+    except OSError as exc:
+        notify("warning", f"Autosave failed ({exc.strerror}); download your graph to keep it.")
+    return True

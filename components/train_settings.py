@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-
 import streamlit as st
 
 from builder.data import (
@@ -12,7 +9,6 @@ from builder.data import (
     check_compatibility,
     dataset_help,
     load_dataset,
-    load_file,
     suggest_fix,
 )
 from builder.errors import BuilderError
@@ -20,6 +16,7 @@ from builder.templates import template_dataset, template_settings
 from builder.training import LOSSES, OPTIMIZERS, SCHEDULES, TrainConfig
 
 from . import state
+from .uploads import render_upload
 
 S = st.session_state
 UPLOAD = "Upload a file…"
@@ -86,26 +83,7 @@ def _load_dataset(name: str, task: str | None = None, noise: float | None = None
                     st.error(str(err), icon=":material/error:")
                     return None
         return cache[key]
-    upload = st.file_uploader(
-        "Data file (CSV with a label column, NPZ with x and y, or MNIST IDX)",
-        type=["csv", "npz", "idx", "gz", "ubyte"],
-        key="data_upload",
-    )
-    if upload is None:
-        st.info("Upload a data file to train on it.")
-        return None
-    key = f"upload:{upload.name}:{upload.size}"
-    if key not in cache:
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / Path(upload.name).name
-            path.write_bytes(upload.getvalue())
-            try:
-                cache[key] = load_file(path)
-            except BuilderError as err:
-                err.file = upload.name
-                st.error(str(err), icon=":material/error:")
-                return None
-    return cache[key]
+    return render_upload()
 
 
 def _apply_fix(dataset) -> None:

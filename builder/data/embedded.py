@@ -8,6 +8,7 @@ import numpy as np
 from sklearn import datasets as skdata
 
 from builder.errors import BuilderError
+from builder.settings_check import DATASET_FIELDS, check_dataset_options, check_number_or_text
 
 from .dataset import Dataset, split_and_standardise
 from .text import SEQUENCE_LENGTH, VOCAB_SIZE, make_sentiment
@@ -22,6 +23,10 @@ def _register(name: str, help_text: str):
         return fn
 
     return wrap
+
+
+# float32 values the synthetic image set may hold (1 GiB): its sizes come from settings files.
+MAX_SYNTHETIC_VALUES = 2**28
 
 
 def dataset_help(name: str) -> str:
@@ -51,6 +56,8 @@ def load_dataset(
             hint=f"Choose one of: {', '.join(DATASETS)}.",
         )
     make = _MAKERS[name][0]
+    given = {"n_samples": n_samples, "noise": noise, **options}
+    check_dataset_options({k: v for k, v in given.items() if k in DATASET_FIELDS}, prefix="")
     rng = np.random.default_rng(seed)
     if task == "reconstruction":
         x, _, _, _, extra = make(rng, n_samples, None, **options)
@@ -93,12 +100,10 @@ def load_dataset(
 
 
 def _n(n_samples: int | None, default: int) -> int:
-    n = default if n_samples is None else int(n_samples)
-    if n < 4:
-        raise BuilderError(
-            f"n_samples must be at least 4, got {n}", field="n_samples", hint="Use more samples."
-        )
-    return n
+    if n_samples is None:
+        return default
+    check_number_or_text("n_samples", n_samples, DATASET_FIELDS["n_samples"])
+    return int(n_samples)
 
 
 def _noise(noise: float | None, default: float) -> float:
@@ -192,6 +197,13 @@ def _friedman(rng, n_samples, noise, **options):
 @_register("synthetic", "random C×H×W images with labels, any size (for benchmarks)")
 def _synthetic(rng, n_samples, noise, channels=1, height=32, width=32, num_classes=10, **options):
     n = _n(n_samples, 8192)
+    values = n * int(channels) * int(height) * int(width)
+    if values > MAX_SYNTHETIC_VALUES:
+        raise BuilderError(
+            f"{n:,} images of {channels}×{height}×{width} are {values * 4 / 2**30:,.1f} GiB",
+            field="n_samples",
+            hint=f"Ask for at most {MAX_SYNTHETIC_VALUES * 4 / 2**30:.0f} GiB of images.",
+        )
     y = rng.integers(0, int(num_classes), n)
     x = rng.standard_normal((n, int(channels), int(height), int(width)), dtype=np.float32)
     # A class-dependent offset makes the labels learnable, so loss curves mean something.

@@ -6,7 +6,6 @@ reading, and every problem is a BuilderError naming the file.
 
 from __future__ import annotations
 
-import gzip
 import zipfile
 from pathlib import Path
 
@@ -16,12 +15,13 @@ import pandas as pd
 from builder.errors import BuilderError
 
 from .dataset import Dataset, split_and_standardise
+from .headers import check_csv_shape, check_npz_members, is_idx, read_idx, sniff_not_npz
 
 MAX_FILE_BYTES = 512 * 1024 * 1024
 # Above this many distinct integer labels a CSV target is treated as regression.
 MAX_CLASSES = 100
-
-IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+# With the task chosen as classification, whole-number labels may name this many classes.
+MAX_EXPLICIT_CLASSES = 10_000
 
 
 def load_file(
@@ -34,22 +34,31 @@ def load_file(
     val_fraction: float = 0.2,
     max_bytes: int = MAX_FILE_BYTES,
     name: str | None = None,
+    ask_task: bool = False,
 ) -> Dataset:
     """Load a CSV, NPZ or IDX file (chosen by extension) into a Dataset.
 
     CSV: numeric feature columns plus `label_column` (default: a column named label /
     target / y / class, else the last). NPZ: arrays `x` and `y`. IDX: the images file;
     the labels file is found next to it (or given as `labels_path`).
+    `ask_task`: when no task is given and the labels could be either classes or values
+    (whole numbers that are negative or too many for classes, or a CSV with no label column
+    by name), raise TaskChoiceNeeded instead of guessing regression.
     """
     path = Path(path)
     shown = name or path.name
     _check_readable(path, max_bytes)
     suffixes = "".join(path.suffixes[-2:]).lower()
     if path.suffix.lower() == ".csv":
-        x, y, found_task, classes = _read_csv(path, label_column)
+        x, y, found_task, classes = _read_csv(path, label_column, task, ask_task, max_bytes)
     elif path.suffix.lower() == ".npz":
-        x, y, found_task, classes = _read_npz(path, max_bytes)
-    elif "idx" in path.name.lower() or suffixes.endswith("-ubyte.gz") or "ubyte" in path.name:
+        x, y, found_task, classes = _read_npz(path, max_bytes, task, ask_task)
+    elif (
+        "idx" in path.name.lower()
+        or suffixes.endswith("-ubyte.gz")
+        or "ubyte" in path.name
+        or is_idx(path)
+    ):
         x, y, found_task, classes = _read_idx_pair(path, labels_path, max_bytes)
     else:
         raise _error(
@@ -126,7 +135,72 @@ def _check_samples(path: Path, x: np.ndarray, y: np.ndarray) -> None:
         raise _error(path, f"only {len(x)} samples", "Provide at least 4 samples.")
 
 
-def _labels(path: Path, y: np.ndarray) -> tuple[np.ndarray, str, list[str]]:
+class TaskChoiceNeeded(BuilderError):
+    """The labels could be classes or values: the user must say which (and, for a CSV
+    without a label column by name, which column holds them)."""
+
+    def __init__(self, message: str, *, file: str, columns: list[str], label_column: str | None):
+        super().__init__(
+            message,
+            file=file,
+            hint="Choose the task (classification or regression) and the label column.",
+        )
+        self.columns = columns
+        self.label_column = label_column
+
+
+def _labels(
+    path: Path, y: np.ndarray, task: str | None = None, ask_task: bool = False
+) -> tuple[np.ndarray, str, list[str]]:
+    """Class indices and names when y holds classes, else float targets and 'regression'.
+
+    An explicit task rules: classification numbers any whole-number labels (negative or
+    sparse ones too) by their sorted values; regression takes any numbers.
+    """
+    if task == "classification":
+        return _explicit_classes(path, y)
+    if task == "regression" and y.dtype.kind in "biuf":
+        return y.astype(np.float32), "regression", []
+    y, found, classes = _guess_labels(path, y)
+    if ask_task and task is None and found == "regression" and _whole_numbers(y):
+        values = np.unique(y)
+        raise TaskChoiceNeeded(
+            f"the labels are {len(values):,} different whole numbers from {_num(values.min())} "
+            f"to {_num(values.max())}: classes or values to predict?",
+            file=path.name,
+            columns=[],
+            label_column=None,
+        )
+    return y, found, classes
+
+
+def _whole_numbers(y: np.ndarray) -> bool:
+    return y.ndim == 1 and bool(np.isfinite(y).all()) and bool(np.all(y == np.round(y)))
+
+
+def _num(value) -> str:
+    return f"{float(value):g}"
+
+
+def _explicit_classes(path: Path, y: np.ndarray) -> tuple[np.ndarray, str, list[str]]:
+    if y.dtype.kind in "OUS":
+        return _guess_labels(path, y)
+    if y.ndim != 1 or y.dtype.kind not in "biuf" or not _whole_numbers(y.astype(np.float64)):
+        raise _error(path, "the labels are not whole numbers", "Use task regression.")
+    values, index = np.unique(y, return_inverse=True)
+    if len(values) > MAX_EXPLICIT_CLASSES:
+        raise _error(
+            path,
+            f"{len(values):,} different labels are too many classes (at most {MAX_EXPLICIT_CLASSES:,})",
+            "Use task regression.",
+        )
+    if values.min() >= 0 and values.max() < MAX_EXPLICIT_CLASSES:
+        # Labels already numbered from 0: keep them, so class k is still called "k".
+        return y.astype(np.int64), "classification", [str(c) for c in range(int(values.max()) + 1)]
+    return index.astype(np.int64), "classification", [_num(v) for v in values]
+
+
+def _guess_labels(path: Path, y: np.ndarray) -> tuple[np.ndarray, str, list[str]]:
     """Class indices and names when y holds classes, else float targets and 'regression'."""
     if y.dtype.kind in "OUS":
         names = sorted({str(v) for v in y})
@@ -150,7 +224,8 @@ def _labels(path: Path, y: np.ndarray) -> tuple[np.ndarray, str, list[str]]:
     return y.astype(np.float32), "regression", []
 
 
-def _read_csv(path: Path, label_column):
+def _read_csv(path: Path, label_column, task=None, ask_task=False, max_bytes=MAX_FILE_BYTES):
+    check_csv_shape(path, max_bytes)
     try:
         frame = pd.read_csv(path, skipinitialspace=True)
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as err:
@@ -162,6 +237,14 @@ def _read_csv(path: Path, label_column):
             path, "needs at least two columns (features and a label)", "Check the delimiter."
         )
     label = _pick_label_column(path, frame, label_column)
+    if ask_task and task is None and label_column is None and not _named_label(label):
+        raise TaskChoiceNeeded(
+            f"has no column named label, target, y or class; the last column {str(label)[:40]!r} "
+            "would be the label",
+            file=path.name,
+            columns=[str(c) for c in frame.columns],
+            label_column=str(label),
+        )
     features = frame.drop(columns=[label])
     for column in features.columns:
         if not pd.api.types.is_numeric_dtype(features[column]):
@@ -184,15 +267,22 @@ def _read_csv(path: Path, label_column):
     y = y_raw.to_numpy()
     if y.dtype.kind == "O":
         y = y.astype(str)
-    y, task, classes = _labels(path, y)
+    y, task, classes = _labels(path, y, task, ask_task)
     _check_samples(path, x, y)
     return x, y, task, classes
+
+
+LABEL_NAMES = ("label", "target", "y", "class")
+
+
+def _named_label(column) -> bool:
+    return str(column).lower() in LABEL_NAMES
 
 
 def _pick_label_column(path: Path, frame: pd.DataFrame, label_column):
     columns = [str(c) for c in frame.columns]
     if label_column is None:
-        for guess in ("label", "target", "y", "class"):
+        for guess in LABEL_NAMES:
             if guess in [c.lower() for c in columns]:
                 return frame.columns[[c.lower() for c in columns].index(guess)]
         return frame.columns[-1]
@@ -208,31 +298,20 @@ def _pick_label_column(path: Path, frame: pd.DataFrame, label_column):
     )
 
 
-def _read_npz(path: Path, max_bytes: int):
-    try:
-        with zipfile.ZipFile(path) as archive:
-            unpacked = sum(info.file_size for info in archive.infolist())
-    except zipfile.BadZipFile:
-        unpacked = None  # np.load says what is wrong below
-    if unpacked is not None and unpacked > max_bytes:
+def _read_npz(path: Path, max_bytes: int, task=None, ask_task=False):
+    # Content first: random bytes are "not an NPZ", not "pickled objects"; then every
+    # member's declared shape and dtype are budgeted before a byte of data is unpacked.
+    sniff_not_npz(path, path.name)
+    members = check_npz_members(path, max_bytes, path.name)
+    missing = [k for k in ("x", "y") if k not in members]
+    if missing:
         raise _error(
             path,
-            f"arrays are too large once unpacked ({unpacked / 2**20:,.0f} MB)",
-            "Use a subset of the data.",
+            f"has no array {' or '.join(map(repr, missing))} (found: {', '.join(members) or 'none'})",
+            "Save with np.savez(path, x=features, y=labels).",
         )
     try:
         with np.load(path, allow_pickle=False) as archive:
-            if not hasattr(archive, "files"):
-                raise _error(
-                    path, "holds one array, not x and y", "Save with np.savez(path, x=..., y=...)."
-                )
-            missing = [k for k in ("x", "y") if k not in archive.files]
-            if missing:
-                raise _error(
-                    path,
-                    f"has no array {' or '.join(map(repr, missing))} (found: {', '.join(archive.files) or 'none'})",
-                    "Save with np.savez(path, x=features, y=labels).",
-                )
             x, y = archive["x"], archive["y"]
     except ValueError as err:
         if "pickle" in str(err).lower():
@@ -250,37 +329,12 @@ def _read_npz(path: Path, max_bytes: int):
         )
     y = y.reshape(-1) if y.ndim == 2 and y.shape[1] == 1 and y.dtype.kind in "iu" else y
     _check_samples(path, x, y)
-    y, task, classes = _labels(path, y)
+    y, task, classes = _labels(path, y, task, ask_task)
     return x.astype(np.float32), y, task, classes
 
 
 def _read_idx(path: Path, max_bytes: int) -> np.ndarray:
-    opener = gzip.open if path.suffix.lower() == ".gz" else open
-    try:
-        with opener(path, "rb") as stream:
-            data = stream.read(max_bytes + 1)
-    except (OSError, EOFError) as err:
-        raise _error(
-            path, f"cannot read ({err})", "Check that the file is a complete download."
-        ) from err
-    if len(data) > max_bytes:
-        raise _error(path, "is too large once unpacked", "Use a subset of the data.")
-    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] not in IDX_DTYPES:
-        raise _error(path, "is not an IDX file (bad magic number)", "Use the MNIST -ubyte files.")
-    ndim = data[3]
-    header = 4 + 4 * ndim
-    if ndim == 0 or len(data) < header:
-        raise _error(path, "has a truncated IDX header", "Download the file again.")
-    dims = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
-    dtype = np.dtype(IDX_DTYPES[data[2]])
-    expected = header + int(np.prod(dims)) * dtype.itemsize
-    if len(data) != expected:
-        raise _error(
-            path,
-            f"holds {len(data):,} bytes but its header promises {expected:,} for shape {dims}",
-            "The file is truncated or corrupt; download it again.",
-        )
-    return np.frombuffer(data, dtype=dtype, offset=header).reshape(dims)
+    return read_idx(path, max_bytes)
 
 
 def _labels_file_for(images: Path) -> Path | None:
@@ -316,5 +370,5 @@ def _read_idx_pair(path: Path, labels_path, max_bytes: int):
     x = images.astype(np.float32)[:, None]
     if images.dtype == np.uint8:
         x /= 255.0
-    y, task, classes = _labels(labels_file, labels.astype(np.int64))
+    y, task, classes = _labels(labels_file, labels.astype(np.int64), "classification")
     return x, y, task, classes

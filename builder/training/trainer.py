@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from builder.augment import augment_batch
+from builder.budget import check_trainer_memory
 from builder.training.background import BackgroundRun, StopRequested, TrainingFault
 from builder.training.checkpoint import pack_checkpoint, restore_checkpoint
 from builder.training.config import TrainConfig, resolve_device
@@ -70,6 +71,7 @@ class Trainer(TrainerSetupMixin, TrainerReportMixin, LayerStatsMixin, Background
         }
         self._init_run(run_id, store=store, record=record)
         self.device = resolve_device(self.config.device)
+        check_trainer_memory(arch, dataset, self.config, self.device)  # before any allocation
         torch.manual_seed(self.config.seed)
         if model is None:
             from builder.compile import compile_model

@@ -1,0 +1,130 @@
+"""Concurrent edits and project ids: revisions, the tab that is behind, owners, bad ids."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from builder.errors import BuilderError
+from builder.templates import load_template
+from components import store
+from components.auth import owner_from
+
+APP = Path(__file__).resolve().parents[2] / "app.py"
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv("LAYERCRAFT_HOME", str(tmp_path))
+    return tmp_path
+
+
+def start(project: str | None = None) -> AppTest:
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    if project:
+        at.query_params["project"] = project
+    return at.run()
+
+
+# ---- the store -------------------------------------------------------------------------------
+
+
+def test_new_project_ids_are_128_bit_random_and_old_short_ids_still_load(home):
+    ids = {store.new_project_id() for _ in range(100)}
+    assert len(ids) == 100 and all(len(i) == 32 and int(i, 16) >= 0 for i in ids)
+    old = "a1b2c3d4e5"  # the 10-hex-digit ids made before
+    store.save_project(old, load_template("lenet5"))
+    assert store.load_project(old).name == "LeNet-5"
+
+
+def test_a_save_from_an_older_revision_is_refused_not_written(home):
+    arch = load_template("mlp_digits")
+    first = store.save_project("p1", arch, expected_revision=0)
+    renamed = arch.copy()
+    renamed.name = "Tab A"
+    assert store.save_project("p1", renamed, expected_revision=first) == first + 1
+    other = arch.copy()
+    other.name = "Tab B"
+    with pytest.raises(store.StaleRevision) as info:
+        store.save_project("p1", other, expected_revision=first)
+    assert info.value.revision == first + 1
+    assert store.load_project("p1").name == "Tab A"  # nothing overwritten
+
+
+def test_graph_file_stays_plain_graph_json_v1(home):
+    store.save_project("p2", load_template("mlp_digits"))
+    data = json.loads((home / "projects" / "p2.json").read_text())
+    assert set(data) == {"format", "version", "name", "nodes", "edges"}
+    assert store.read_meta("p2") == {"revision": 1, "owner": None}
+
+
+def test_another_users_project_is_refused(home):
+    store.save_project("p3", load_template("mlp_digits"), owner="ada@example.org")
+    store.check_owner("p3", "ada@example.org")
+    store.check_owner("p3", None)  # sign-in off: as before
+    with pytest.raises(BuilderError, match="another user"):
+        store.check_owner("p3", "eve@example.org")
+    with pytest.raises(BuilderError, match="another user"):
+        store.save_project("p3", load_template("lenet5"), owner="eve@example.org")
+
+
+def test_owner_is_none_without_sign_in_configured():
+    assert owner_from({}) is None  # no [auth] section: no is_logged_in key
+    assert owner_from({"is_logged_in": False}) is None
+    assert owner_from({"is_logged_in": True, "email": "ada@example.org"}) == "ada@example.org"
+
+
+# ---- two tabs --------------------------------------------------------------------------------
+
+
+def _rename(at: AppTest, name: str) -> AppTest:
+    box = next(w for w in at.sidebar.text_input if w.key.startswith("graph_name"))
+    return box.set_value(name).run()
+
+
+def test_the_tab_that_is_behind_is_told_and_shows_the_newer_graph(home):
+    project = "shared1"
+    tab_a, tab_b = start(project), start(project)
+    _rename(tab_a, "Renamed in A")
+    assert store.load_project(project).name == "Renamed in A"
+    # Tab B still shows the old graph and now edits it: it must not overwrite A's change.
+    _rename(tab_b, "Renamed in B")
+    assert not tab_b.exception
+    assert store.load_project(project).name == "Renamed in A"
+    assert tab_b.session_state["arch"].name == "Renamed in A"
+    warnings = " ".join(w.value for w in tab_b.warning)
+    assert "changed in another tab" in warnings and "not saved" in warnings
+    # Now in step, B's next edit goes through.
+    _rename(tab_b, "Renamed in B")
+    assert store.load_project(project).name == "Renamed in B"
+
+
+def test_a_tab_that_only_reruns_follows_a_newer_revision(home):
+    project = "shared2"
+    tab_a, tab_b = start(project), start(project)
+    _rename(tab_a, "Newer")
+    tab_b.run()
+    assert tab_b.session_state["arch"].name == "Newer"
+    assert any("changed in another tab" in w.value for w in tab_b.warning)
+
+
+def test_an_invalid_project_id_in_the_url_says_so(home):
+    at = start("../../etc/passwd")
+    assert not at.exception
+    assert any("is not valid" in e.value for e in at.error)
+    assert at.query_params["project"] != "../../etc/passwd"
+
+
+def test_an_unreadable_autosave_says_why_and_is_not_overwritten(home):
+    (home / "projects").mkdir()
+    broken = home / "projects" / "broken1.json"
+    broken.write_text(
+        '{"format": "layercraft", "version": 1, "nodes": [{"id": "x", "pos": [1e999]}]}'
+    )
+    at = start("broken1")
+    assert any("Could not open project broken1" in e.value for e in at.error)
+    assert at.query_params["project"] != "broken1"
+    assert "1e999" in broken.read_text()
