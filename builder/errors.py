@@ -100,6 +100,10 @@ def sentences(*parts: object) -> str:
     texts = [str(p).strip() for p in parts if p is not None and str(p).strip()]
     if not texts:
         return ""
-    joined = ". ".join(t.rstrip(" .") for t in texts[:-1] if t.rstrip(" ."))
-    last = texts[-1]
-    return f"{joined}. {last}" if joined else last
+    text = ""
+    for part in texts[:-1]:
+        part = part.rstrip(" .")
+        if part:
+            # A question or exclamation already ends its sentence.
+            text += part + (" " if part.endswith(("?", "!")) else ". ")
+    return text + texts[-1]

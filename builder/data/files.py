@@ -140,10 +140,11 @@ class TaskChoiceNeeded(BuilderError):
     without a label column by name, which column holds them)."""
 
     def __init__(self, message: str, *, file: str, columns: list[str], label_column: str | None):
+        what = "the task (classification or regression)"
         super().__init__(
             message,
             file=file,
-            hint="Choose the task (classification or regression) and the label column.",
+            hint=f"Choose {what} and the label column." if columns else f"Choose {what}.",
         )
         self.columns = columns
         self.label_column = label_column

@@ -125,3 +125,21 @@ def test_export_after_an_edit_never_pairs_new_code_with_old_weights(page, app_ur
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "64"  # the last run's graph, with its own weights
+
+
+def test_csv_labels_that_could_be_values_ask_for_the_task(page, app_url, tmp_path):
+    rows = [f"{i % 7},{(i * 3) % 11},{i}" for i in range(500)]  # labels 0-499
+    path = tmp_path / "ids.csv"
+    path.write_text("a,b,label\n" + "\n".join(rows) + "\n")
+    open_app(page, app_url)
+    page.get_by_role("tab", name=re.compile("Train")).click()
+    page.get_by_test_id("stSelectbox").filter(has_text="Dataset").click()
+    page.get_by_role("option", name="Upload a file…").click()
+    uploader = page.get_by_test_id("stTabs").get_by_test_id("stFileUploaderDropzoneInput")
+    uploader.set_input_files(str(path))
+    page.get_by_text(re.compile("classes or values to predict")).wait_for()
+    screenshot(page, "upload_task_choice")
+    page.get_by_text("regression", exact=True).click()
+    wait_idle(page)
+    page.get_by_role("button", name="Use these choices").click()
+    page.get_by_text(re.compile(r"400 train / 100 val.*regression")).wait_for()

@@ -255,6 +255,7 @@ def test_sentences_join_a_message_that_ends_in_a_full_stop():
     assert sentences("Could not open g.json: x. Try again.", "Unchanged.") == (
         "Could not open g.json: x. Try again. Unchanged."
     )
+    assert sentences("classes or values?", "Choose.") == "classes or values? Choose."
 
 
 # ---- labels that could be classes or values ------------------------------------------------
