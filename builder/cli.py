@@ -45,6 +45,11 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     # that (and only depend on it) when the command is train, so validate stays light.
     if _command_of(sys.argv[1:] if argv is None else argv) == "train":
         _add_train_arguments(train)
+
+    search = commands.add_parser("search", help="search a graph's search space with Optuna")
+    search.set_defaults(run=_run_train_unavailable)
+    if _command_of(sys.argv[1:] if argv is None else argv) == "search":
+        _add_search_arguments(search)
     return parser
 
 
@@ -60,6 +65,17 @@ def _add_train_arguments(train: argparse.ArgumentParser) -> None:
     train.add_argument("graph", help="graph JSON file")
     train_cli.add_arguments(train)
     train.set_defaults(run=train_cli.run)
+
+
+def _add_search_arguments(search: argparse.ArgumentParser) -> None:
+    try:
+        import optuna  # noqa: F401
+
+        from .search import cli as search_cli
+    except ImportError:
+        return  # _run_train_unavailable explains
+    search_cli.add_arguments(search)
+    search.set_defaults(run=search_cli.run)
 
 
 def _run_train_unavailable(args: argparse.Namespace) -> int:
