@@ -65,6 +65,11 @@ DESCRIPTIONS = {
         {"epochs": 30, "lr": 1e-2},
     ),
     "mlp_sine": ("sine", "Regression: fit a noisy sine wave.", {"epochs": 60, "lr": 1e-2}),
+    "search_digits": (
+        "digits",
+        "A digits CNN whose channels, dropout, activations, depth and lr are searched (Search tab).",
+        {"epochs": 10, "lr": 1e-3},
+    ),
 }
 
 
