@@ -169,3 +169,24 @@ def _search_cli(tmp_path, graph, *args, wait=False):
     return subprocess.Popen(
         command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
+
+
+def test_best_trial_exports_as_a_bundle_naming_its_study_and_trial(tmp_path, digits):
+    from safetensors.torch import load_file
+
+    from builder.search.export import export_best
+
+    arch = mlp({"params": {"fc1": {"out_features": {"low": 8, "high": 32}}}})
+    search = prepare_search(arch, digits, TrainConfig(epochs=1), settings(tmp_path, n_trials=2))
+    summary = search.optimize()
+    export_best(search.study, tmp_path / "out", search.store, onnx=False)  # ONNX: test_export_onnx
+    config = json.loads((tmp_path / "out" / "config.json").read_text())
+    assert config["search"]["study"] == "s" and config["search"]["trial"] == summary["best_trial"]
+    assert config["search"]["run"] == summary["best_run"] and config["lr"] == 1e-3
+    readme = (tmp_path / "out" / "README.md").read_text()
+    assert f"Trial {summary['best_trial']} of the LayerCraft search study `s`" in readme
+    graph = json.loads((tmp_path / "out" / "graph.json").read_text())
+    assert graph["nodes"][2]["params"]["out_features"] == summary["best_params"]["fc1.out_features"]
+    trained = RunStore(tmp_path).load_state_dict(summary["best_run"])
+    exported = load_file(tmp_path / "out" / "weights.safetensors")
+    assert all((exported[k] == v).all() for k, v in trained.items())
