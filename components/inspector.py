@@ -15,6 +15,7 @@ from builder.shapes import format_shape
 
 from . import state
 from .canvas import format_count
+from .search_marks import render_search_marks
 
 S = st.session_state
 
@@ -203,6 +204,7 @@ def render_inspector() -> None:
     for param in spec.params:
         if not param.name.startswith("_"):
             _param_widget(node_id, param, params.get(param.name, param.default))
+    render_search_marks(arch, node_id)
     _render_inputs(arch, node_id, spec)
     c1, c2, c3 = st.columns(3)
     c1.button("Duplicate", key="dup_node", on_click=_duplicate, args=(node_id,), width="stretch")

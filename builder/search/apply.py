@@ -90,3 +90,30 @@ def _fresh(arch, wanted: str) -> str:
     if wanted not in arch and len(wanted) <= 64:
         return wanted
     return arch.fresh_id(wanted[:56] + "_")
+
+
+def apply_best(arch, params: dict[str, Any]):
+    """The graph with a trial's values written onto it ("Apply best"), as a new Architecture.
+
+    Values of node params and layer types are written in place and stay searchable; the
+    structural choices (optional nodes, repeated blocks) are settled by the trial, so they
+    leave the search section. Training settings are not part of the graph.
+    """
+    from builder.layout import apply_layout
+    from builder.search.space import parse_space
+    from builder.training import TrainConfig
+
+    space = parse_space(arch, getattr(arch, "search", None))
+    new, _ = apply_trial(arch, TrainConfig(), params, space)
+    if set(new.node_ids) - set(arch.node_ids):
+        apply_layout(new)  # repeated copies need places on the canvas
+    section = {k: v for k, v in (arch.search or {}).items() if k not in ("optional", "repeat")}
+    for key in ("params", "types"):
+        if key in section:
+            section[key] = {n: v for n, v in section[key].items() if n in new}
+    new.search = {k: v for k, v in section.items() if v not in ({}, None)} or None
+    try:
+        parse_space(new, new.search)
+    except BuilderError:
+        new.search = None  # a kept entry no longer fits the settled graph: drop the section
+    return new

@@ -152,3 +152,26 @@ def test_grid_needs_a_step_for_float_ranges():
         space.grid()
     space = parse_space(arch, {"train": {"lr": {"low": 0.01, "high": 0.03, "step": 0.01}}})
     assert space.grid() == {"lr": [0.01, 0.02, 0.03]}
+
+
+def test_diagram_marks_searched_nodes_with_a_dashed_border():
+    from builder.diagram import render_dot
+
+    dot = render_dot(load_template("search_digits"))
+    act1 = next(line for line in dot.splitlines() if line.strip().startswith("act1 ["))
+    fc1 = next(line for line in dot.splitlines() if line.strip().startswith("fc1 ["))
+    assert "dashed" in act1 and "searched" in act1
+    assert "dashed" not in fc1
+
+
+def test_apply_best_writes_values_and_settles_structure_keeping_value_searches():
+    from builder.search.apply import apply_best
+
+    arch = load_template("search_digits")
+    params = {"conv1.out_channels": 12, "act1.type": "GELU", "bn1.use": False, "deep.repeat": 2}
+    best = apply_best(arch, params)
+    assert best.params_of("conv1")["out_channels"] == 12 and best.type_of("act1") == "GELU"
+    assert "bn1" not in best and "conv2_r2" in best and best.pos_of("conv2_r2") is not None
+    assert "repeat" not in best.search and "optional" not in best.search
+    assert "conv1" in best.search["params"]
+    Architecture.from_json(best.to_json())
