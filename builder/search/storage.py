@@ -33,7 +33,10 @@ def open_storage(url: str | None, home: str | Path | None = None):
     try:
         if journal is not None:
             return _journal_storage(journal)
-        return optuna.storages.RDBStorage(url, engine_kwargs=_engine_kwargs(url))
+        storage = optuna.storages.RDBStorage(url, engine_kwargs=_engine_kwargs(url))
+        if url.startswith("sqlite"):
+            _use_wal(storage)
+        return storage
     except BuilderError:
         raise
     except Exception as err:  # sqlalchemy, drivers and the OS each raise their own kinds
@@ -79,6 +82,22 @@ def _journal_storage(path: Path):
             hint="Create it first (on a disk every worker can reach).",
         )
     return optuna.storages.JournalStorage(JournalFileBackend(str(path)))
+
+
+def _use_wal(storage) -> None:
+    """WAL and synchronous=NORMAL on every connection: Optuna commits a dozen times per trial,
+    and a full fsync each time cost ~20 ms here (0.4 s per trial). WAL stays safe for several
+    processes on one machine; a shared network disk wants journal: or a database server."""
+    from sqlalchemy import event
+
+    def on_connect(connection, _record) -> None:
+        cursor = connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    event.listen(storage.engine, "connect", on_connect)
+    storage.engine.dispose()  # connections opened before the listener are replaced
 
 
 def _engine_kwargs(url: str) -> dict:

@@ -165,16 +165,20 @@ class Search:
 
     def _train_reporting(self, trainer, trial) -> int | None:
         """Train in the trainer's thread; report each val epoch; the epoch pruned at, or None."""
+        import optuna
+
         if self._stop.is_set():
             trainer.stop()
         trainer.start()
         cursor, pruned_at = 0, None
+        # With no pruner the epoch values would only cost storage writes (one commit each).
+        reporting = not isinstance(self.study.pruner, optuna.pruners.NopPruner)
         while True:
             done = trainer.join(POLL_S)
             events, cursor = trainer.events_since(cursor)
             for event in events:
                 value = _epoch_value(event, self.metric)
-                if value is None or pruned_at is not None:
+                if value is None or pruned_at is not None or not reporting:
                     continue
                 trial.report(value, event["epoch"])
                 if trial.should_prune():
