@@ -99,8 +99,7 @@ class Search:
 
     def stop(self) -> None:
         """End the search after the running trial (which is stopped too)."""
-        self._stop.set()
-        self.study.stop()
+        self._stop.set()  # the after-trial callback stops the study (Optuna wants it there)
         if self._trainer is not None:
             self._trainer.stop()
 
@@ -117,6 +116,9 @@ class Search:
         if pruned_at is not None:
             self._note(trainer.run_id, f"pruned by the study at epoch {pruned_at}")
             raise optuna.TrialPruned(f"pruned at epoch {pruned_at}")
+        if trainer.state == "stopped" and self._stop.is_set():
+            trial.set_user_attr("note", "stopped by the user")
+            raise InfeasibleTrial("stopped by the user")
         if trainer.state != "finished":
             message = trainer.message or f"training ended as {trainer.state}"
             trial.set_user_attr("infeasible", message)
@@ -209,6 +211,8 @@ class Search:
     def _after_trial(self, study, frozen) -> None:
         if self.on_trial is not None:
             self.on_trial(frozen)
+        if self._stop.is_set():
+            study.stop()
 
 
 def prepare_search(arch, dataset, config, settings: SearchSettings, store=None) -> Search:
@@ -323,7 +327,7 @@ def trials_table(study) -> list[dict[str, Any]]:
                 **{f"{k}": v for k, v in t.params.items()},
                 "seconds": None if duration is None else round(duration, 2),
                 "run": t.user_attrs.get("run_id"),
-                "note": t.user_attrs.get("infeasible", ""),
+                "note": t.user_attrs.get("infeasible") or t.user_attrs.get("note", ""),
             }
         )
     return rows

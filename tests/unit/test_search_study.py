@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import optuna
@@ -190,3 +191,21 @@ def test_best_trial_exports_as_a_bundle_naming_its_study_and_trial(tmp_path, dig
     trained = RunStore(tmp_path).load_state_dict(summary["best_run"])
     exported = load_file(tmp_path / "out" / "weights.safetensors")
     assert all((exported[k] == v).all() for k, v in trained.items())
+
+
+def test_stopping_a_background_search_ends_the_running_trial_and_the_study(tmp_path, digits):
+    from builder.search.background import BackgroundSearch
+
+    arch = mlp({"params": {"fc1": {"out_features": {"low": 8, "high": 32}}}})
+    job = BackgroundSearch(arch, digits, TrainConfig(epochs=500), settings(tmp_path, n_trials=50))
+    job.start()
+    run_started = lambda: any(r.status == "running" for r in RunStore(tmp_path).list())  # noqa: E731
+    for _ in range(600):
+        if run_started():
+            break
+        time.sleep(0.05)
+    job.stop()
+    assert job.join(60) and job.state == "stopped", job.message
+    (trial,) = job.study.trials
+    assert trial.user_attrs["note"] == "stopped by the user"
+    assert RunStore(tmp_path).get(trial.user_attrs["run_id"]).status == "stopped"
