@@ -14,6 +14,7 @@ from components.inspector import render_inspector
 from components.layout import header, setup_page
 from components.palette import render_palette
 from components.project import render_project
+from components.runs_view import render_runs_tab
 from components.summary import render_summary
 
 setup_page()
@@ -26,11 +27,12 @@ with st.sidebar:
 
 header()
 state.show_notices()
-build, train, gan, export = st.tabs(
+build, train, gan, runs, export = st.tabs(
     [
         ":material/account_tree: Build",
         ":material/monitoring: Train",
         ":material/auto_awesome: GAN",
+        ":material/history: Runs",
         ":material/download: Export",
     ]
 )
@@ -54,6 +56,9 @@ with train:
 
 with gan:
     render_gan_panel()
+
+with runs:
+    render_runs_tab()
 
 with export:
     render_export()
