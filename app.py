@@ -14,6 +14,7 @@ from components.inspector import render_inspector
 from components.layout import header, setup_page
 from components.palette import render_palette
 from components.project import render_project
+from components.runs_view import render_runs_tab
 from components.search_view import render_search_tab
 from components.summary import render_summary
 
@@ -27,11 +28,12 @@ with st.sidebar:
 
 header()
 state.show_notices()
-build, train, gan, search, export = st.tabs(
+build, train, gan, runs, search, export = st.tabs(
     [
         ":material/account_tree: Build",
         ":material/monitoring: Train",
         ":material/auto_awesome: GAN",
+        ":material/history: Runs",
         ":material/travel_explore: Search",
         ":material/download: Export",
     ]
@@ -56,6 +58,9 @@ with train:
 
 with gan:
     render_gan_panel()
+
+with runs:
+    render_runs_tab()
 
 with search:
     render_search_tab()

@@ -1,4 +1,4 @@
-"""python -m builder validate | export | train (see DESIGN.md, Command line)."""
+"""python -m builder validate | export | train | runs (see DESIGN.md, Command line)."""
 
 from __future__ import annotations
 
@@ -38,6 +38,10 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     export.add_argument("--config", metavar="FILE", help="training settings as JSON, for train.py")
     export.add_argument("--dataset", help="embedded dataset train.py should use")
     export.set_defaults(run=run_export)
+
+    from .runs.cli import add_parser as add_runs_parser
+
+    add_runs_parser(commands)
 
     train = commands.add_parser("train", help="train a graph on a dataset")
     train.set_defaults(run=_run_train_unavailable)

@@ -36,8 +36,10 @@ def render_dot(
     analysis: Analysis | None = None,
     stats: dict[str, dict[str, float]] | None = None,
     metric: str = "grad_norm",
+    highlight: dict[str, str] | None = None,
 ) -> str:
-    """DOT source of the network, top to bottom; nodes coloured by stats[node][metric]."""
+    """DOT source of the network, top to bottom; nodes coloured by stats[node][metric], or by
+    `highlight` (node -> fill colour, e.g. a graph diff's added / changed layers)."""
     analysis = analysis or analyse(arch)
     colours = heat_colours(stats or {}, metric)
     searched = searched_nodes(arch)
@@ -49,6 +51,8 @@ def render_dot(
     for node_id in arch.topological_order():
         info = analysis.nodes.get(node_id)
         fill, border = _fill_for(arch, node_id, info, colours)
+        if highlight and node_id in highlight:
+            fill, border = highlight[node_id], "#1a202c"
         label = _label(arch, node_id, info, (stats or {}).get(node_id, {}).get(metric), metric)
         font = "white" if fill in HEAT[-2:] else "black"
         marks = {}
@@ -103,6 +107,8 @@ def _label(arch, node_id, info, stat, metric) -> str:
             lines.append(f"{info.params:,} params")
     if stat is not None:
         lines.append(f"{metric} {stat:.3g}")
+    if not arch.trainable_of(node_id):
+        lines.append("frozen")
     # graphviz's quoting handles quotes; a backslash would start a DOT escape, so drop them
     # and join with DOT's own line break.
     return "\\n".join(line.replace("\\", "/") for line in lines)

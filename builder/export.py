@@ -403,7 +403,18 @@ def train_settings(
         _data_settings(arch, dataset, dataset_name, data_path, dataset_options, settings, notes)
     )
     settings["loss"] = _loss_for(arch, cfg.get("loss", "auto"), settings["task"])
+    frozen = _frozen_attributes(arch)
+    if frozen:
+        settings["frozen"] = frozen
     return settings
+
+
+def _frozen_attributes(arch) -> list[str]:
+    """Attribute names (validated identifiers) of the nodes marked `"trainable": false`."""
+    from builder.codegen import attribute_names
+
+    names = attribute_names(arch)
+    return [names[n] for n in arch.node_ids if not arch.trainable_of(n) and n in names]
 
 
 def render_train_script(arch, settings: dict[str, Any]) -> str:
@@ -515,6 +526,7 @@ def _data_settings(
             )
     if task == "reconstruction":
         options.pop("noise", None)  # the noise is added to inputs while training instead
+    train_fraction = float(options.pop("fraction", 1.0))  # applied to the split in train.py
     input_ids = arch.input_nodes()
     input_params = arch.params_of(input_ids[0]) if input_ids else {}
     dtype = getattr(dataset, "dtype", None) or input_params.get("dtype", "float32")
@@ -532,6 +544,7 @@ def _data_settings(
         "data_file": Path(data_path).name if data_path else None,
         "label_column": label_column,
         "val_fraction": val_fraction,
+        "train_fraction": train_fraction,
         "task": getattr(dataset, "task", None) or task or "classification",
         "input_dtype": dtype,
         "standardise": standardise,

@@ -240,6 +240,7 @@ class GanTrainer(BackgroundRun):
         run_kind: str = "gan",
         parent: str | None = None,
         extra: dict[str, Any] | None = None,
+        note: str = "",
     ):
         self.gen_arch, self.disc_arch = gen_arch, disc_arch
         self.config = config or GanConfig()
@@ -267,7 +268,13 @@ class GanTrainer(BackgroundRun):
             if problem is not None:
                 raise problem
         self.dataset_name = getattr(dataset, "name", None)
-        record = {"kind": run_kind, "project": project, "parent": parent, "extra": extra}
+        record = {
+            "kind": run_kind,
+            "project": project,
+            "parent": parent,
+            "extra": extra,
+            "note": note or None,
+        }
         self._init_run(run_id, store=store, record=record)
         self.device = resolve_device(self.config.device)
         torch.manual_seed(self.config.seed)

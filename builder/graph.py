@@ -26,7 +26,7 @@ MAX_NODES = 1000
 MAX_FILE_BYTES = 5_000_000
 ID_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 TOP_KEYS = {"format", "version", "name", "nodes", "edges", "search"}
-NODE_KEYS = {"id", "type", "params", "pos"}
+NODE_KEYS = {"id", "type", "params", "pos", "trainable"}
 EDGE_KEYS = {"source", "target", "target_port"}
 MAX_INT = 10**9
 
@@ -68,6 +68,16 @@ class Architecture:
     def pos_of(self, node_id: str) -> tuple[float, float] | None:
         """The node's canvas position, or None."""
         return self._node(node_id).get("pos")
+
+    def trainable_of(self, node_id: str) -> bool:
+        """False when the node's weights are frozen (graph JSON `"trainable": false`)."""
+        return self._node(node_id).get("trainable", True)
+
+    def set_trainable(self, node_id: str, trainable: bool) -> None:
+        """Freeze (False) or unfreeze (True) a node's weights in training and train.py."""
+        if not isinstance(trainable, bool):
+            raise BuilderError("trainable must be true or false", node=node_id, field="trainable")
+        self._node(node_id)["trainable"] = trainable
 
     def inputs_of(self, node_id: str) -> list[str]:
         """The nodes feeding this one, in input (port) order."""
@@ -268,6 +278,8 @@ class Architecture:
             node = {"id": n, "type": self.type_of(n), "params": self.user_params_of(n)}
             if self.pos_of(n) is not None:
                 node["pos"] = list(self.pos_of(n))
+            if not self.trainable_of(n):
+                node["trainable"] = False  # written only when set, so old files stay unchanged
             nodes.append(node)
         edges = []
         for dst in self.graph.nodes:
@@ -406,6 +418,8 @@ def _load_node(arch: Architecture, node: Any) -> None:
     if not isinstance(params, dict):
         raise BuilderError("params must be a JSON object", node=node_id, field="params")
     arch.add_node(type_name, params, id=node_id, pos=node.get("pos"))
+    if "trainable" in node:
+        arch.set_trainable(node_id, node["trainable"])
 
 
 def _ordered_edges(arch: Architecture, edges: list[Any]) -> list[tuple[str, str, int | None]]:

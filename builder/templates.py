@@ -20,7 +20,7 @@ DESCRIPTIONS = {
         {"epochs": 20, "lr": 1e-3},
     ),
     "lenet5": (
-        "synthetic",
+        "digits32",
         "LeNet-5 exactly as in the classic paper: 1×32×32 in, 10 classes, 61,706 parameters.",
         {"epochs": 10, "lr": 1e-3},
     ),

@@ -73,6 +73,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--metrics-out", metavar="FILE.jsonl", help="write every metric event")
     parser.add_argument("--save", metavar="DIR", help="write the trained model bundle here")
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    runs = parser.add_argument_group("run store", "every training is recorded as a run")
+    runs.add_argument("--home", metavar="DIR", help="LayerCraft home (default $LAYERCRAFT_HOME)")
+    runs.add_argument("--project", help="project id the run belongs to")
+    runs.add_argument("--note", default="", help="a note kept with the run")
+    runs.add_argument("--no-record", action="store_true", help="do not record the run")
+    runs.add_argument(
+        "--init-from",
+        metavar="RUN_ID_OR_FILE",
+        help="start from a run's weights (or a .safetensors file), matched by node id and shape",
+    )
+    runs.add_argument(
+        "--freeze", metavar="NODE,NODE", help="nodes whose weights stay fixed (trainable: false)"
+    )
     gan = parser.add_argument_group(
         "GAN", "train GRAPH as a generator against a discriminator (adversarial loop)"
     )
@@ -118,6 +131,8 @@ def run(args: argparse.Namespace) -> int:
     """Train as the flags say; prints the summary JSON on stdout. Returns the exit code."""
     from builder.data import check_compatibility
     from builder.graph import Architecture
+    from builder.runs import RunStore
+    from builder.runs.warm import freeze_nodes, warm_start
     from builder.training import Trainer
 
     if args.discriminator:
@@ -125,11 +140,17 @@ def run(args: argparse.Namespace) -> int:
     try:
         config = config_from_args(args)
         arch = Architecture.load(args.graph)
+        if args.freeze:
+            freeze_nodes(arch, [n.strip() for n in args.freeze.split(",") if n.strip()])
         dataset = dataset_from_args(args)
         problem = check_compatibility(arch, dataset)
         if problem is not None:
             raise problem
-        trainer = Trainer(arch, dataset, config)
+        trainer = Trainer(arch, dataset, config, **record_options(args))
+        if args.init_from:
+            report = warm_start(trainer, args.init_from, trainer.store or RunStore(home=args.home))
+            if not args.quiet:
+                print(report.describe(), file=sys.stderr)
         metrics = _open_metrics(args.metrics_out)
     except BuilderError as err:
         print(f"error: {err}", file=sys.stderr)
@@ -174,7 +195,7 @@ def run_gan(args: argparse.Namespace) -> int:
         discriminator = Architecture.load(args.discriminator)
         # The images are both what D sees as real and the shape G must produce.
         images = dataset_from_args(args, task="reconstruction")
-        trainer = GanTrainer(generator, discriminator, images, config)
+        trainer = GanTrainer(generator, discriminator, images, config, **record_options(args))
         metrics = _open_metrics(args.metrics_out)
     except BuilderError as err:
         print(f"error: {err}", file=sys.stderr)
@@ -186,12 +207,44 @@ def run_gan(args: argparse.Namespace) -> int:
     return _exit_code(trainer)
 
 
+def record_options(args: argparse.Namespace) -> dict[str, Any]:
+    """Trainer keywords that record the run in the store (none with --no-record)."""
+    if getattr(args, "no_record", False):
+        return {}
+    from builder.runs import RunStore
+
+    options = {"n_samples": args.n_samples, "noise": args.noise, "task": args.task}
+    extra = {
+        "source_of_run": "cli",
+        "dataset_options": {k: v for k, v in options.items() if v is not None},
+        "val_fraction": args.val_fraction,
+    }
+    if args.data:
+        extra["data_path"] = str(Path(args.data).resolve())
+    return {
+        "store": RunStore(home=args.home),
+        "project": args.project,
+        "note": args.note,
+        "extra": extra,
+    }
+
+
 def _exit_code(trainer) -> int:
-    """0 finished, 130 stopped (Ctrl+C), 1 failed (with the reason on stderr)."""
+    """0 finished, 130 stopped (Ctrl+C), 1 failed or never ended (with the reason on stderr)."""
     if trainer.state == "failed":
         print(f"error: {trainer.message}", file=sys.stderr)
         return 1
-    return 130 if trainer.state == "stopped" else 0
+    if trainer.state == "stopped":
+        return 130
+    if trainer.state != "finished":  # the lifecycle makes this unreachable; never exit 0 on it
+        print(f"error: the run ended in state {trainer.state!r}", file=sys.stderr)
+        return 1
+    if getattr(trainer, "record_error", None):
+        print(
+            f"warning: the run store could not record this run: {trainer.record_error}",
+            file=sys.stderr,
+        )
+    return 0
 
 
 def _open_metrics(path: str | None) -> TextIO | None:

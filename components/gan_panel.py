@@ -17,6 +17,7 @@ from builder.gan import GanConfig, GanTrainer, check_gan_pair, noise_input_of
 from builder.graph import Architecture
 from builder.templates import list_templates, load_template
 
+from . import live_runs
 from .family_views import image_grid_figure
 from .jobs import leave_a_core_for_the_page
 
@@ -110,6 +111,7 @@ def render_gan_panel() -> None:
         _, noise_dim = noise_input_of(gen)
         st.caption(f"Noise size {noise_dim} (from the generator's Input) · the pair fits.")
     _settings()
+    _reattach()
     trainer = S.get("gan_trainer")
     busy = trainer is not None and trainer.running
     c1, c2, _ = st.columns([1, 1, 4])
@@ -160,16 +162,32 @@ def _start() -> None:
         old.stop()
     try:
         gen, disc = _load_choice(S.gan_gen_choice), _load_choice(S.gan_disc_choice)
-        trainer = GanTrainer(gen, disc, _gan_digits(), _config_from_widgets())
+        trainer = GanTrainer(
+            gen,
+            disc,
+            _gan_digits(),
+            _config_from_widgets(),
+            store=live_runs.run_store(),
+            project=S.get("project_id"),
+            extra={"dataset_options": {"task": "reconstruction"}, "source_of_run": "app"},
+        )
     except BuilderError as err:
         S.gan_error = str(err)
         return
     S.gan_error = None
     S.gan_trainer = trainer
+    live_runs.register(S.get("project_id"), "gan", trainer)
     S.gan_cursor = 0
     S.gan_curves = new_gan_curves()
     leave_a_core_for_the_page()
     trainer.start()
+
+
+def _reattach() -> None:
+    """Follow the project's current GAN run, whichever tab started it (or before a reload)."""
+    current = live_runs.latest(S.get("project_id"), "gan")
+    if current is not None and S.get("gan_trainer") is not current:
+        S.gan_trainer, S.gan_cursor, S.gan_curves = current, 0, new_gan_curves()
 
 
 def _stop() -> None:

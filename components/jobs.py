@@ -41,9 +41,22 @@ class JobSlots:
             return queue.index(owner) - free + 1
 
     def attach(self, owner: str, trainer: object) -> None:
-        """The trainer that now holds owner's slot; it frees the slot when it ends."""
+        """The trainer that now holds owner's slot; it frees the slot when it ends.
+
+        The release is the trainer's own end callback, called from its thread whatever way
+        the run ends, so no failure path and no closed tab can keep the slot.
+        """
         with self._lock:
             self._holders[owner] = trainer
+        add_end_callback = getattr(trainer, "add_end_callback", None)
+        if add_end_callback is not None:
+            add_end_callback(lambda ended: self.release_held_by(owner, ended))
+
+    def release_held_by(self, owner: str, trainer: object) -> None:
+        """Free owner's slot if `trainer` still holds it (a newer run keeps its own)."""
+        with self._lock:
+            if self._holders.get(owner) is trainer:
+                del self._holders[owner]
 
     def release(self, owner: str) -> None:
         with self._lock:

@@ -11,7 +11,7 @@ from builder.graph import Architecture
 from builder.shapes import Analysis, analyse
 from builder.templates import load_template
 
-from . import store
+from . import session_store, store
 from .canvas import build_flow_state
 from .history import History
 
@@ -36,7 +36,9 @@ def init_session() -> None:
         project_id = store.new_project_id()
         st.query_params["project"] = project_id
     S.project_id = project_id
-    S.history = History()
+    saved = session_store.load_session(project_id)
+    S.history = saved["history"] or History()
+    S.saved_settings = saved["settings"]
     S.selected = None
     S.version = 0
     S.flow_seen_ts = 0
@@ -131,6 +133,7 @@ def _install(new: Architecture, *, redraw: bool = True) -> None:
         S.selected = None
     try:
         store.save_project(S.project_id, new)
+        session_store.save_session(S.project_id, history=S.history)
     except OSError as exc:
         notify("warning", f"Autosave failed ({exc.strerror}); download your graph to keep it.")
     if redraw or "flow" not in S:

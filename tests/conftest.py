@@ -43,3 +43,9 @@ def build_chain():
 def forward():
     """The `run_forward` helper as a fixture."""
     return run_forward
+
+
+@pytest.fixture(autouse=True)
+def _private_home(tmp_path_factory, monkeypatch):
+    # Every training records itself in the run store: keep tests out of ~/.layercraft.
+    monkeypatch.setenv("LAYERCRAFT_HOME", str(tmp_path_factory.mktemp("home")))

@@ -157,6 +157,7 @@ def split_and_standardise(x, y, seed):
     order = np.random.default_rng(seed).permutation(n)
     n_val = min(max(1, round(n * val_fraction)), n - 1) if val_fraction > 0 else 0
     val, train = order[:n_val], order[n_val:]
+    train = train[: max(1, round(len(train) * SETTINGS.get("train_fraction", 1.0)))]
     x_train, y_train, x_val, y_val = x[train], y[train], x[val], y[val]
     if SETTINGS["input_dtype"] == "float32" and SETTINGS["standardise"]:
         statistics = x_train.astype(np.float64)
@@ -467,6 +468,8 @@ def main(argv=None):
     data = load_data(args.data or SETTINGS["data_file"], device)
 
     net = Net().to(device)
+    for name in SETTINGS.get("frozen", []):  # layers frozen in LayerCraft keep their weights
+        getattr(net, name).requires_grad_(False)
     # DDP broadcasts rank 0's initial weights, so every rank starts from the same model.
     if world_size > 1:
         model = DistributedDataParallel(
@@ -476,7 +479,7 @@ def main(argv=None):
         model = net
     batch = max(1, math.ceil(args.batch_size / world_size))
     steps_per_epoch = math.ceil(math.ceil(len(data[0]) / world_size) / batch)
-    optimizer = make_optimizer(model.parameters(), args.lr)
+    optimizer = make_optimizer([p for p in model.parameters() if p.requires_grad], args.lr)
     scheduler = make_scheduler(optimizer, args.lr, args.epochs, steps_per_epoch)
     context = {
         "rank": rank,

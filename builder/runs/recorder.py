@@ -32,13 +32,18 @@ class RunRecorder:
     def start(self) -> None:
         self._thread.start()
 
-    def flush(self) -> int:
-        """Write the events published since the last flush; returns how many."""
+    def flush(self, checkpoint: bool = True) -> int:
+        """Write the events published since the last flush, and the latest epoch checkpoint
+        the run offers (when asked); returns how many events."""
         with self._flush_lock:
             events, cursor = self.run.events_since(self.cursor)
             if events:
                 self.store.add_events(self.run.run_id, events)
             self.cursor = cursor
+            offered = self.run.take_checkpoint() if checkpoint else None
+            if offered is not None:
+                tensors, metadata = offered
+                self.store.save_state_dict(self.run.run_id, tensors, "checkpoint", metadata)
             return len(events)
 
     def close(
@@ -56,7 +61,8 @@ class RunRecorder:
         if self._thread.is_alive() and self._thread is not threading.current_thread():
             self._thread.join(timeout=30)
         try:
-            self.flush()
+            self.flush(checkpoint=False)
+            self.store.drop_checkpoint(self.run.run_id)  # an ended run resumes no more
         except Exception as err:
             self.error = f"events not saved: {type(err).__name__}: {err}"
         state_dict = weights() if weights is not None else None
@@ -68,6 +74,21 @@ class RunRecorder:
             self.error = f"weights not saved: {type(err).__name__}: {err}"
             self.store.finish(
                 self.run.run_id, status=status, summary={**summary, "record_error": self.error}
+            )
+        self._log_to_tracking_server()
+
+    def _log_to_tracking_server(self) -> None:
+        """MLflow, when MLFLOW_TRACKING_URI is set; its failure never fails the run."""
+        from builder.runs.tracking import log_run, tracking_enabled
+
+        if not tracking_enabled():
+            return
+        try:
+            mlflow_id = log_run(self.store, self.run.run_id)
+            self.store.update_extra(self.run.run_id, mlflow_run=mlflow_id)
+        except Exception as err:
+            self.store.update_extra(
+                self.run.run_id, mlflow_error=f"{type(err).__name__}: {str(err)[:200]}"
             )
 
     def _loop(self) -> None:

@@ -29,6 +29,7 @@ KINDS = ("train", "gan", "trial", "compress", "distill")
 TERMINAL = ("finished", "stopped", "failed", "interrupted")
 STATUSES = ("running", *TERMINAL)
 WEIGHTS_FILE = "weights.safetensors"
+CHECKPOINT_FILE = "checkpoint.safetensors"  # the last epoch's model + optimizer, for resume
 _BUSY_TIMEOUT_S = 30.0
 
 _SCHEMA = """
@@ -210,7 +211,13 @@ class RunStore:
                 (status, _dump(dict(summary or {})), time.time(), run_id),
             )
 
-    def save_state_dict(self, run_id: str, state_dict: Mapping[str, Any], name: str = "") -> Path:
+    def save_state_dict(
+        self,
+        run_id: str,
+        state_dict: Mapping[str, Any],
+        name: str = "",
+        metadata: dict[str, str] | None = None,
+    ) -> Path:
         """Write tensors to runs/<id>/<name or weights>.safetensors atomically."""
         from safetensors.torch import save_file
 
@@ -220,9 +227,64 @@ class RunStore:
         # safetensors refuses shared or strided storage: give it plain CPU copies.
         tensors = {k: v.detach().to("cpu").contiguous().clone() for k, v in state_dict.items()}
         tmp = path.with_name(path.name + ".tmp")
-        save_file(tensors, str(tmp))
+        save_file(tensors, str(tmp), metadata=metadata)
         os.replace(tmp, path)
         return path
+
+    def load_checkpoint(self, run_id: str) -> tuple[dict[str, Any], dict[str, str]] | None:
+        """The run's last epoch checkpoint (tensors, metadata), or None when it has none."""
+        from safetensors import safe_open
+
+        path = self.run_dir(run_id) / CHECKPOINT_FILE
+        if not path.is_file():
+            return None
+        with safe_open(str(path), framework="pt") as handle:
+            names = list(handle.keys())
+            return {k: handle.get_tensor(k) for k in names}, handle.metadata() or {}
+
+    def drop_checkpoint(self, run_id: str) -> None:
+        (self.run_dir(run_id) / CHECKPOINT_FILE).unlink(missing_ok=True)
+
+    def reopen(self, run_id: str) -> None:
+        """Mark an ended run running again in this process (resuming it from its checkpoint)."""
+        with self._connect() as conn:
+            self._require(conn, run_id)
+            conn.execute(
+                "UPDATE runs SET status = 'running', ended = NULL, pid = ?, host = ? WHERE id = ?",
+                (os.getpid(), socket.gethostname(), run_id),
+            )
+
+    def sweep_dead(self, live_ids: set[str] | frozenset[str] = frozenset()) -> list[str]:
+        """Runs left "running" by a process that is gone become "interrupted"; returns their ids.
+
+        A run of this host counts as dead when its process no longer exists, or when it is
+        this process and `live_ids` (what this process is training) does not hold it.
+        """
+        here, me = socket.gethostname(), os.getpid()
+        with self._connect() as conn:
+            rows = conn.execute(
+                "SELECT id, pid, host, summary FROM runs WHERE status = 'running'"
+            ).fetchall()
+        dead = [
+            row["id"]
+            for row in rows
+            if row["host"] == here
+            and (row["id"] not in live_ids if row["pid"] == me else not _process_alive(row["pid"]))
+        ]
+        for run_id in dead:
+            checkpoint = self.run_dir(run_id) / CHECKPOINT_FILE
+            summary = {
+                "state": "interrupted",
+                "message": "the process training this run ended (a server restart or crash)",
+                "resumable": checkpoint.is_file(),
+            }
+            with self._connect() as conn:
+                conn.execute(
+                    "UPDATE runs SET status = 'interrupted', summary = ?, ended = ?"
+                    " WHERE id = ? AND status = 'running'",
+                    (_dump(summary), time.time(), run_id),
+                )
+        return dead
 
     def set_note(self, run_id: str, text: str) -> None:
         with self._connect() as conn:
@@ -322,6 +384,18 @@ class RunStore:
             host=row["host"],
             weights_path=self.root / row["id"] / WEIGHTS_FILE,
         )
+
+
+def _process_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it exists, owned by someone else
+    return True
 
 
 def _check_id(run_id: object) -> None:

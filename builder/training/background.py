@@ -170,6 +170,12 @@ class BackgroundRun:
     def summary(self) -> dict[str, Any]:
         raise NotImplementedError
 
+    def take_checkpoint(self) -> tuple[dict[str, Any], dict[str, str]] | None:
+        """The latest epoch checkpoint not yet taken (tensors, metadata), for the recorder."""
+        with self._lock:
+            offered, self._checkpoint = getattr(self, "_checkpoint", None), None
+        return offered
+
     # ---- the run store --------------------------------------------------------------------
 
     def _open_record(self) -> None:
@@ -177,6 +183,11 @@ class BackgroundRun:
             return
         from builder.runs.recorder import RunRecorder
 
+        if getattr(self, "resume_from", None) is not None:
+            self.store.reopen(self.run_id)  # the same record goes on from its checkpoint
+            self._recorder = RunRecorder(self.store, self)
+            self._recorder.start()
+            return
         fields_ = self._record_fields()
         for key, value in self.record_options.items():
             if key == "extra":

@@ -111,3 +111,124 @@ def test_digits_mlp_template_reaches_95_percent_from_the_command_line():
     assert result.returncode == 0, result.stderr
     assert _summary(result.stdout)["val_accuracy"] >= 0.95
     assert "Traceback" not in result.stderr
+
+
+def test_train_records_the_run_in_the_store(tmp_path, capsys):
+    from builder.runs import RunStore
+
+    code = main(
+        [
+            "train",
+            MLP_DIGITS,
+            "--dataset",
+            "digits",
+            "--n-samples",
+            "200",
+            "--epochs",
+            "2",
+            "--device",
+            "cpu",
+            "--quiet",
+            "--home",
+            str(tmp_path),
+            "--project",
+            "p9",
+            "--note",
+            "from the cli",
+        ]
+    )
+    assert code == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    rec = RunStore(home=tmp_path).get(summary["run"])
+    assert (rec.status, rec.project, rec.note, rec.dataset) == (
+        "finished",
+        "p9",
+        "from the cli",
+        "digits",
+    )
+    assert rec.extra["dataset_options"] == {"n_samples": 200}
+    assert rec.summary["epochs"] == 2 and rec.has_weights
+
+
+def test_a_failing_run_exits_1_with_a_terminal_state_in_the_json_and_the_store(tmp_path, capsys):
+    from builder.runs import RunStore
+
+    code = main(
+        [
+            "train",
+            MLP_DIGITS,
+            "--dataset",
+            "digits",
+            "--n-samples",
+            "200",
+            "--epochs",
+            "3",
+            "--device",
+            "cpu",
+            "--quiet",
+            "--home",
+            str(tmp_path),
+            "--optimizer",
+            "sgd",
+            "--lr",
+            "1e30",
+        ]
+    )
+    out, err = capsys.readouterr()
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert code == 1 and summary["state"] == "failed" and "error:" in err
+    assert RunStore(home=tmp_path).get(summary["run"]).status == "failed"
+
+
+def test_no_record_leaves_the_store_empty(tmp_path, capsys):
+    from builder.runs import RunStore
+
+    code = main(
+        [
+            "train",
+            MLP_DIGITS,
+            "--dataset",
+            "digits",
+            "--n-samples",
+            "100",
+            "--epochs",
+            "1",
+            "--device",
+            "cpu",
+            "--quiet",
+            "--home",
+            str(tmp_path),
+            "--no-record",
+        ]
+    )
+    assert code == 0
+    assert RunStore(home=tmp_path).list() == []
+
+
+def test_gan_pair_from_the_cli_records_one_gan_run(tmp_path, capsys):
+    from builder.runs import RunStore
+
+    code = main(
+        [
+            "train",
+            "assets/templates/gan_generator.json",
+            "--discriminator",
+            "assets/templates/gan_discriminator.json",
+            "--dataset",
+            "digits",
+            "--n-samples",
+            "64",
+            "--epochs",
+            "1",
+            "--device",
+            "cpu",
+            "--quiet",
+            "--home",
+            str(tmp_path),
+        ]
+    )
+    assert code == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    rec = RunStore(home=tmp_path).get(summary["run"])
+    assert rec.kind == "gan" and rec.status == "finished"
+    assert "discriminator_graph" in rec.extra

@@ -1,0 +1,106 @@
+"""How the Trainer prepares a run: data on the device, the loss for the task, the forward pass."""
+
+from __future__ import annotations
+
+import torch
+
+from builder.augment import AugmentConfig
+from builder.errors import BuilderError
+from builder.training.parts import make_loss
+
+
+class TrainerSetupMixin:
+    """Expects `self.model`, `self.dataset`, `self.config`, `self.device` and `self._publish`."""
+
+    def _load_data(self) -> None:
+        ds = self.dataset
+        self.x_train = ds.x_train.to(self.device)
+        self.y_train = ds.y_train.to(self.device)
+        self.x_val = ds.x_val.to(self.device)
+        self.y_val = ds.y_val.to(self.device)
+
+    def _release_memory(self) -> None:
+        # The data copies on the device are only needed while training.
+        for name in ("x_train", "y_train", "x_val", "y_val"):
+            self.__dict__.pop(name, None)
+
+    def _make_loss(self):
+        return make_loss(self.config.loss, self.dataset, self._output_width())
+
+    def _output_width(self) -> int | None:
+        with torch.no_grad():
+            was_training = self.model.training
+            self.model.eval()
+            out = self.model(self.x_train[:2])
+            self.model.train(was_training)
+        if isinstance(out, tuple):
+            raise BuilderError(
+                f"the model returns {len(out)} outputs; training needs exactly one",
+                hint="Join the branches or remove the extra outputs.",
+            )
+        return int(out.shape[-1]) if out.dim() > 1 else None
+
+    def _make_forward(self):
+        model = self.model
+        if self.config.compile:
+            model = self._compiled_or_eager()
+        if self.config.amp and self.device.type == "cuda":
+
+            def forward(x):
+                with torch.autocast("cuda", dtype=torch.bfloat16):
+                    return model(x)
+
+            return forward
+        return model
+
+    def _compiled_or_eager(self):
+        """torch.compile the model, or say why not and train eagerly (no compiler, no Triton...)."""
+        compiled = torch.compile(self.model)
+        try:
+            # Compilation happens on the first call; do it now, forward and backward.
+            compiled(self.x_train[: self.config.batch_size]).float().sum().backward()
+        except Exception as err:
+            self.model.zero_grad(set_to_none=True)
+            self._publish(
+                "status",
+                state="running",
+                message=f"torch.compile is not available here ({type(err).__name__}); training without it",
+            )
+            return self.model
+        self.model.zero_grad(set_to_none=True)
+        return compiled
+
+    def augment_config(self) -> AugmentConfig:
+        cfg = self.config
+        return AugmentConfig(cfg.augment_shift, cfg.augment_hflip, cfg.augment_noise)
+
+    def _compute_loss(self, out, y):
+        if self.binary:
+            return self.loss_fn(out.reshape(-1).float(), y.float())
+        return self.loss_fn(out.float(), y)
+
+    def frozen_nodes(self) -> list[str]:
+        """Nodes whose weights stay fixed (graph JSON `"trainable": false`)."""
+        if self.arch is None:
+            return []
+        return [n for n in self.arch.node_ids if not self.arch.trainable_of(n)]
+
+    def _trainable_parameters(self) -> list[torch.nn.Parameter]:
+        """Freeze the frozen nodes (requires_grad off) and return what the optimizer updates."""
+        frozen = self.frozen_nodes()
+        if frozen:
+            from builder.codegen import attribute_names
+
+            names = attribute_names(self.arch)
+            for node in frozen:
+                module = getattr(self.model, names.get(node, node), None)
+                if module is not None:
+                    module.requires_grad_(False)
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        if not params:
+            raise BuilderError(
+                "every layer with weights is frozen, so there is nothing to train",
+                field="trainable",
+                hint="Unfreeze at least one layer (its trainable switch).",
+            )
+        return params

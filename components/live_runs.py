@@ -1,0 +1,79 @@
+"""Runs of this server process, found by project: what a reload or a second tab reattaches to.
+
+Plain Python (module state lives once per server process), so it is tested directly. The
+run store holds every run's record; this registry holds the live trainer objects, whose
+events, Stop and Pause every tab on the project shares. The latest run of each project and
+panel stays here after it ends, so a tab that comes back finds it (its model is needed for
+the views of the trained model).
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+
+from builder.runs import RunStore, default_home
+
+_lock = threading.Lock()
+_latest: dict[tuple[str, str], object] = {}  # (project, panel) -> trainer
+
+
+@functools.lru_cache(maxsize=8)
+def _store_for(home: str) -> RunStore:
+    return RunStore(home=home)
+
+
+def run_store() -> RunStore:
+    """The run store under the current $LAYERCRAFT_HOME (one object per home)."""
+    return _store_for(str(default_home()))
+
+
+def register(project: str, panel: str, trainer: object) -> None:
+    """Make trainer the project's current run in `panel` ("train" or "gan")."""
+    with _lock:
+        _latest[(project, panel)] = trainer
+
+
+def latest(project: str | None, panel: str):
+    """The project's current (live or last ended) run in `panel` in this process, or None."""
+    if project is None:
+        return None
+    with _lock:
+        return _latest.get((project, panel))
+
+
+def live_run_ids() -> set[str]:
+    """Ids of the runs this process is still training (for the dead-run sweep)."""
+    with _lock:
+        return {
+            t.run_id for t in _latest.values() if getattr(t, "state", None) in ("running", "paused")
+        }
+
+
+_swept: set[str] = set()
+
+
+def sweep_once() -> None:
+    """Once per home and process: runs a dead process left "running" become "interrupted"."""
+    home = str(default_home())
+    if home in _swept:
+        return
+    _swept.add(home)
+    run_store().sweep_dead(live_run_ids())
+
+
+def interrupted_run(project: str | None):
+    """The project's latest train run if it was interrupted and can resume, else None."""
+    if project is None:
+        return None
+    sweep_once()
+    runs = run_store().list(project=project, kind="train")
+    if runs and runs[0].status == "interrupted" and runs[0].summary.get("resumable"):
+        return runs[0]
+    return None
+
+
+def last_epoch(run_id: str) -> int:
+    """The last epoch a run recorded (0 before its first)."""
+    epochs = [e.get("epoch", 0) for e in run_store().events(run_id) if e.get("kind") == "epoch"]
+    return max(epochs, default=0)
