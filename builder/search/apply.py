@@ -78,6 +78,8 @@ def _repeat_block(arch, nodes: list[str], times: int) -> dict[str, list[str]]:
         for node_id in nodes:
             copy_id = _fresh(arch, f"{node_id}_r{k}")
             arch.add_node(arch.type_of(node_id), arch.user_params_of(node_id), id=copy_id)
+            if not arch.trainable_of(node_id):
+                arch.set_trainable(copy_id, False)  # a copy of a frozen layer stays frozen
             arch.connect(tail, copy_id)
             made[node_id].append(copy_id)
             tail = copy_id

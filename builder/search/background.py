@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from builder.errors import BuilderError
@@ -21,6 +23,7 @@ class BackgroundSearch:
         self.summary: dict[str, Any] | None = None
         self._stop_requested = False
         self._thread: threading.Thread | None = None
+        self._end_callbacks: list[Callable[[BackgroundSearch], None]] = []
 
     @property
     def study(self):
@@ -45,6 +48,12 @@ class BackgroundSearch:
             self._thread.join(timeout)
         return not self.running
 
+    def add_end_callback(self, callback: Callable[[BackgroundSearch], None]) -> None:
+        """Call callback(search) once the search has ended (the job cap frees its slot so)."""
+        self._end_callbacks.append(callback)
+        if not self.running:
+            callback(self)
+
     def table(self) -> list[dict[str, Any]]:
         return trials_table(self.study)
 
@@ -64,3 +73,6 @@ class BackgroundSearch:
             self.state, self.message = "failed", str(err)
         except Exception as err:  # the thread must end in a state the page can show
             self.state, self.message = "failed", f"the search stopped: {type(err).__name__}: {err}"
+        for callback in list(self._end_callbacks):
+            with contextlib.suppress(Exception):
+                callback(self)

@@ -204,8 +204,20 @@ def test_stopping_a_background_search_ends_the_running_trial_and_the_study(tmp_p
         if run_started():
             break
         time.sleep(0.05)
+    ended = []
+    job.add_end_callback(ended.append)  # how the app's job cap frees the slot
     job.stop()
     assert job.join(60) and job.state == "stopped", job.message
+    assert ended == [job]
     (trial,) = job.study.trials
     assert trial.user_attrs["note"] == "stopped by the user"
     assert RunStore(tmp_path).get(trial.user_attrs["run_id"]).status == "stopped"
+
+
+def test_hyperband_pruner_runs_a_search(tmp_path, digits):
+    arch = mlp({"train": {"lr": {"low": 1e-3, "high": 1e-2, "log": True}}})
+    search = prepare_search(
+        arch, digits, TrainConfig(epochs=2), settings(tmp_path, n_trials=2, pruner="hyperband")
+    )
+    summary = search.optimize()
+    assert summary["n_trials"] == 2 and summary["n_complete"] + summary["n_pruned"] == 2
