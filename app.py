@@ -17,6 +17,8 @@ from components.inspector import render_inspector
 from components.layout import header, setup_page
 from components.palette import render_palette
 from components.project import render_project
+from components.runs_view import render_runs_tab
+from components.search_view import render_search_tab
 from components.summary import render_summary
 
 setup_page()
@@ -30,11 +32,13 @@ with st.sidebar:
 
 header()
 state.show_notices()
-build, train, gan, export, compress = st.tabs(
+build, train, gan, runs, search, export, compress = st.tabs(
     [
         ":material/account_tree: Build",
         ":material/monitoring: Train",
         ":material/auto_awesome: GAN",
+        ":material/history: Runs",
+        ":material/travel_explore: Search",
         ":material/download: Export",
         ":material/compress: Compress",
     ]
@@ -59,6 +63,12 @@ with train:
 
 with gan:
     guarded("GAN", render_gan_panel)
+
+with runs:
+    guarded("Runs", render_runs_tab)
+
+with search:
+    guarded("Search", render_search_tab)
 
 with export:
     guarded("Export", render_export)

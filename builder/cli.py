@@ -63,6 +63,10 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     compress.set_defaults(run=_run_train_unavailable)
     if _command_of(sys.argv[1:] if argv is None else argv) == "compress":
         _add_compress_arguments(compress)
+    search = commands.add_parser("search", help="search a graph's search space with Optuna")
+    search.set_defaults(run=_run_train_unavailable)
+    if _command_of(sys.argv[1:] if argv is None else argv) == "search":
+        _add_search_arguments(search)
     return parser
 
 
@@ -93,6 +97,17 @@ def _run_import(args: argparse.Namespace) -> int:
     from .importer.cli import run
 
     return run(args)
+
+
+def _add_search_arguments(search: argparse.ArgumentParser) -> None:
+    try:
+        import optuna  # noqa: F401
+
+        from .search import cli as search_cli
+    except ImportError:
+        return  # _run_train_unavailable explains
+    search_cli.add_arguments(search)
+    search.set_defaults(run=search_cli.run)
 
 
 def _run_train_unavailable(args: argparse.Namespace) -> int:

@@ -10,6 +10,7 @@ import math
 import graphviz
 
 from .graph import Architecture
+from .search.space import searched_nodes
 from .shapes import Analysis, analyse, format_shape
 
 METRICS = ("grad_norm", "weight_norm", "update_ratio", "act_mean", "act_std", "dead_fraction")
@@ -26,6 +27,8 @@ HEAT = ["#fff7bc", "#fee391", "#fec44f", "#fe9929", "#ec7014", "#cc4c02", "#8c2d
 PLAIN_FILL = "#f7f9fc"
 ERROR_FILL = "#fde8e8"
 INPUT_FILL = "#eef6ff"
+SEARCHED_BORDER = "#7c3aed"
+SEARCHED_STYLE = "rounded,filled,dashed"
 
 
 def render_dot(
@@ -33,10 +36,13 @@ def render_dot(
     analysis: Analysis | None = None,
     stats: dict[str, dict[str, float]] | None = None,
     metric: str = "grad_norm",
+    highlight: dict[str, str] | None = None,
 ) -> str:
-    """DOT source of the network, top to bottom; nodes coloured by stats[node][metric]."""
+    """DOT source of the network, top to bottom; nodes coloured by stats[node][metric], or by
+    `highlight` (node -> fill colour, e.g. a graph diff's added / changed layers)."""
     analysis = analysis or analyse(arch)
     colours = heat_colours(stats or {}, metric)
+    searched = searched_nodes(arch)
     dot = graphviz.Digraph(arch.name or "network")
     # size caps the drawing (inches) so a long network shrinks instead of overflowing the page.
     dot.attr(rankdir="TB", nodesep="0.3", ranksep="0.3", bgcolor="transparent", size="5,9")
@@ -45,9 +51,15 @@ def render_dot(
     for node_id in arch.topological_order():
         info = analysis.nodes.get(node_id)
         fill, border = _fill_for(arch, node_id, info, colours)
+        if highlight and node_id in highlight:
+            fill, border = highlight[node_id], "#1a202c"
         label = _label(arch, node_id, info, (stats or {}).get(node_id, {}).get(metric), metric)
         font = "white" if fill in HEAT[-2:] else "black"
-        dot.node(node_id, label=label, fillcolor=fill, color=border, fontcolor=font)
+        marks = {}
+        if node_id in searched:  # AutoML searches this node: a dashed violet border says so
+            label, marks = label + "\\nsearched", {"style": SEARCHED_STYLE, "penwidth": "2"}
+            border = SEARCHED_BORDER
+        dot.node(node_id, label=label, fillcolor=fill, color=border, fontcolor=font, **marks)
     for src, dst in arch.edges:
         info = analysis.nodes.get(src)
         shape = info.output_shape if info is not None else None
@@ -95,6 +107,8 @@ def _label(arch, node_id, info, stat, metric) -> str:
             lines.append(f"{info.params:,} params")
     if stat is not None:
         lines.append(f"{metric} {stat:.3g}")
+    if not arch.trainable_of(node_id):
+        lines.append("frozen")
     # graphviz's quoting handles quotes; a backslash would start a DOT escape, so drop them
     # and join with DOT's own line break.
     return "\\n".join(line.replace("\\", "/") for line in lines)

@@ -23,7 +23,7 @@ VERSION = 1
 MAX_NODES = 1000
 MAX_FILE_BYTES = 5_000_000
 ID_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
-TOP_KEYS = {"format", "version", "name", "nodes", "edges"}
+TOP_KEYS = {"format", "version", "name", "nodes", "edges", "search"}
 NODE_KEYS = {"id", "type", "params", "pos", "trainable"}
 EDGE_KEYS = {"source", "target", "target_port", "source_port"}
 PORT_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,31}")
@@ -37,6 +37,8 @@ class Architecture:
     def __init__(self, name: str = "Untitled") -> None:
         self.name = name
         self.graph = nx.DiGraph()
+        # The optional AutoML search section (builder.search.space), kept as plain JSON data.
+        self.search: dict[str, Any] | None = None
 
     # ---- reading ----------------------------------------------------------------------
 
@@ -166,6 +168,7 @@ class Architecture:
         for succ in self.outputs_of(node_id):
             self._drop_inputs_from(succ, node_id)
         self.graph.remove_node(node_id)
+        self._forget_in_search(node_id)
 
     def _drop_inputs_from(self, dst: str, src: str) -> None:
         pairs = zip(self.inputs_of(dst), self.input_ports_of(dst), strict=True)
@@ -261,6 +264,17 @@ class Architecture:
             self.graph.nodes[succ]["inputs"] = [
                 new if s == old else s for s in self.inputs_of(succ)
             ]
+        if self.search:
+            from .search.edit import rename_in_section
+
+            self.search = rename_in_section(self.search, old, new)
+
+    def _forget_in_search(self, node_id: str) -> None:
+        # A deleted node leaves the search section too, so the saved file still loads.
+        if self.search:
+            from .search.edit import drop_node_from_section
+
+            self.search = drop_node_from_section(self.search, node_id)
 
     def insert_after(self, node_id: str | None, type_name: str, params: dict | None = None) -> str:
         """Add a layer after node_id and move node_id's outgoing edges onto it."""
@@ -330,13 +344,16 @@ class Architecture:
                 if len(inputs) > 1:
                     edge["target_port"] = port
                 edges.append(edge)
-        return {
+        data = {
             "format": FORMAT,
             "version": VERSION,
             "name": self.name,
             "nodes": nodes,
             "edges": edges,
         }
+        if self.search:
+            data["search"] = copy.deepcopy(self.search)
+        return data
 
     def to_json_string(self) -> str:
         """Graph JSON v1 as indented text."""
@@ -428,6 +445,11 @@ def _load(cls, data: Any) -> Architecture:
             problems.append(err)
     raise_all(problems)
     _check_acyclic(arch, ordered)
+    if data.get("search") is not None:
+        from .search.space import parse_space
+
+        parse_space(arch, data["search"])
+        arch.search = copy.deepcopy(data["search"])
     return arch
 
 

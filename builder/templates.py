@@ -20,7 +20,7 @@ DESCRIPTIONS = {
         {"epochs": 20, "lr": 1e-3},
     ),
     "lenet5": (
-        "synthetic",
+        "digits32",
         "LeNet-5 exactly as in the classic paper: 1×32×32 in, 10 classes, 61,706 parameters.",
         {"epochs": 10, "lr": 1e-3},
     ),
@@ -65,6 +65,11 @@ DESCRIPTIONS = {
         {"epochs": 30, "lr": 1e-2},
     ),
     "mlp_sine": ("sine", "Regression: fit a noisy sine wave.", {"epochs": 60, "lr": 1e-2}),
+    "search_digits": (
+        "digits",
+        "A digits CNN whose channels, dropout, activations, depth and lr are searched (Search tab).",
+        {"epochs": 10, "lr": 1e-3},
+    ),
 }
 
 

@@ -101,14 +101,76 @@ def _try_start() -> None:
         SLOTS.release(owner)
         state.notify("error", str(err))
         return
+    _launch(owner, trainer)
+
+
+def _launch(owner: str, trainer) -> None:
+    """Start trainer in owner's slot as the project's current run, and show it here."""
     SLOTS.attach(owner, trainer)
     live_runs.register(S.get("project_id"), "train", trainer)
     leave_a_core_for_the_page()
-    S.trainer, S.cursor, S.curves = trainer, 0, new_curves()
-    S.last_step, S.started, S.snap_time, S.snap_wait = None, time.monotonic(), 0.0, SNAPSHOT_SECONDS
-    S.steps_per_epoch = -(-dataset.n_train // config.batch_size)
-    S.view = {}
+    _show(trainer)
     trainer.start()
+
+
+def _show(trainer) -> None:
+    """Follow trainer in this tab from its first event (so a reload redraws the whole curve)."""
+    S.trainer, S.cursor, S.curves = trainer, 0, new_curves()
+    elapsed = time.perf_counter() - trainer._t0 if trainer.state != "idle" else 0.0
+    S.last_step, S.started, S.snap_time, S.snap_wait = (
+        None,
+        time.monotonic() - elapsed,
+        0.0,
+        SNAPSHOT_SECONDS,
+    )
+    S.steps_per_epoch = -(-trainer.dataset.n_train // trainer.config.batch_size)
+    S.view = {}
+    S.ended = None
+    S.was_running = trainer.running
+
+
+def _reattach() -> None:
+    """Show the project's current run, whichever tab started it (or a tab since reloaded)."""
+    current = live_runs.latest(S.get("project_id"), "train")
+    if current is not None and S.get("trainer") is not current:
+        _show(current)
+
+
+def _offer_resume() -> None:
+    """After a server restart: the project's last run, if interrupted, can go on."""
+    record = live_runs.interrupted_run(S.get("project_id"))
+    if record is None:
+        return
+    epoch = live_runs.last_epoch(record.id)
+    st.warning(
+        f"Your last run ({record.id}) was interrupted after epoch {epoch}: the server stopped "
+        "while it trained.",
+        icon=":material/restart_alt:",
+    )
+    st.button(
+        f"Resume from epoch {epoch + 1}",
+        icon=":material/play_arrow:",
+        key="resume_btn",
+        on_click=_resume,
+        args=(record.id,),
+    )
+
+
+def _resume(run_id: str) -> None:
+    from builder.runs.resume import resume_trainer
+
+    owner = _session_owner()
+    if SLOTS.acquire(owner):
+        SLOTS.release(owner)
+        state.notify("warning", "Every training slot is busy; resume again in a moment.")
+        return
+    try:
+        trainer = resume_trainer(live_runs.run_store(), run_id)
+    except BuilderError as err:
+        SLOTS.release(owner)
+        state.notify("error", str(err))
+        return
+    _launch(owner, trainer)
 
 
 def dataset_options(dataset) -> dict:
@@ -144,6 +206,7 @@ def _stop() -> None:
 
 
 def render_train_tab() -> None:
+    _reattach()
     arch = state.arch()
     analysis = state.analysis()
     left, right = st.columns([1, 1])
@@ -190,6 +253,8 @@ def render_train_tab() -> None:
         on_click=_stop,
         width="stretch",
     )
+    if trainer is None and not busy:
+        _offer_resume()
     live = busy
     st.fragment(run_every=POLL_SECONDS if live else None)(_guarded_live_view)()
     trained = trainer is not None and not busy and trainer.state in ("finished", "stopped")

@@ -124,6 +124,7 @@ def render_gan_panel() -> None:
         _, noise_dim = noise_input_of(gen)
         st.caption(f"Noise size {noise_dim} (from the generator's Input) · the pair fits.")
     _settings()
+    _reattach()
     trainer = S.get("gan_trainer")
     busy = trainer is not None and trainer.running
     c1, c2, _ = st.columns([1, 1, 4])
@@ -193,6 +194,13 @@ def _start() -> None:
     S.gan_curves = new_gan_curves()
     leave_a_core_for_the_page()
     trainer.start()
+
+
+def _reattach() -> None:
+    """Follow the project's current GAN run, whichever tab started it (or before a reload)."""
+    current = live_runs.latest(S.get("project_id"), "gan")
+    if current is not None and S.get("gan_trainer") is not current:
+        S.gan_trainer, S.gan_cursor, S.gan_curves = current, 0, new_gan_curves()
 
 
 def _stop() -> None:

@@ -15,6 +15,7 @@ from builder.shapes import format_shape
 
 from . import state
 from .canvas import format_count
+from .search_marks import render_search_marks
 
 S = st.session_state
 
@@ -205,6 +206,9 @@ def render_inspector() -> None:
     for param in spec.params:
         if not param.name.startswith("_"):
             _param_widget(node_id, param, params.get(param.name, param.default))
+    if info is not None and info.params:
+        _trainable_switch(arch, node_id)
+    render_search_marks(arch, node_id)
     _render_inputs(arch, node_id, spec)
     c1, c2, c3 = st.columns(3)
     c1.button("Duplicate", key="dup_node", on_click=_duplicate, args=(node_id,), width="stretch")
@@ -223,6 +227,23 @@ def render_inspector() -> None:
         width="stretch",
         type="secondary",
     )
+
+
+def _trainable_switch(arch: Architecture, node_id: str) -> None:
+    """Freeze a layer with weights: training and the exported train.py leave them as they are."""
+    key = f"trainable_{node_id}"
+    _sync(key, arch.trainable_of(node_id))
+    st.toggle(
+        "Trainable",
+        key=key,
+        on_change=_on_trainable_change,
+        args=(node_id, key),
+        help="Off freezes this layer's weights (transfer learning: keep what a run learned).",
+    )
+
+
+def _on_trainable_change(node_id: str, key: str) -> None:
+    state.edit(lambda a: a.set_trainable(node_id, bool(S[key])))
 
 
 def _render_inputs(arch: Architecture, node_id: str, spec) -> None:

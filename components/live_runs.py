@@ -48,3 +48,32 @@ def live_run_ids() -> set[str]:
         return {
             t.run_id for t in _latest.values() if getattr(t, "state", None) in ("running", "paused")
         }
+
+
+_swept: set[str] = set()
+
+
+def sweep_once() -> None:
+    """Once per home and process: runs a dead process left "running" become "interrupted"."""
+    home = str(default_home())
+    if home in _swept:
+        return
+    _swept.add(home)
+    run_store().sweep_dead(live_run_ids())
+
+
+def interrupted_run(project: str | None):
+    """The project's latest train run if it was interrupted and can resume, else None."""
+    if project is None:
+        return None
+    sweep_once()
+    runs = run_store().list(project=project, kind="train")
+    if runs and runs[0].status == "interrupted" and runs[0].summary.get("resumable"):
+        return runs[0]
+    return None
+
+
+def last_epoch(run_id: str) -> int:
+    """The last epoch a run recorded (0 before its first)."""
+    epochs = [e.get("epoch", 0) for e in run_store().events(run_id) if e.get("kind") == "epoch"]
+    return max(epochs, default=0)

@@ -15,7 +15,7 @@ from builder.errors import BuilderError
 from builder.templates import template_dataset, template_settings
 from builder.training import LOSSES, OPTIMIZERS, SCHEDULES, TrainConfig
 
-from . import state
+from . import session_store, state
 from .uploads import render_upload
 
 S = st.session_state
@@ -28,7 +28,7 @@ def _dataset_choice() -> str:
     options = [*DATASETS, UPLOAD]
     # Once the pick is in the session (a loaded template set it, or the user did), it rules; a
     # default index as well would make Streamlit warn that the widget has two sources of truth.
-    default = S.get("dataset_name") or "digits"
+    default = S.get("dataset_name") or _saved("dataset_pick", "digits")
     index = None if "dataset_pick" in S else (options.index(default) if default in options else 0)
     name = st.selectbox(
         "Dataset",
@@ -96,8 +96,10 @@ def _apply_fix(dataset) -> None:
 def _settings() -> None:
     c1, c2, c3, c4 = st.columns(4)
     c1.number_input("Epochs", 1, 1000, _suggested("epochs"), key=_setting_key("epochs"))
-    c2.number_input("Batch size", 1, 8192, 64, key="cfg_batch")
-    c3.selectbox("Optimizer", OPTIMIZERS, index=OPTIMIZERS.index("adam"), key="cfg_opt")
+    c2.number_input("Batch size", 1, 8192, _saved("cfg_batch", 64), key="cfg_batch")
+    c3.selectbox(
+        "Optimizer", OPTIMIZERS, index=_saved_index("cfg_opt", OPTIMIZERS, "adam"), key="cfg_opt"
+    )
     c4.number_input(
         "Learning rate",
         1e-6,
@@ -109,27 +111,90 @@ def _settings() -> None:
     )
     with st.expander("More settings"):
         d1, d2, d3, d4 = st.columns(4)
-        d1.number_input("Weight decay (L2)", 0.0, 1.0, 0.0, format="%g", key="cfg_wd")
-        d2.selectbox("LR schedule", SCHEDULES, key="cfg_sched")
-        d3.number_input("Early stopping patience (0 = off)", 0, 100, 0, key="cfg_patience")
-        d4.number_input("Seed", 0, 2**31 - 1, 0, key="cfg_seed")
+        d1.number_input(
+            "Weight decay (L2)", 0.0, 1.0, _saved("cfg_wd", 0.0), format="%g", key="cfg_wd"
+        )
+        d2.selectbox(
+            "LR schedule",
+            SCHEDULES,
+            index=_saved_index("cfg_sched", SCHEDULES, "none"),
+            key="cfg_sched",
+        )
+        d3.number_input(
+            "Early stopping patience (0 = off)",
+            0,
+            100,
+            _saved("cfg_patience", 0),
+            key="cfg_patience",
+        )
+        d4.number_input("Seed", 0, 2**31 - 1, _saved("cfg_seed", 0), key="cfg_seed")
         e1, e2, e3, e4 = st.columns(4)
-        e1.number_input("L1 penalty", 0.0, 1.0, 0.0, format="%g", key="cfg_l1")
-        e2.number_input("Gradient clipping (0 = off)", 0.0, 100.0, 0.0, format="%g", key="cfg_clip")
+        e1.number_input("L1 penalty", 0.0, 1.0, _saved("cfg_l1", 0.0), format="%g", key="cfg_l1")
+        e2.number_input(
+            "Gradient clipping (0 = off)",
+            0.0,
+            100.0,
+            _saved("cfg_clip", 0.0),
+            format="%g",
+            key="cfg_clip",
+        )
         e3.selectbox(
-            "Loss", LOSSES, key="cfg_loss", help="auto: cross-entropy for classes, MSE for values"
+            "Loss",
+            LOSSES,
+            index=_saved_index("cfg_loss", LOSSES, "auto"),
+            key="cfg_loss",
+            help="auto: cross-entropy for classes, MSE for values",
         )
         e4.number_input(
             "Augment: random shift (px)",
             0,
             4,
-            0,
+            _saved("cfg_shift", 0),
             key="cfg_shift",
             help="Images only: random shifts.",
         )
         f1, f2, _, _ = st.columns(4)
-        f1.checkbox("Random horizontal flips", key="cfg_hflip", help="Images only.")
-        f2.number_input("Input noise std", 0.0, 2.0, 0.0, format="%g", key="cfg_noise")
+        f1.checkbox(
+            "Random horizontal flips",
+            _saved("cfg_hflip", False),
+            key="cfg_hflip",
+            help="Images only.",
+        )
+        f2.number_input(
+            "Input noise std", 0.0, 2.0, _saved("cfg_noise", 0.0), format="%g", key="cfg_noise"
+        )
+    _persist_settings()
+
+
+# Widget keys whose values are kept per project across reloads (besides epochs and lr).
+KEPT_KEYS = ("cfg_batch", "cfg_opt", "cfg_wd", "cfg_sched", "cfg_patience", "cfg_seed", "cfg_l1")
+KEPT_KEYS += ("cfg_clip", "cfg_loss", "cfg_shift", "cfg_hflip", "cfg_noise", "dataset_pick")
+
+
+def _saved(key: str, default):
+    """The value this project's settings had before a reload (of the default's type)."""
+    value = S.get("saved_settings", {}).get(key, default)
+    return value if isinstance(value, type(default)) else default
+
+
+def _saved_index(key: str, options, default: str) -> int:
+    value = _saved(key, default)
+    return options.index(value) if value in options else options.index(default)
+
+
+def _persist_settings() -> None:
+    """Write the settings to the project's session file when they changed."""
+    values = {k: S[k] for k in KEPT_KEYS if k in S}
+    values["epochs"] = S.get(_setting_key("epochs"), _suggested("epochs"))
+    values["lr"] = S.get(_setting_key("lr"), _suggested("lr"))
+    if values == S.get("persisted_settings") or "project_id" not in S:
+        return
+    try:
+        session_store.save_session(S.project_id, settings=values)
+    except OSError:
+        return  # the settings still work; they are just not kept
+    S.persisted_settings = values
+    S.saved_settings = values
 
 
 # The settings a template may suggest, and their values when it does not.
@@ -151,7 +216,9 @@ def suggest_for_template(stem: str) -> str:
 
 
 def _suggested(name: str):
-    return S.get("suggested_settings", {}).get(name, SUGGESTABLE[name])
+    if name in S.get("suggested_settings", {}):
+        return S.suggested_settings[name]
+    return _saved(name, SUGGESTABLE[name])
 
 
 def _setting_key(name: str) -> str:

@@ -255,6 +255,38 @@ def mlp_sine():
     )
 
 
+def search_digits():
+    """A digits CNN with a search section: channels, dropout, activations, depth, pooling, lr."""
+    arch = chain(
+        "Search digits CNN",
+        {"shape": [1, 8, 8]},
+        [
+            ("Conv2d", {"out_channels": 16, "kernel_size": 3, "padding": 1}, "conv1"),
+            ("BatchNorm2d", {}, "bn1"),
+            ("ReLU", {}, "act1"),
+            ("Conv2d", {"out_channels": 32, "kernel_size": 3, "padding": 1}, "conv2"),
+            ("ReLU", {}, "act2"),
+            ("MaxPool2d", {"kernel_size": 2}, "pool1"),
+            ("Flatten", {}, "flatten1"),
+            ("Dropout", {"p": 0.3}, "drop1"),
+            ("Linear", {"out_features": 10}, "fc1"),
+        ],
+    )
+    activations = ["ReLU", "GELU", "SiLU"]
+    arch.search = {
+        "params": {
+            "conv1": {"out_channels": {"low": 8, "high": 32, "log": True}},
+            "conv2": {"out_channels": {"choices": [16, 32, 48]}},
+            "drop1": {"p": {"low": 0.0, "high": 0.5}},
+        },
+        "types": {"act1": activations, "act2": activations, "pool1": ["MaxPool2d", "AvgPool2d"]},
+        "optional": ["bn1"],
+        "repeat": {"deep": {"nodes": ["conv2", "act2"], "min": 1, "max": 3}},
+        "train": {"lr": {"low": 1e-4, "high": 1e-2, "log": True}},
+    }
+    return arch
+
+
 RECIPES = {
     "mlp_digits": mlp_digits,
     "lenet5": lenet5,
@@ -267,6 +299,7 @@ RECIPES = {
     "conv_autoencoder": conv_autoencoder,
     "mlp_moons": mlp_moons,
     "mlp_sine": mlp_sine,
+    "search_digits": search_digits,
 }
 
 if __name__ == "__main__":

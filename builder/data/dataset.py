@@ -88,8 +88,12 @@ def split_and_standardise(
     dtype: str = "float32",
     input_noise: float = 0.0,
     vocabulary: list[str] | None = None,
+    train_fraction: float = 1.0,
 ) -> Dataset:
     """Shuffle with `seed`, split off `val_fraction`, fit standardisation on the train part only.
+
+    `train_fraction` keeps only that share of the training part (the validation part stays
+    whole), for small-data and transfer-learning runs.
 
     Images (2+ dims per sample) get one mean/std for all pixels; tabular features one per
     column; regression targets are standardised too so one learning rate fits every set.
@@ -100,6 +104,8 @@ def split_and_standardise(
     order = np.random.default_rng(seed).permutation(n)
     n_val = min(max(1, round(n * val_fraction)), n - 1) if val_fraction > 0 else 0
     val_idx, train_idx = order[:n_val], order[n_val:]
+    if train_fraction < 1.0:
+        train_idx = train_idx[: max(1, round(len(train_idx) * train_fraction))]
     x_train, x_val = x[train_idx], x[val_idx]
     ds = Dataset(
         name=name,

@@ -59,6 +59,8 @@ def load_dataset(
     given = {"n_samples": n_samples, "noise": noise, **options}
     check_dataset_options({k: v for k, v in given.items() if k in DATASET_FIELDS}, prefix="")
     rng = np.random.default_rng(seed)
+    # A share of the training split only, so a small-data run still validates on everything.
+    train_fraction = _train_fraction(options.pop("fraction", None))
     if task == "reconstruction":
         x, _, _, _, extra = make(rng, n_samples, None, **options)
         if extra.get("dtype") == "int64":
@@ -77,6 +79,7 @@ def load_dataset(
             val_fraction=val_fraction,
             standardise=not extra.get("unit_range", False),
             input_noise=float(noise or 0.0),
+            train_fraction=train_fraction,
         )
     x, y, made_task, class_names, extra = make(rng, n_samples, noise, **options)
     if task not in (None, made_task):
@@ -96,7 +99,16 @@ def load_dataset(
         standardise=extra.get("standardise", True),
         dtype=extra.get("dtype", "float32"),
         vocabulary=extra.get("vocabulary"),
+        train_fraction=train_fraction,
     )
+
+
+def _train_fraction(fraction) -> float:
+    if fraction is None:
+        return 1.0
+    if isinstance(fraction, bool) or not isinstance(fraction, int | float) or not 0 < fraction <= 1:
+        raise BuilderError("fraction must be a share in (0, 1]", field="fraction", hint="e.g. 0.1.")
+    return float(fraction)
 
 
 def _n(n_samples: int | None, default: int) -> int:
@@ -115,7 +127,7 @@ def _seed_of(rng: np.random.Generator) -> int:
 
 
 @_register("digits", "8×8 handwritten digits (1,797 images, 10 classes), from scikit-learn")
-def _digits(rng, n_samples, noise, **options):
+def _digits(rng, n_samples, noise, classes=None, **options):
     bunch = skdata.load_digits()
     # Pixels are 0..16; scale to [0, 1] so reconstruction targets suit a Sigmoid output.
     x = (bunch.images / 16.0).astype(np.float32)[:, None, :, :]
@@ -123,9 +135,37 @@ def _digits(rng, n_samples, noise, **options):
     if n_samples is not None:
         keep = rng.permutation(len(x))[: _n(n_samples, len(x))]
         x, y = x[keep], y[keep]
+    x, y = _digit_subset(x, y, classes)
     if noise:
         x = x + rng.normal(0, noise, x.shape).astype(np.float32)
     return x, y, "classification", [str(d) for d in range(10)], {"unit_range": True}
+
+
+@_register("digits32", "the 8×8 digits scaled ×3 and padded to 1×32×32 (LeNet-5's input size)")
+def _digits32(rng, n_samples, noise, classes=None, **options):
+    x, y, task, names, extra = _digits(rng, n_samples, noise, classes)
+    return pad_to_32(x), y, task, names, extra
+
+
+def pad_to_32(x: np.ndarray) -> np.ndarray:
+    """(n, 1, 8, 8) -> (n, 1, 32, 32): each pixel becomes 3×3, then a 4-pixel border."""
+    big = x.repeat(3, axis=2).repeat(3, axis=3)
+    return np.pad(big, ((0, 0), (0, 0), (4, 4), (4, 4)))
+
+
+def _digit_subset(x, y, classes):
+    """Only the listed digit classes, labels kept (5 stays 5): pretrain on some classes,
+    fine-tune on others (transfer learning)."""
+    if classes is None:
+        return x, y
+    ok = isinstance(classes, list | tuple) and classes
+    ok = ok and all(isinstance(c, int) and not isinstance(c, bool) and 0 <= c <= 9 for c in classes)
+    if not ok:
+        raise BuilderError(
+            "classes must be a list of digits 0-9", field="classes", hint="e.g. [0, 1, 2, 3, 4]."
+        )
+    mask = np.isin(y, np.asarray(classes))
+    return x[mask], y[mask]
 
 
 @_register("moons", "two interleaving half circles (2-D, 2 classes)")

@@ -226,6 +226,7 @@ def _data_settings(
             )
     if task == "reconstruction":
         options.pop("noise", None)  # the noise is added to inputs while training instead
+    train_fraction = float(options.pop("fraction", 1.0))  # applied to the split in train.py
     input_ids = arch.input_nodes()
     input_params = arch.params_of(input_ids[0]) if input_ids else {}
     dtype = getattr(dataset, "dtype", None) or input_params.get("dtype", "float32")
@@ -243,6 +244,7 @@ def _data_settings(
         "data_file": Path(data_path).name if data_path else None,
         "label_column": label_column,
         "val_fraction": val_fraction,
+        "train_fraction": train_fraction,
         "task": getattr(dataset, "task", None) or task or "classification",
         "input_dtype": dtype,
         "standardise": standardise,

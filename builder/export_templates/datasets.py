@@ -9,7 +9,7 @@ tests/unit/test_export_data.py checks every maker against builder.data.load_data
 import numpy as np
 
 
-def make_digits(rng, n_samples=None, noise=None):
+def make_digits(rng, n_samples=None, noise=None, classes=None):
     """scikit-learn's 8×8 handwritten digits as 1×8×8 images scaled to [0, 1]."""
     from sklearn.datasets import load_digits
 
@@ -19,9 +19,31 @@ def make_digits(rng, n_samples=None, noise=None):
     if n_samples is not None:
         keep = rng.permutation(len(x))[:n_samples]
         x, y = x[keep], y[keep]
+    if classes is not None:  # only these digits, labels kept
+        mask = np.isin(y, np.asarray(classes))
+        x, y = x[mask], y[mask]
     if noise:
         x = x + rng.normal(0, noise, x.shape).astype(np.float32)
     return x, y
+
+
+def make_digits32(rng, n_samples=None, noise=None, classes=None):
+    """The 8×8 digits scaled ×3 and padded to 1×32×32 (LeNet-5's input size)."""
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    x = (bunch.images / 16.0).astype(np.float32)[:, None, :, :]
+    y = bunch.target.astype(np.int64)
+    if n_samples is not None:
+        keep = rng.permutation(len(x))[:n_samples]
+        x, y = x[keep], y[keep]
+    if classes is not None:  # only these digits, labels kept
+        mask = np.isin(y, np.asarray(classes))
+        x, y = x[mask], y[mask]
+    if noise:
+        x = x + rng.normal(0, noise, x.shape).astype(np.float32)
+    big = x.repeat(3, axis=2).repeat(3, axis=3)  # each pixel 3×3, then a 4-pixel border
+    return np.pad(big, ((0, 0), (0, 0), (4, 4), (4, 4))), y
 
 
 def make_moons(rng, n_samples=1000, noise=0.1):

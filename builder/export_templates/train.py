@@ -157,6 +157,7 @@ def split_and_standardise(x, y, seed):
     order = np.random.default_rng(seed).permutation(n)
     n_val = min(max(1, round(n * val_fraction)), n - 1) if val_fraction > 0 else 0
     val, train = order[:n_val], order[n_val:]
+    train = train[: max(1, round(len(train) * SETTINGS.get("train_fraction", 1.0)))]
     x_train, y_train, x_val, y_val = x[train], y[train], x[val], y[val]
     if SETTINGS["input_dtype"] == "float32" and SETTINGS["standardise"]:
         statistics = x_train.astype(np.float64)

@@ -75,6 +75,21 @@ class RunRecorder:
             self.store.finish(
                 self.run.run_id, status=status, summary={**summary, "record_error": self.error}
             )
+        self._log_to_tracking_server()
+
+    def _log_to_tracking_server(self) -> None:
+        """MLflow, when MLFLOW_TRACKING_URI is set; its failure never fails the run."""
+        from builder.runs.tracking import log_run, tracking_enabled
+
+        if not tracking_enabled():
+            return
+        try:
+            mlflow_id = log_run(self.store, self.run.run_id)
+            self.store.update_extra(self.run.run_id, mlflow_run=mlflow_id)
+        except Exception as err:
+            self.store.update_extra(
+                self.run.run_id, mlflow_error=f"{type(err).__name__}: {str(err)[:200]}"
+            )
 
     def _loop(self) -> None:
         while not self._closing.wait(self.flush_s):

@@ -30,6 +30,8 @@ CASES = [
     ("synthetic", {"n_samples": 64, "channels": 3, "height": 8, "width": 6, "num_classes": 4}),
     ("sentiment", {"n_samples": 300}),
     ("digits", {"task": "reconstruction", "noise": 0.2}),
+    ("digits", {"classes": [5, 6, 7, 8, 9], "fraction": 0.2}),
+    ("digits32", {"n_samples": 100, "classes": [0, 1, 2]}),
 ]
 
 
