@@ -74,11 +74,10 @@ def main() -> int:
     out = Path(args.out or tempfile.mkdtemp(prefix="compress-bench-"))
     digits = load_dataset("digits", seed=0)
     sentiment = load_dataset("sentiment", seed=0)
-    lenet, mlp, lstm = (
-        train("lenet_digits", digits),
-        train("mlp_digits", digits),
-        train("lstm_text", sentiment),
-    )
+    wanted = args.cases
+    lenet = train("lenet_digits", digits) if not wanted or "lenet" in wanted else None
+    mlp = train("mlp_digits", digits) if not wanted or "mlp" in wanted else None
+    lstm = train("lstm_text", sentiment) if not wanted or "lstm" in wanted else None
     cases = [
         ("lenet global prune 50% + 2 ft", lenet, digits, CompressRequest("prune", sparsity=0.5, finetune_epochs=2)),
         ("lenet structured 50% + 10 ft", lenet, digits, CompressRequest("prune", sparsity=0.5, structured=True, finetune_epochs=10)),
@@ -92,6 +91,8 @@ def main() -> int:
     )
     print("|---|---|---|---|---|---|")
     for i, (name, trained, dataset, request) in enumerate(cases):
+        if trained is None or (wanted and wanted not in name):
+            continue
         result = compress_model(trained, dataset, request, out / f"case{i}")
         r = result.report
         ratio = latency_ratio(trained.model, result.model, dataset, args.rounds)
