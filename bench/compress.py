@@ -51,7 +51,7 @@ def latency_ratio(original, compressed, dataset, rounds: int, size: int = 64) ->
 
 
 def student_graph() -> Architecture:
-    """Flatten -> Linear(40) -> ReLU -> Linear(10): 3,050 parameters."""
+    """Flatten -> Linear(40) -> ReLU -> Linear(10): 3,010 parameters, 22% of the LeNet."""
     arch = Architecture("Student MLP")
     x = arch.add_node("Input", {"shape": [1, 8, 8]}, id="x")
     flat = arch.add_node("Flatten", id="flatten1")
