@@ -191,6 +191,9 @@ def _start() -> None:
 
 def _render_results(run_id: str) -> None:
     job = S.get("compress_job")
+    if job is not None and job.state != "running" and not getattr(job, "shown", False):
+        job.shown = True
+        st.rerun()  # the whole page, so the Compress button is enabled again
     if job is not None and job.run_id == run_id:
         if job.state == "running":
             st.info(

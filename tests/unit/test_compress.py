@@ -231,3 +231,18 @@ def test_an_unknown_run_id_is_a_clear_error(tmp_path, capsys):
                  "--home", str(tmp_path), "-o", str(tmp_path / "o")])  # fmt: skip
     assert code == 1
     assert "no run 'nosuchrun'" in capsys.readouterr().err
+
+
+def test_cli_distill_from_a_teacher_with_other_outputs_is_refused_and_writes_nothing(
+    lenet, tmp_path, capsys
+):
+    from tests.conftest import chain
+
+    student = tmp_path / "student.json"
+    chain((1, 8, 8), "Flatten", ("Linear", {"out_features": 3}), name="Small").save(student)
+    code = main(["compress", "--distill-from", str(lenet), "--student", str(student),
+                 "--dataset", "digits", "--epochs", "1", "-o", str(tmp_path / "o")])  # fmt: skip
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "teacher outputs (10,)" in err and "student outputs (3,)" in err
+    assert not (tmp_path / "o").exists()

@@ -1,0 +1,62 @@
+"""Compress in a real browser: prune a finished run, compare, export, load it with torch only."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import zipfile
+
+import pytest
+
+from .conftest import screenshot
+from .test_app_browser import load_template, node, open_app
+
+pytestmark = pytest.mark.e2e
+
+
+def test_prune_a_finished_run_compare_and_load_the_export_in_plain_python(page, app_url, tmp_path):
+    frame = open_app(page, app_url)
+    load_template(page, "MLP digits")
+    node(frame, "fc2").wait_for()
+    page.get_by_role("tab", name=re.compile("Train")).click()
+    page.get_by_text("The network fits this dataset.").wait_for()
+    epochs = page.get_by_role("spinbutton", name="Epochs")
+    epochs.fill("3")
+    epochs.press("Enter")
+    page.get_by_role("button", name=re.compile("Train$")).click()
+    page.get_by_text(re.compile("Training finished: finished 3 epochs")).wait_for(timeout=90_000)
+
+    page.get_by_role("tab", name=re.compile("Compress")).click()
+    page.get_by_text("Channel pruning (smaller layers)").click()
+    page.get_by_role("button", name=re.compile("^compress Compress$|^Compress$")).click()
+    page.get_by_text(re.compile("prune structured 0.5: done")).wait_for(timeout=120_000)
+    table = page.get_by_test_id("stTable")
+    table.wait_for()
+    assert table.get_by_text("original").is_visible()
+    assert table.get_by_text("prune structured 0.5").is_visible()
+    assert table.get_by_text("2,410").is_visible()  # fc1 64 -> 32 units: 4,810 -> 2,410
+    table.scroll_into_view_if_needed()
+    screenshot(page, "compress")
+
+    with page.expect_download() as info:
+        page.get_by_role("button", name=re.compile("Export")).last.click()
+    archive = tmp_path / "pruned.zip"
+    info.value.save_as(archive)
+    with zipfile.ZipFile(archive) as bundle:
+        bundle.extractall(tmp_path)
+    (folder,) = [p for p in tmp_path.iterdir() if p.is_dir()]
+    check = (
+        "import torch\n"
+        "from safetensors.torch import load_file\n"
+        "import model\n"
+        "net = model.MLPDigits()\n"
+        "net.load_state_dict(load_file('weights.safetensors'))\n"
+        "print(net.fc1.out_features, tuple(net(torch.randn(3, 1, 8, 8)).shape))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-E", "-s", "-c", check], cwd=folder, capture_output=True, text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "32 (3, 10)"
