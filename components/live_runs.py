@@ -15,7 +15,10 @@ import threading
 from builder.runs import RunStore, default_home
 
 _lock = threading.Lock()
-_latest: dict[tuple[str, str], object] = {}  # (project, panel) -> trainer
+_latest: dict[tuple[str, str], object] = {}  # (project, panel) -> trainer, oldest first
+# Ended runs kept for tabs that come back (each holds its model and dataset); live ones are
+# always kept. Older ended runs are still in the store, so the Runs tab shows them.
+KEEP_ENDED = 16
 
 
 @functools.lru_cache(maxsize=8)
@@ -31,7 +34,11 @@ def run_store() -> RunStore:
 def register(project: str, panel: str, trainer: object) -> None:
     """Make trainer the project's current run in `panel` ("train" or "gan")."""
     with _lock:
+        _latest.pop((project, panel), None)
         _latest[(project, panel)] = trainer
+        ended = [k for k, t in _latest.items() if getattr(t, "ended", False)]
+        for key in ended[: max(0, len(ended) - KEEP_ENDED)]:
+            del _latest[key]
 
 
 def latest(project: str | None, panel: str):

@@ -200,6 +200,8 @@ def _config_frame(records) -> pd.DataFrame:
         differing |= set(config_diff(records[0].config, rec.config))
     if len({r.dataset for r in records}) > 1:
         differing.add("dataset")
+    # The settings that differ come first, so they are seen without scrolling.
+    keys = sorted(keys, key=lambda k: k not in differing)
     rows = ["dataset", *keys]
     return pd.DataFrame(
         {rec.id: [rec.dataset or "", *[_cell(rec.config.get(k)) for k in keys]] for rec in records},

@@ -262,7 +262,9 @@ class BackgroundRun:
 
     @property
     def running(self) -> bool:
-        return self.state in ("running", "paused")
+        """True from start() until the run has ended (also while it opens its record)."""
+        started = self._thread is not None and not self._ended.is_set()
+        return started or self.state in ("running", "paused")
 
     @property
     def ended(self) -> bool:

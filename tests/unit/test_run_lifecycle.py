@@ -265,3 +265,14 @@ def test_pause_takes_effect_before_the_next_step_and_stop_from_pause_ends(store,
 
 def test_every_terminal_state_is_known():
     assert set(TERMINAL_STATES) == {"finished", "stopped", "failed"}
+
+
+def test_running_is_true_from_start_until_the_record_is_closed(store):
+    # The page decides whether to poll from `running` right after start(): it must not
+    # read False while the thread is still opening the run's record.
+    trainer = _trainer(store, epochs=1)
+    assert not trainer.running
+    trainer.start()
+    assert trainer.running
+    assert trainer.join(timeout=60)
+    assert not trainer.running and trainer.ended
