@@ -26,6 +26,8 @@ MAX_NODES = 1000
 MAX_FILE_BYTES = 5_000_000
 ID_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 TOP_KEYS = {"format", "version", "name", "nodes", "edges"}
+TOP_KEYS.add("layout")  # optional: how the canvas lays the graph out
+LAYOUT_DIRECTIONS = ("DOWN", "RIGHT")
 NODE_KEYS = {"id", "type", "params", "pos"}
 EDGE_KEYS = {"source", "target", "target_port"}
 MAX_INT = 10**9
@@ -37,6 +39,7 @@ class Architecture:
     def __init__(self, name: str = "Untitled") -> None:
         self.name = name
         self.graph = nx.DiGraph()
+        self.layout: dict[str, str] = {}  # {"direction": "DOWN" | "RIGHT"}; empty: default
 
     # ---- reading ----------------------------------------------------------------------
 
@@ -235,6 +238,10 @@ class Architecture:
             pos=None if pos is None else (pos[0] + 60, pos[1] + 60),
         )
 
+    def set_layout_direction(self, direction: str) -> None:
+        """Lay the canvas out top-down ("DOWN") or left-to-right ("RIGHT")."""
+        self.layout = {"direction": _check_direction(direction)}
+
     def copy(self) -> Architecture:
         """An independent deep copy."""
         return copy.deepcopy(self)
@@ -263,13 +270,16 @@ class Architecture:
                 if len(inputs) > 1:
                     edge["target_port"] = port
                 edges.append(edge)
-        return {
+        data = {
             "format": FORMAT,
             "version": VERSION,
             "name": self.name,
             "nodes": nodes,
             "edges": edges,
         }
+        if self.layout:
+            data["layout"] = dict(self.layout)
+        return data
 
     def to_json_string(self) -> str:
         """Graph JSON v1 as indented text."""
@@ -340,6 +350,7 @@ def _load(cls, data: Any) -> Architecture:
             f"{len(nodes)} nodes is more than the limit of {MAX_NODES}", field="nodes"
         )
     arch = cls(name)
+    arch.layout = _load_layout(data.get("layout"))
     for node in nodes:
         _load_node(arch, node)
     ordered = _ordered_edges(arch, edges)
@@ -349,6 +360,25 @@ def _load(cls, data: Any) -> Architecture:
         arch.connect(src, dst, port, check_cycle=False)
     _check_acyclic(arch, ordered)
     return arch
+
+
+def _load_layout(layout: Any) -> dict[str, str]:
+    if layout is None:
+        return {}
+    if not isinstance(layout, dict):
+        raise BuilderError('"layout" must be a JSON object', field="layout")
+    _check_keys(layout, {"direction"}, "layout")
+    return {"direction": _check_direction(layout["direction"])} if "direction" in layout else {}
+
+
+def _check_direction(direction: Any) -> str:
+    if direction not in LAYOUT_DIRECTIONS:
+        raise BuilderError(
+            f"unknown layout direction {str(direction)[:20]!r}",
+            field="layout.direction",
+            hint='Use "DOWN" (top to bottom) or "RIGHT" (left to right).',
+        )
+    return direction
 
 
 def _check_acyclic(arch: Architecture, ordered: list[tuple[str, str, int | None]]) -> None:

@@ -50,6 +50,7 @@ def _load_template() -> None:
     stem = S.template_pick
     S.selected = None
     state.commit(load_template(stem))
+    state.request_layout()
     suggested = dashboard.suggest_for_template(stem)
     state.notify("success", f"Loaded the template “{state.arch().name}”.{suggested}")
 
@@ -74,6 +75,7 @@ def _open_upload() -> None:
         return
     S.selected = None
     state.commit(arch)
+    state.request_layout()
     state.notify("success", f"Opened “{arch.name}” from {upload.name}.")
 
 

@@ -12,7 +12,6 @@ from builder.shapes import Analysis, analyse
 from builder.templates import load_template
 
 from . import store
-from .canvas import build_flow_state
 from .history import History
 
 DEFAULT_TEMPLATE = "mlp_digits"
@@ -39,12 +38,15 @@ def init_session() -> None:
     S.history = History()
     S.selected = None
     S.version = 0
-    S.flow_seen_ts = 0
+    S.canvas_rev = 0
+    S.layout_request = 0
     S.notices = []
     restored = store.load_project(project_id)
     if restored is not None:
         notify("info", f"Restored your project “{restored.name}” from the last autosave.")
     _install(restored or load_template(DEFAULT_TEMPLATE))
+    if restored is None:
+        request_layout()
 
 
 def arch() -> Architecture:
@@ -82,10 +84,13 @@ def edit(action, *args, success: str | None = None, **kwargs) -> bool:
 
 
 def refresh_canvas() -> None:
-    """Send the browser a new canvas for the current graph (a new generation)."""
-    S.flow_gen = S.get("flow_gen", 0) + 1
-    S.flow = build_flow_state(S.arch, analysis(), S.get("selected"), S.flow_gen)
-    S.flow_seen_ts = max(S.get("flow_seen_ts", 0), S.flow.timestamp)
+    """Send the browser a new revision of the graph (it re-seeds its nodes from it)."""
+    S.canvas_rev = S.get("canvas_rev", 0) + 1
+
+
+def request_layout() -> None:
+    """Ask the canvas to arrange the graph with ELK (a new graph was loaded)."""
+    S.layout_request = S.get("layout_request", 0) + 1
 
 
 def undo() -> None:
@@ -133,5 +138,5 @@ def _install(new: Architecture, *, redraw: bool = True) -> None:
         store.save_project(S.project_id, new)
     except OSError as exc:
         notify("warning", f"Autosave failed ({exc.strerror}); download your graph to keep it.")
-    if redraw or "flow" not in S:
+    if redraw:
         refresh_canvas()
