@@ -29,6 +29,7 @@ const NODE_TYPES = { layer: LayerNode };
 const MIN_READABLE_ZOOM = 0.8; // fit-view never shrinks text below this; long nets scroll
 const MAX_FIT_ZOOM = 1.1;
 const PASTE_OFFSET = 40;
+const TOOLBAR_ROOM = 56; // a long net starts below the toolbar
 const SELECT_DEBOUNCE_MS = 120;
 
 interface Clip {
@@ -71,7 +72,7 @@ function Editor({ data, send }: { data: CanvasData; send: Send }) {
   const [edges, setEdges, onEdgesChange] = useEdgesState<Edge>([]);
   const wrapper = useRef<HTMLDivElement>(null);
   const seenRev = useRef<number | null>(null);
-  const seenLayout = useRef<number | null>(null);
+  const seenLayout = useRef<number>(0);
   const pythonSelection = useRef<string[]>([]);
   const selectTimer = useRef<number | undefined>(undefined);
   const pointer = useRef({ x: 0, y: 0 });
@@ -113,11 +114,8 @@ function Editor({ data, send }: { data: CanvasData; send: Send }) {
     setMenu(null);
   }, [data, setNodes, setEdges, toNode]);
 
+  // A new graph (template, upload, fresh session) comes with a new layout request.
   useEffect(() => {
-    if (seenLayout.current === null) {
-      seenLayout.current = data.layout_request;
-      return;
-    }
     if (seenLayout.current !== data.layout_request) {
       seenLayout.current = data.layout_request;
       setNeedsLayout(true);
@@ -147,7 +145,7 @@ function Editor({ data, send }: { data: CanvasData; send: Send }) {
     let y = (h - b.height * zoom) / 2 - b.y * zoom;
     // Too big to fit at a readable size: show the start (the inputs) and let the user scroll.
     if (b.width * zoom > w - 2 * pad) x = pad - b.x * zoom;
-    if (b.height * zoom > h - 2 * pad) y = pad - b.y * zoom;
+    if (b.height * zoom > h - 2 * pad) y = TOOLBAR_ROOM - b.y * zoom;
     rf.setViewport({ x, y, zoom });
   }, [rf]);
 
@@ -314,6 +312,7 @@ function Editor({ data, send }: { data: CanvasData; send: Send }) {
   const minimapColor = useCallback((n: LayerFlowNode) => n.data.color, []);
   const focusCanvas = useCallback(() => wrapper.current?.focus({ preventScroll: true }), []);
   const deleteKeys = useMemo(() => ["Backspace", "Delete"], []);
+  const multiKeys = useMemo(() => ["Shift", "Control", "Meta"], []);
 
   return (
     <div
@@ -345,6 +344,7 @@ function Editor({ data, send }: { data: CanvasData; send: Send }) {
         onNodeContextMenu={(e, n) => openMenu("node", n.id, e)}
         onEdgeContextMenu={(e, ed) => openMenu("edge", ed.id, e)}
         deleteKeyCode={deleteKeys}
+        multiSelectionKeyCode={multiKeys}
         selectionOnDrag
         panOnDrag={[1, 2]}
         panOnScroll
