@@ -161,6 +161,8 @@ def canvas_payload(
         "refusal": None,
         "legend": None,
         "banner": None,
+        "live": False,
+        "live_rev": 0,
         "height": 700,
         "palette_prefix": "add_",
         "file_stem": "network",

@@ -13,6 +13,7 @@ from builder.errors import BuilderError
 from . import state
 from .canvas import canvas_payload
 from .canvas_intents import HISTORY_KINDS, apply_intent
+from .live_tint import live_canvas
 from .project import download_name
 
 CANVAS_KEY = "canvas"
@@ -29,19 +30,27 @@ def selection() -> list[str]:
 
 
 def render_canvas(height: int = 700, node_extras: dict[str, dict[str, Any]] | None = None) -> None:
-    """The graph editor: drop layers, connect ports, select, delete, undo, copy and paste."""
+    """The graph editor: drop layers, connect ports, select, delete, undo, copy and paste.
+
+    While a run trains, the canvas asks for a rerun every second (a `tick` intent) so its
+    tint follows the run. (Inside an auto-rerunning fragment the component was mounted
+    anew on every run, losing the viewport and selection.)
+    """
     arch = state.arch()
+    extras, view = live_canvas(arch)
+    for node_id, more in (node_extras or {}).items():
+        extras[node_id] = {**extras.get(node_id, {}), **more}
     data = canvas_payload(
         arch,
         state.analysis(),
         rev=S.get("canvas_rev", 0),
         selected=selection(),
-        node_extras=node_extras,
+        node_extras=extras,
         layout_request=S.get("layout_request", 0),
         refusal=S.get("canvas_refusal"),
         height=height,
         file_stem=download_name(arch, "x")[:-2],
-        **S.get("canvas_view_extras", {}),
+        **{**S.get("canvas_view_extras", {}), **view},
     )
     canvas_component(key=CANVAS_KEY, data=data, on_intent_change=_on_intent, height=height)
 
@@ -58,6 +67,8 @@ def _on_intent() -> None:
 def handle_intent(intent: Any) -> None:
     """Apply one intent: undo/redo act on history, everything else on a copy of the graph."""
     kind = intent.get("kind") if isinstance(intent, dict) else None
+    if kind == "tick":
+        return  # only asks for a rerun: the live tint is read from the trainer
     if kind in HISTORY_KINDS:
         state.undo() if kind == "undo" else state.redo()
         return

@@ -34,6 +34,7 @@ from builder.training import LOSSES, OPTIMIZERS, SCHEDULES, TrainConfig, Trainer
 from . import predictions, state
 from .family_views import confusion_figure, render_family_views, render_reconstructions
 from .jobs import SLOTS, leave_a_core_for_the_page
+from .live_tint import run_scale
 
 S = st.session_state
 UPLOAD = "Upload a file…"
@@ -525,11 +526,17 @@ def _live_diagram(trainer) -> None:
         "Colour layers by", METRICS, format_func=METRIC_LABELS.get, key="diagram_metric"
     )
     st.graphviz_chart(
-        render_dot(trainer.arch, _trained_analysis(trainer), trainer.layer_stats, metric)
+        render_dot(
+            trainer.arch,
+            _trained_analysis(trainer),
+            trainer.layer_stats,
+            metric,
+            scale=run_scale(trainer, metric),  # the canvas tint uses the same fixed scale
+        )
     )
     if trainer.layer_stats_step is not None:
         st.caption(
-            f"Coloured by {METRIC_LABELS[metric]} at step {trainer.layer_stats_step}: hotter is larger."
+            f"Coloured by {METRIC_LABELS[metric]} at step {trainer.layer_stats_step} on a scale fixed at the run's first snapshot: hotter is larger."
         )
 
 

@@ -321,3 +321,36 @@ def test_screenshots_of_lenet_and_resnet_are_readable(page, app_url):
     open_canvas(page, app_url, "Small ResNet")
     page.wait_for_timeout(800)
     screenshot(page, "canvas_resnet")
+
+
+def test_live_tint_changes_during_a_run_and_edits_mark_the_graph_changed(page, app_url):
+    open_canvas(page, app_url)
+    page.get_by_role("tab", name=re.compile("Train")).click()
+    page.get_by_text("The network fits this dataset.").wait_for()
+    epochs = page.get_by_role("spinbutton", name="Epochs")
+    epochs.fill("1000")  # stopped below; long enough to watch
+    epochs.press("Enter")
+    wait_idle(page)
+    page.get_by_role("button", name=re.compile("Train$")).click()
+    page.get_by_role("tab", name=re.compile("Build")).click()
+    page.locator(".lc-legend").wait_for(timeout=60_000)
+
+    def tint(node_id: str) -> str:
+        return node(page, node_id).locator(".lc-node").evaluate("e => e.style.backgroundColor")
+
+    page.wait_for_function(
+        "() => document.querySelector(\".react-flow__node[data-id='fc1'] .lc-node\").style.backgroundColor"
+    )
+    first = tint("fc1")
+    # Editing during the run is allowed; the canvas says the graph changed since the start.
+    node(page, "relu1").click()
+    page.keyboard.press("Delete")
+    page.locator(".lc-banner").wait_for(timeout=15_000)
+    assert "Changed since this run started" in page.locator(".lc-banner").inner_text()
+    deadline = time.monotonic() + 60
+    while tint("fc1") == first and time.monotonic() < deadline:
+        page.wait_for_timeout(500)
+    assert tint("fc1") != first, "the tint never moved during the run"
+    screenshot(page, "canvas_live_tint")
+    page.get_by_role("tab", name=re.compile("Train")).click()
+    page.get_by_test_id("stTabs").get_by_role("button", name="Stop").click()

@@ -31,6 +31,7 @@ const MAX_FIT_ZOOM = 1.1;
 const PASTE_OFFSET = 40;
 const TOOLBAR_ROOM = 56; // a long net starts below the toolbar
 const SELECT_DEBOUNCE_MS = 120;
+const LIVE_TICK_MS = 1000;
 
 interface Clip {
   nodes: { id: string; type: string; params: Record<string, unknown>; pos: [number, number] }[];
@@ -113,6 +114,26 @@ function Editor({ data, send }: { data: CanvasData; send: Send }) {
     if (data.nodes.some((n) => n.pos === null)) setNeedsLayout(true);
     setMenu(null);
   }, [data, setNodes, setEdges, toNode]);
+
+  useEffect(() => {
+    if (!data.live) return;
+    const timer = window.setInterval(() => send({ kind: "tick" }), LIVE_TICK_MS);
+    return () => window.clearInterval(timer);
+  }, [data.live, send]);
+
+  // A training snapshot changes only what nodes show (tint, stat), never the graph.
+  const seenLive = useRef<number>(0);
+  useEffect(() => {
+    if (seenLive.current === data.live_rev) return;
+    seenLive.current = data.live_rev;
+    const byId = new Map(data.nodes.map((p) => [p.id, p]));
+    setNodes((ns) =>
+      ns.map((n) => {
+        const p = byId.get(n.id);
+        return p ? { ...n, data: { ...n.data, tint: p.tint ?? null, stat: p.stat ?? null } } : n;
+      }),
+    );
+  }, [data, setNodes]);
 
   // A new graph (template, upload, fresh session) comes with a new layout request.
   useEffect(() => {

@@ -11,6 +11,14 @@ export type LayerNodeData = NodePayload & {
 };
 export type LayerFlowNode = Node<LayerNodeData, "layer">;
 
+/** True for colours dark enough to need light text on them. */
+function isDark(hex: string): boolean {
+  const m = /^#([0-9a-f]{2})([0-9a-f]{2})([0-9a-f]{2})$/i.exec(hex);
+  if (!m) return false;
+  const [r, g, b] = m.slice(1).map((x) => parseInt(x, 16));
+  return 0.299 * r + 0.587 * g + 0.114 * b < 140;
+}
+
 function portOffset(index: number, count: number): string {
   return `${((index + 1) / (count + 1)) * 100}%`;
 }
@@ -23,6 +31,7 @@ function LayerNodeView({ data, selected }: NodeProps<LayerFlowNode>) {
   if (data.error) classes.push("lc-node-error");
   if (selected) classes.push("lc-node-selected");
   const background = data.tint ?? undefined;
+  if (data.tint) classes.push(isDark(data.tint) ? "lc-node-tinted lc-node-dark" : "lc-node-tinted");
   return (
     <div className={classes.join(" ")} style={{ borderLeftColor: data.color, background }}>
       {data.ports.map((port, i) => (

@@ -60,6 +60,8 @@ export interface CanvasData {
   refusal: Refusal | null;
   legend: Legend | null;
   banner: string | null;
+  live?: boolean; // a run is training: ask for a rerun every second to follow it
+  live_rev: number; // a new training snapshot: refresh tints without re-seeding the graph
   height: number;
   palette_prefix: string;
   file_stem: string; // download name without extension
@@ -78,6 +80,7 @@ export type Intent =
       nodes: { id: string; type: string; params: Record<string, unknown>; pos: [number, number] }[];
       edges: { source: string; target: string; port: number }[];
     }
+  | { kind: "tick" }
   | { kind: "undo" }
   | { kind: "redo" }
   | { kind: "fix"; node: string; fix: string }
