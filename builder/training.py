@@ -175,6 +175,7 @@ class Trainer(BackgroundRun):
         self.best_state: dict[str, torch.Tensor] | None = None
         self.best_epoch: int | None = None
         self.layer_stats: dict[str, dict[str, float]] = {}
+        self.first_layer_stats: dict[str, dict[str, float]] = {}  # anchors the live colour scale
         self.layer_stats_step: int | None = None
         self.error_detail: str | None = None
         self.history: dict[str, list[float]] = {
@@ -567,6 +568,7 @@ class Trainer(BackgroundRun):
                 pos += 1
         self.layer_stats = stats
         self.layer_stats_step = self.global_step
+        self.first_layer_stats = self.first_layer_stats or stats
 
     # ---- results ------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ import streamlit as st
 from layercraft_canvas import canvas_component
 
 from builder.errors import BuilderError
+from builder.fixes import Fix, node_fixes
 
 from . import state
 from .canvas import canvas_payload
@@ -38,6 +39,8 @@ def render_canvas(height: int = 700, node_extras: dict[str, dict[str, Any]] | No
     """
     arch = state.arch()
     extras, view = live_canvas(arch)
+    for node_id, fix in current_fixes().items():
+        extras.setdefault(node_id, {})["fix"] = {"id": fix.id, "label": fix.label}
     for node_id, more in (node_extras or {}).items():
         extras[node_id] = {**extras.get(node_id, {}), **more}
     data = canvas_payload(
@@ -68,7 +71,10 @@ def handle_intent(intent: Any) -> None:
     """Apply one intent: undo/redo act on history, everything else on a copy of the graph."""
     kind = intent.get("kind") if isinstance(intent, dict) else None
     if kind == "tick":
-        return  # only asks for a rerun: the live tint is read from the trainer
+        return  # a run is training: the rerun itself reads the trainer's latest statistics
+    if kind == "fix":
+        _apply_fix(intent)
+        return
     if kind in HISTORY_KINDS:
         state.undo() if kind == "undo" else state.redo()
         return
@@ -90,6 +96,26 @@ def handle_intent(intent: Any) -> None:
         state.commit(result.arch, record=result.record, redraw=result.redraw)
     if result.relayout:
         state.request_layout()
+
+
+def current_fixes() -> dict[str, Fix]:
+    """Checked one-click fixes for the current graph (and the Train tab's dataset)."""
+    dataset = S.get("current_dataset")
+    key = (S.get("version"), id(dataset))
+    if S.get("fixes_key") != key:
+        S.fixes = node_fixes(state.arch(), state.analysis(), dataset)
+        S.fixes_key = key
+    return S.fixes
+
+
+def _apply_fix(intent: dict) -> None:
+    """Apply the fix computed here (never one described by the browser)."""
+    fix = current_fixes().get(intent.get("node"))
+    if fix is None or fix.id != intent.get("fix"):
+        state.notify("warning", "That fix no longer applies: the graph has changed.")
+        return
+    state.commit(fix.arch)
+    state.notify("success", f"Applied the fix: {fix.label}.")
 
 
 def _set_selection(ids: list[str]) -> None:

@@ -34,7 +34,7 @@ from builder.training import LOSSES, OPTIMIZERS, SCHEDULES, TrainConfig, Trainer
 from . import predictions, state
 from .family_views import confusion_figure, render_family_views, render_reconstructions
 from .jobs import SLOTS, leave_a_core_for_the_page
-from .live_tint import run_scale
+from .live_tint import graph_signature, run_scale
 
 S = st.session_state
 UPLOAD = "Upload a file…"
@@ -492,6 +492,12 @@ def _live_view() -> None:
         if ev.get("kind") == "status" and ev.get("state") in ("finished", "stopped", "failed"):
             S.ended = time.monotonic()
     _status(trainer)
+    if not trainer.running and graph_signature(state.arch()) != graph_signature(trainer.arch):
+        st.warning(
+            "Stale: the graph has changed since this run. The curves, diagram and predictions "
+            "below are from the graph as it was when the run started; train again for current ones.",
+            icon=":material/history:",
+        )
     classification = trainer.dataset.task == "classification"
     st.plotly_chart(curves_figure(S.curves, classification), width="stretch", key="curves_chart")
     diagram_col, pred_col = st.columns([1, 1.3])

@@ -26,7 +26,8 @@ def run_scale(trainer: Any, metric: str) -> HeatScale | None:
     scales = S.setdefault("heat_scales", {})
     key = (id(trainer), metric)
     if key not in scales:
-        scale = anchored_scale(getattr(trainer, "layer_stats", None) or {}, metric)
+        first = getattr(trainer, "first_layer_stats", None) or getattr(trainer, "layer_stats", {})
+        scale = anchored_scale(first or {}, metric)
         if scale is None:
             return None
         scales[key] = scale

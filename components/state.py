@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import streamlit as st
@@ -46,6 +47,7 @@ def init_session() -> None:
         notify("info", f"Restored your project “{restored.name}” from the last autosave.")
     _install(restored or load_template(DEFAULT_TEMPLATE))
     if restored is None:
+        mark_pristine()
         request_layout()
 
 
@@ -86,6 +88,24 @@ def edit(action, *args, success: str | None = None, **kwargs) -> bool:
 def refresh_canvas() -> None:
     """Send the browser a new revision of the graph (it re-seeds its nodes from it)."""
     S.canvas_rev = S.get("canvas_rev", 0) + 1
+
+
+def mark_pristine() -> None:
+    """The current graph is a template as loaded: replacing it loses nothing."""
+    S.pristine = _signature(S.arch)
+
+
+def has_own_edits() -> bool:
+    """True when the graph differs from the template last loaded (positions do not count)."""
+    return _signature(S.arch) != S.get("pristine")
+
+
+def _signature(arch: Architecture) -> str:
+    data = arch.to_json()
+    for node in data["nodes"]:
+        node.pop("pos", None)
+    data.pop("layout", None)
+    return json.dumps(data, sort_keys=True)
 
 
 def request_layout() -> None:

@@ -112,6 +112,17 @@ def test_invalid_parameter_is_refused_with_a_message_naming_the_field(home):
     assert at.session_state["arch"].params_of("x")["shape"] == [1, 8, 8]
 
 
+def test_loading_a_template_over_an_edited_graph_asks_first(home):
+    at = start()
+    at.sidebar.button(key="add_ReLU").click().run()
+    at.sidebar.selectbox(key="template_pick").set_value("lenet5")
+    at.sidebar.button(key="load_template").click().run()
+    assert at.session_state["arch"].name == "MLP digits"  # not replaced yet
+    assert any("Replace your edited graph" in w.value for w in at.sidebar.warning)
+    at.sidebar.button(key="confirm_template_yes").click().run()
+    assert at.session_state["arch"].name == "LeNet-5"
+
+
 def test_canvas_gets_the_analysed_graph_with_ports_and_edge_shapes(home):
     at = start()
     at.sidebar.selectbox(key="template_pick").set_value("resnet_small")

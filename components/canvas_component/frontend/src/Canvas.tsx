@@ -32,6 +32,7 @@ const PASTE_OFFSET = 40;
 const TOOLBAR_ROOM = 56; // a long net starts below the toolbar
 const SELECT_DEBOUNCE_MS = 120;
 const LIVE_TICK_MS = 1000;
+const EDIT_HOLD_MS = 3000;
 
 interface Clip {
   nodes: { id: string; type: string; params: Record<string, unknown>; pos: [number, number] }[];
@@ -67,7 +68,15 @@ function sameIds(a: string[], b: string[]): boolean {
   return a.length === b.length && [...a].sort().join("\u0000") === [...b].sort().join("\u0000");
 }
 
-function Editor({ data, send }: { data: CanvasData; send: Send }) {
+function Editor({ data, send: sendIntent }: { data: CanvasData; send: Send }) {
+  const lastEdit = useRef(0);
+  const send = useCallback(
+    (intent: Intent) => {
+      if (intent.kind !== "tick") lastEdit.current = performance.now();
+      sendIntent(intent);
+    },
+    [sendIntent],
+  );
   const rf = useReactFlow<LayerFlowNode, Edge>();
   const [nodes, setNodes, onNodesChange] = useNodesState<LayerFlowNode>([]);
   const [edges, setEdges, onEdgesChange] = useEdgesState<Edge>([]);
@@ -117,7 +126,12 @@ function Editor({ data, send }: { data: CanvasData; send: Send }) {
 
   useEffect(() => {
     if (!data.live) return;
-    const timer = window.setInterval(() => send({ kind: "tick" }), LIVE_TICK_MS);
+    // A tick shares the intent trigger (a separate trigger key made Streamlit remount the
+    // component), and a newer trigger value can replace one not yet read, so ticks pause
+    // for a while after each edit.
+    const timer = window.setInterval(() => {
+      if (performance.now() - lastEdit.current > EDIT_HOLD_MS) send({ kind: "tick" });
+    }, LIVE_TICK_MS);
     return () => window.clearInterval(timer);
   }, [data.live, send]);
 
@@ -173,11 +187,14 @@ function Editor({ data, send }: { data: CanvasData; send: Send }) {
   const runLayout = useCallback(async () => {
     const current = rf.getNodes();
     if (current.length === 0) return;
+    const started = performance.now();
     const positions = await elkPositions(
       current.map((n) => ({ id: n.id, width: n.measured?.width, height: n.measured?.height })),
       rf.getEdges(),
       data.direction,
     );
+    // Read by bench/canvas_roundtrip.py: how long ELK took for the last layout.
+    (window as unknown as { layercraftLayoutMs?: number }).layercraftLayoutMs = performance.now() - started;
     setNodes((ns) =>
       ns.map((n) => (positions[n.id] ? { ...n, position: { x: positions[n.id][0], y: positions[n.id][1] } } : n)),
     );
