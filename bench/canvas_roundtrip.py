@@ -27,19 +27,27 @@ ROUNDS = 10
 CHROMIUM = "/usr/bin/chromium"
 SERVE = ("--server.address", "127.0.0.1", "--server.port")
 
-# Press a key on the focused element, then wait (frame by frame) until the node is gone or
-# back; returns the milliseconds between the key press and the frame that shows it.
-ROUND_TRIP_JS = """async ([key, ctrl, nodeId, wantPresent]) => {
-  const target = document.activeElement || document.body;
-  const start = performance.now();
-  target.dispatchEvent(new KeyboardEvent("keydown", {key, code: key.length === 1 ? "Key" + key.toUpperCase() : key, ctrlKey: ctrl, bubbles: true}));
-  while (performance.now() - start < 10000) {
-    await new Promise(requestAnimationFrame);
-    const present = !!document.querySelector(`.react-flow__node[data-id="${nodeId}"]`);
-    if (present === wantPresent) return performance.now() - start;
-  }
-  return NaN;
+# Armed before a real key press: note when the keydown reaches the page, then wait (frame
+# by frame) until the node is gone or back; resolves to the milliseconds in between.
+ARM_JS = """([nodeId, wantPresent]) => {
+  window.layercraftRoundTrip = new Promise((resolve) => {
+    let start = null;
+    document.addEventListener("keydown", () => { start = performance.now(); }, {capture: true, once: true});
+    const poll = () => {
+      const present = !!document.querySelector(`.react-flow__node[data-id="${nodeId}"]`);
+      if (start !== null && present === wantPresent) resolve(performance.now() - start);
+      else if (start !== null && performance.now() - start > 10000) resolve(NaN);
+      else requestAnimationFrame(poll);
+    };
+    requestAnimationFrame(poll);
+  });
 }"""
+
+
+def timed_key(page, key: str, node_id: str, want_present: bool) -> float:
+    page.evaluate(ARM_JS, [node_id, want_present])
+    page.keyboard.press(key)
+    return page.evaluate("window.layercraftRoundTrip")
 
 
 def two_hundred_nodes() -> Architecture:
@@ -114,9 +122,9 @@ def main() -> None:
                     node = page.locator(f".react-flow__node[data-id='{victim}']")
                     node.click()
                     page.wait_for_timeout(400)  # the selection reached Python; not timed
-                    deletes.append(page.evaluate(ROUND_TRIP_JS, ["Delete", False, victim, False]))
+                    deletes.append(timed_key(page, "Delete", victim, False))
                     page.locator(".lc-canvas").focus()
-                    undos.append(page.evaluate(ROUND_TRIP_JS, ["z", True, victim, True]))
+                    undos.append(timed_key(page, "Control+z", victim, True))
                     page.wait_for_timeout(300)
                 browser.close()
         finally:

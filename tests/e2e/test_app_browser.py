@@ -81,7 +81,7 @@ def test_lenet_template_edit_a_parameter_and_wire_a_new_layer(page, app_url):
     new_node = node(frame, "dropout1")
     new_node.wait_for()
     assert "needs an input" in new_node.inner_text()
-    for _ in range(3):  # LeNet-5 is taller than the canvas at a readable zoom: zoom out
+    for _ in range(6):  # LeNet-5 is taller than the canvas at a readable zoom: zoom out
         page.locator(".react-flow__controls-zoomout").click()
     source = frame.locator(".react-flow__handle.source[data-nodeid='fc3']")
     drag(page, source, frame.locator(".react-flow__handle.target[data-nodeid='dropout1']"))

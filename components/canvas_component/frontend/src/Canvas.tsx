@@ -9,7 +9,6 @@ import {
   Panel,
   ReactFlow,
   ReactFlowProvider,
-  ViewportPortal,
   useEdgesState,
   useNodesState,
   useReactFlow,
@@ -347,6 +346,12 @@ function Editor({ data, send: sendIntent }: { data: CanvasData; send: Send }) {
     setMenu({ kind, id, x: event.clientX - (box?.left ?? 0), y: event.clientY - (box?.top ?? 0) });
   }, []);
 
+  const refusalSpot = (r: NonNullable<CanvasData["refusal"]>) => {
+    const at = rf.flowToScreenPosition({ x: r.x, y: r.y });
+    const box = wrapper.current?.getBoundingClientRect();
+    return { left: at.x - (box?.left ?? 0) + 12, top: at.y - (box?.top ?? 0) + 12 };
+  };
+
   const minimapColor = useCallback((n: LayerFlowNode) => n.data.color, []);
   const focusCanvas = useCallback(() => wrapper.current?.focus({ preventScroll: true }), []);
   const deleteKeys = useMemo(() => ["Backspace", "Delete"], []);
@@ -440,14 +445,13 @@ function Editor({ data, send: sendIntent }: { data: CanvasData; send: Send }) {
             </div>
           </Panel>
         ) : null}
-        {refusal ? (
-          <ViewportPortal>
-            <div className="lc-refusal" style={{ transform: `translate(${refusal.x}px, ${refusal.y}px)` }}>
-              {refusal.text}
-            </div>
-          </ViewportPortal>
-        ) : null}
       </ReactFlow>
+      {refusal ? (
+        // Above the nodes (a viewport portal is drawn beneath them), at the spot of the drop.
+        <div className="lc-refusal" style={refusalSpot(refusal)}>
+          {refusal.text}
+        </div>
+      ) : null}
       {menu ? (
         <div className="lc-menu" style={{ left: menu.x, top: menu.y }}>
           <button type="button" onClick={deleteFromMenu}>
