@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8501
 
-.PHONY: run test lint format bench browser clean
+.PHONY: run test lint format bench browser clean canvas canvas-check
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +23,7 @@ run: $(VENV)/.runtime-installed
 	$(BIN)/streamlit run app.py --server.port $(PORT)
 
 # ruff first (seconds), then unit, UI (AppTest) and browser (Playwright + Chromium) tests.
-test: $(VENV)/.dev-installed browser
+test: $(VENV)/.dev-installed browser canvas-check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
@@ -45,3 +45,19 @@ browser:
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
+
+# The canvas component's bundle, built from its TypeScript source (needs Node 20+ and npm).
+# `make run` needs none of this: the built bundle is committed.
+CANVAS_FRONTEND := components/canvas_component/frontend
+CANVAS_DIST := components/canvas_component/layercraft_canvas/dist
+
+canvas:
+	cd $(CANVAS_FRONTEND) && npm ci --no-audit --no-fund && npm run build
+
+# Fails when the committed bundle is not exactly what the source builds to.
+canvas-check: canvas
+	@if ! git diff --quiet -- $(CANVAS_DIST) || [ -n "$$(git status --porcelain -- $(CANVAS_DIST))" ]; then \
+		git status --short -- $(CANVAS_DIST); \
+		echo "The canvas bundle differs from its source: run 'make canvas' and commit $(CANVAS_DIST)."; \
+		exit 1; \
+	fi

@@ -6,6 +6,7 @@ UI-free: the dashboard hands the string to `st.graphviz_chart`, tests read it di
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import graphviz
 
@@ -31,17 +32,68 @@ SEARCHED_BORDER = "#7c3aed"
 SEARCHED_STYLE = "rounded,filled,dashed"
 
 
+@dataclass(frozen=True)
+class HeatScale:
+    """A fixed colour scale for one statistic, set once from a run's first snapshot.
+
+    Fixed, so a statistic that falls during training visibly cools down (a scale re-fitted
+    to every snapshot would keep the same colours while the numbers change).
+    """
+
+    low: float  # in log10 units when `log`
+    high: float
+    log: bool
+
+    def position(self, value: float) -> float:
+        """0 (coolest) .. 1 (hottest), clipped."""
+        if self.log:
+            value = math.log10(max(value, 1e-30))
+        return min(1.0, max(0.0, (value - self.low) / (self.high - self.low)))
+
+    def colour(self, value: float) -> str:
+        return HEAT[round(self.position(value) * (len(HEAT) - 1))]
+
+    def bounds(self) -> tuple[float, float]:
+        """The values at the cool and hot ends."""
+        if self.log:
+            return 10**self.low, 10**self.high
+        return self.low, self.high
+
+
+def _metric_values(stats: dict[str, dict[str, float]], metric: str) -> dict[str, float]:
+    return {
+        n: float(s[metric])
+        for n, s in stats.items()
+        if metric in s and s[metric] is not None and math.isfinite(float(s[metric]))
+    }
+
+
+def anchored_scale(stats: dict[str, dict[str, float]], metric: str) -> HeatScale | None:
+    """A scale anchored at this (first) snapshot: logarithmic for positive statistics, with
+    a decade of room below the smallest value so falling statistics change colour."""
+    values = list(_metric_values(stats, metric).values())
+    if not values:
+        return None
+    if all(v > 0 for v in values):
+        low, high = math.log10(min(values)) - 1.0, math.log10(max(values))
+        return HeatScale(low, max(high, low + 1.0), log=True)
+    low, high = min(values), max(values)
+    return HeatScale(low, high if high > low else low + 1.0, log=False)
+
+
 def render_dot(
     arch: Architecture,
     analysis: Analysis | None = None,
     stats: dict[str, dict[str, float]] | None = None,
     metric: str = "grad_norm",
     highlight: dict[str, str] | None = None,
+    scale: HeatScale | None = None,
 ) -> str:
-    """DOT source of the network, top to bottom; nodes coloured by stats[node][metric], or by
-    `highlight` (node -> fill colour, e.g. a graph diff's added / changed layers)."""
+    """DOT source of the network, top to bottom; nodes coloured by stats[node][metric] (on
+    `scale` when given, e.g. the run's anchored scale), or by `highlight` (node -> fill
+    colour, e.g. a graph diff's added / changed layers)."""
     analysis = analysis or analyse(arch)
-    colours = heat_colours(stats or {}, metric)
+    colours = heat_colours(stats or {}, metric, scale)
     searched = searched_nodes(arch)
     dot = graphviz.Digraph(arch.name or "network")
     # size caps the drawing (inches) so a long network shrinks instead of overflowing the page.
@@ -67,13 +119,14 @@ def render_dot(
     return dot.source
 
 
-def heat_colours(stats: dict[str, dict[str, float]], metric: str) -> dict[str, str]:
-    """Node id -> a heat colour for the metric, scaled (log when values span decades)."""
-    values = {
-        n: float(s[metric])
-        for n, s in stats.items()
-        if metric in s and s[metric] is not None and math.isfinite(float(s[metric]))
-    }
+def heat_colours(
+    stats: dict[str, dict[str, float]], metric: str, scale: HeatScale | None = None
+) -> dict[str, str]:
+    """Node id -> a heat colour for the metric: on `scale` when given, else scaled to this
+    snapshot (log when values span decades)."""
+    values = _metric_values(stats, metric)
+    if scale is not None:
+        return {n: scale.colour(v) for n, v in values.items()}
     if not values:
         return {}
     positive = all(v > 0 for v in values.values())

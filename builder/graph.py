@@ -23,7 +23,8 @@ VERSION = 1
 MAX_NODES = 1000
 MAX_FILE_BYTES = 5_000_000
 ID_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
-TOP_KEYS = {"format", "version", "name", "nodes", "edges", "search"}
+TOP_KEYS = {"format", "version", "name", "nodes", "edges", "search", "layout"}
+LAYOUT_DIRECTIONS = ("DOWN", "RIGHT")  # the canvas's optional layout section
 NODE_KEYS = {"id", "type", "params", "pos", "trainable"}
 EDGE_KEYS = {"source", "target", "target_port", "source_port"}
 PORT_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,31}")
@@ -39,6 +40,7 @@ class Architecture:
         self.graph = nx.DiGraph()
         # The optional AutoML search section (builder.search.space), kept as plain JSON data.
         self.search: dict[str, Any] | None = None
+        self.layout: dict[str, str] = {}  # {"direction": "DOWN" | "RIGHT"}; empty: default
 
     # ---- reading ----------------------------------------------------------------------
 
@@ -310,6 +312,10 @@ class Architecture:
             pos=None if pos is None else (pos[0] + 60, pos[1] + 60),
         )
 
+    def set_layout_direction(self, direction: str) -> None:
+        """Lay the canvas out top-down ("DOWN") or left-to-right ("RIGHT")."""
+        self.layout = {"direction": _check_direction(direction)}
+
     def copy(self) -> Architecture:
         """An independent deep copy."""
         return copy.deepcopy(self)
@@ -353,6 +359,8 @@ class Architecture:
         }
         if self.search:
             data["search"] = copy.deepcopy(self.search)
+        if self.layout:
+            data["layout"] = dict(self.layout)
         return data
 
     def to_json_string(self) -> str:
@@ -427,6 +435,7 @@ def _load(cls, data: Any) -> Architecture:
     # Every bad node and edge is reported in one pass (a BuilderErrors), not just the first.
     problems: list[BuilderError] = []
     failed: set[str] = set()
+    arch.layout = _load_layout(data.get("layout"))
     for node in nodes:
         try:
             _load_node(arch, node)
@@ -451,6 +460,25 @@ def _load(cls, data: Any) -> Architecture:
         parse_space(arch, data["search"])
         arch.search = copy.deepcopy(data["search"])
     return arch
+
+
+def _load_layout(layout: Any) -> dict[str, str]:
+    if layout is None:
+        return {}
+    if not isinstance(layout, dict):
+        raise BuilderError('"layout" must be a JSON object', field="layout")
+    _check_keys(layout, {"direction"}, "layout")
+    return {"direction": _check_direction(layout["direction"])} if "direction" in layout else {}
+
+
+def _check_direction(direction: Any) -> str:
+    if direction not in LAYOUT_DIRECTIONS:
+        raise BuilderError(
+            f"unknown layout direction {str(direction)[:20]!r}",
+            field="layout.direction",
+            hint='Use "DOWN" (top to bottom) or "RIGHT" (left to right).',
+        )
+    return direction
 
 
 def _check_acyclic(arch: Architecture, ordered: list[tuple[str, str, int | None]]) -> None:

@@ -1,62 +1,33 @@
-"""The drag-and-connect canvas: Architecture <-> streamlit-flow state, as plain functions.
+"""What the canvas component draws: the analysed graph as plain JSON-ready dicts.
 
-`build_flow_state` turns the graph (with its analysis) into what the browser draws;
-`apply_flow_change` folds what the browser sends back (moves, new edges, deletions,
-selection) into the Architecture. `render_canvas` is the only Streamlit part.
+`node_payload` is the one place a node's payload is made; other features extend it through
+`extras` (e.g. {"frozen": True}, {"searched": True}, a live tint). Nothing here imports
+Streamlit, so it is tested without a browser.
 """
 
 from __future__ import annotations
 
-import html
-import time
-from dataclasses import dataclass, field
+from typing import Any
 
-from streamlit_flow.elements import StreamlitFlowEdge, StreamlitFlowNode
-from streamlit_flow.state import StreamlitFlowState
-
-from builder.errors import BuilderError
 from builder.graph import Architecture
-from builder.layout import layered_positions
+from builder.layers import get_spec
+from builder.layers.base import LayerSpec
 from builder.shapes import Analysis, format_shape
 
 MAX_KEY_PARAMS = 3
-NODE_STYLE = {
-    "background": "#ffffff",
-    "border": "1px solid #c9d3e0",
-    "borderRadius": "8px",
-    "fontSize": "12px",
-    "padding": "6px 8px",
-    "width": "190px",
-    "textAlign": "left",
+DIRECTIONS = ("DOWN", "RIGHT")
+CATEGORY_COLOURS = {
+    "core": "#4c6ef5",
+    "convolution": "#0c8599",
+    "normalisation": "#7048e8",
+    "activation": "#e8590c",
+    "sequence": "#2b8a3e",
+    "merge": "#c2255c",
 }
-INPUT_STYLE = {**NODE_STYLE, "background": "#eef6ff", "border": "1px solid #6aa5e8"}
-ERROR_STYLE = {**NODE_STYLE, "background": "#fde8e8", "border": "2px solid #d93025"}
-SELECTED_STYLE = {"boxShadow": "0 0 0 3px #ff9f1c"}
-EDGE_LABEL_STYLE = {"fontSize": "10px", "fill": "#4a5568"}
-
-
-def now_ms() -> int:
-    """A timestamp newer than anything the browser sent, so it accepts our state."""
-    return int(time.time() * 1000)
-
-
-def edge_id(src: str, dst: str) -> str:
-    return f"{src}->{dst}"
-
-
-def key_params(arch: Architecture, node_id: str) -> str:
-    """The few params a user set on the node, e.g. 'out_channels=6, kernel_size=5'."""
-    params = [(k, v) for k, v in arch.user_params_of(node_id).items() if not k.startswith("_")]
-    shown = ", ".join(f"{k}={_short(v)}" for k, v in params[:MAX_KEY_PARAMS])
-    return shown + (", …" if len(params) > MAX_KEY_PARAMS else "")
-
-
-def _short(value: object) -> str:
-    if isinstance(value, list | tuple):
-        return "×".join(str(v) for v in value)
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)
+INPUT_COLOUR = "#1971c2"
+OTHER_COLOUR = "#868e96"
+# Optional booleans other features set on a node (trainable switch, search space).
+BADGES = ("frozen", "searched")
 
 
 def format_count(n: int) -> str:
@@ -67,159 +38,150 @@ def format_count(n: int) -> str:
     return str(n)
 
 
-def node_content(arch: Architecture, node_id: str, analysis: Analysis | None) -> str:
-    """The Markdown a node shows: id and type, key params, output shape, params or error."""
-    esc = html.escape
-    lines = [f"**{esc(node_id)}** · {esc(arch.type_of(node_id))}"]
-    params = key_params(arch, node_id)
-    if params:
-        lines.append(f"<small>{esc(params)}</small>")
-    info = analysis.nodes.get(node_id) if analysis else None
-    if info is not None and info.error is not None:
-        reason = info.error.message + (f" {info.error.hint}" if info.error.hint else "")
-        lines.append(f"<span style='color:#b3261e'>⚠ {esc(reason)}</span>")
-    elif info is not None and info.output_shape is not None:
-        shape = esc(format_shape(info.output_shape))
-        count = f" · {format_count(info.params)} params" if info.params else ""
-        lines.append(f"<code>{shape}</code>{count}")
-    return "  \n".join(lines)
+def _short(value: object) -> str:
+    if isinstance(value, list | tuple):
+        return "×".join(str(v) for v in value)
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
 
 
-def build_flow_state(
-    arch: Architecture,
-    analysis: Analysis | None = None,
-    selected: str | None = None,
-    generation: int = 0,
-) -> StreamlitFlowState:
-    """What the canvas draws for arch: nodes with shapes and errors, edges labelled with shapes.
+def key_params(arch: Architecture, node_id: str) -> str:
+    """The few params a user set on the node, e.g. 'out_channels=6, kernel_size=5'."""
+    params = [(k, v) for k, v in arch.user_params_of(node_id).items() if not k.startswith("_")]
+    shown = ", ".join(f"{k}={_short(v)}" for k, v in params[:MAX_KEY_PARAMS])
+    return shown + (", …" if len(params) > MAX_KEY_PARAMS else "")
 
-    Every node carries `generation` in its data, so values the browser sends back about
-    an older canvas (the component echoes stale states after an update) can be told apart.
+
+def node_colour(spec: LayerSpec) -> str:
+    """The category colour of a layer type (Input has its own)."""
+    if spec.type == "Input":
+        return INPUT_COLOUR
+    return CATEGORY_COLOURS.get(spec.category, OTHER_COLOUR)
+
+
+def ports_of(spec: LayerSpec, n_inputs: int) -> list[dict[str, Any]]:
+    """Target handles: one per input; a layer taking any number gets one spare more.
+
+    A spec may name its ports (`port_names`); otherwise multi-input ports are numbered.
     """
-    fallback = layered_positions(arch)
-    nodes = []
-    for node_id in arch.node_ids:
-        info = analysis.nodes.get(node_id) if analysis else None
-        is_input = arch.type_of(node_id) == "Input"
-        style = (
-            ERROR_STYLE
-            if info is not None and info.error
-            else INPUT_STYLE
-            if is_input
-            else NODE_STYLE
-        )
-        if node_id == selected:
-            style = {**style, **SELECTED_STYLE}
-        nodes.append(
-            StreamlitFlowNode(
-                id=node_id,
-                pos=tuple(arch.pos_of(node_id) or fallback[node_id]),
-                data={"content": node_content(arch, node_id, analysis), "gen": generation},
-                node_type="input" if is_input else "default",
-                connectable=True,
-                selectable=True,
-                deletable=True,
-                style=dict(style),  # the library's default dict is shared: never hand it ours
-            )
-        )
+    if spec.max_inputs == 0:
+        return []
+    if spec.max_inputs == 1:
+        return [{"id": "in0", "label": "", "spare": False}]
+    names = tuple(getattr(spec, "port_names", ()) or ())
+    count = spec.max_inputs if spec.max_inputs is not None else max(n_inputs, spec.min_inputs)
+    ports = [
+        {"id": f"in{i}", "label": names[i] if i < len(names) else str(i + 1), "spare": False}
+        for i in range(count)
+    ]
+    if spec.max_inputs is None:
+        ports.append({"id": f"in{count}", "label": "+", "spare": True})
+    return ports
+
+
+def node_payload(
+    arch: Architecture,
+    node_id: str,
+    analysis: Analysis | None,
+    extras: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Everything the canvas shows for one node; `extras` adds or overrides fields."""
+    spec = get_spec(arch.type_of(node_id))
+    info = analysis.nodes.get(node_id) if analysis else None
+    error = None
+    if info is not None and info.error is not None:
+        error = info.error.message + (f" {info.error.hint}" if info.error.hint else "")
+    shape = info.output_shape if info is not None else None
+    pos = arch.pos_of(node_id)
+    payload = {
+        "id": node_id,
+        "type": spec.type,
+        "category": spec.category,
+        "color": node_colour(spec),
+        "params": arch.user_params_of(node_id),
+        "summary": key_params(arch, node_id),
+        "shape": format_shape(shape) if shape is not None else None,
+        "param_count": format_count(info.params) if info is not None and info.params else None,
+        "error": error,
+        "fix": None,
+        "ports": ports_of(spec, len(arch.inputs_of(node_id))),
+        "has_output": True,
+        "pos": list(pos) if pos is not None else None,
+        "tint": None,
+        "stat": None,
+    }
+    payload.update(extras or {})
+    for badge in BADGES:
+        payload[badge] = bool(payload.get(badge, False))
+    return payload
+
+
+def edge_id(src: str, dst: str) -> str:
+    return f"{src}->{dst}"
+
+
+def edge_payloads(arch: Architecture, analysis: Analysis | None) -> list[dict[str, Any]]:
+    """Edges with their port on the target and the shape they carry as a label; an edge
+    from a named output port (h_n, part1 ...) says which one it reads."""
     edges = []
-    for src, dst, port, shape in _edges_with_shapes(arch, analysis):
-        label = format_shape(shape) if shape is not None else ""
-        edges.append(
-            StreamlitFlowEdge(
-                # an edge from a named output port (h_n, part1 ...) says which one it reads
-                id=edge_id(src, dst) + ("" if port is None else f"-{port}"),
-                source=src,
-                target=dst,
-                marker_end={"type": "arrowclosed"},
-                deletable=True,
-                label=label if port is None else f"{port} {label}".strip(),
-                label_style=dict(EDGE_LABEL_STYLE),
-                label_show_bg=True,
-                style={},
-            )
-        )
-    return StreamlitFlowState(nodes, edges, selected_id=selected, timestamp=now_ms())
-
-
-def _edges_with_shapes(arch: Architecture, analysis):
-    """(src, dst, source port or None, the shape the edge carries) for every edge."""
     for dst in arch.node_ids:
         info = analysis.nodes.get(dst) if analysis else None
-        ports = arch.input_ports_of(dst)
-        for i, src in enumerate(arch.inputs_of(dst)):
-            shapes = info.input_shapes if info is not None else []
-            if i < len(shapes):
-                shape = shapes[i]
+        shapes = info.input_shapes if info is not None else []
+        source_ports = arch.input_ports_of(dst)
+        for port, src in enumerate(arch.inputs_of(dst)):
+            if port < len(shapes):
+                shape = shapes[port]
             else:  # dst has an error of its own: show what the source gives by default
                 source = analysis.nodes.get(src) if analysis else None
                 shape = source.output_shape if source is not None else None
-            yield src, dst, ports[i], shape
+            label = format_shape(shape) if shape is not None else ""
+            source_port = source_ports[port]
+            edges.append(
+                {
+                    "id": edge_id(src, dst) + ("" if source_port is None else f"-{source_port}"),
+                    "source": src,
+                    "target": dst,
+                    "target_port": port,
+                    "source_port": source_port,
+                    "label": label if source_port is None else f"{source_port} {label}".strip(),
+                }
+            )
+    return edges
 
 
-def is_current(value: StreamlitFlowState, generation: int) -> bool:
-    """True when the browser's state is about the canvas we sent last (not a stale echo)."""
-    return all(node.data.get("gen") == generation for node in value.nodes)
+def canvas_payload(
+    arch: Architecture,
+    analysis: Analysis | None,
+    *,
+    rev: int,
+    selected: list[str] | None = None,
+    node_extras: dict[str, dict[str, Any]] | None = None,
+    **view: Any,
+) -> dict[str, Any]:
+    """The whole `data` the component gets. `view` sets the non-graph fields."""
+    extras = node_extras or {}
+    data = {
+        "rev": rev,
+        "nodes": [node_payload(arch, n, analysis, extras.get(n)) for n in arch.node_ids],
+        "edges": edge_payloads(arch, analysis),
+        "selected": [n for n in (selected or []) if n in arch],
+        "direction": layout_direction(arch),
+        "layout_request": 0,
+        "refusal": None,
+        "legend": None,
+        "banner": None,
+        "live": False,
+        "live_rev": 0,
+        "height": 700,
+        "palette_prefix": "add_",
+        "file_stem": "network",
+    }
+    data.update(view)
+    return data
 
 
-@dataclass
-class CanvasChange:
-    """What one browser interaction did to the graph."""
-
-    arch: Architecture
-    selected: str | None
-    structural: bool = False  # nodes or edges changed: record for undo, re-send the canvas
-    moved: bool = False  # only positions changed: autosave, no undo step
-    errors: list[BuilderError] = field(default_factory=list)
-
-
-def apply_flow_change(
-    arch: Architecture, value: StreamlitFlowState, selected: str | None
-) -> CanvasChange:
-    """Fold the browser's state into a copy of arch.
-
-    Nodes missing from the browser are deleted (with their edges, including the
-    dangling ones the library leaves behind), new edges are connected (refused ones
-    come back as errors), moved nodes get their new positions.
-    """
-    new = arch.copy()
-    change = CanvasChange(new, selected)
-    browser_nodes = {n.id: n for n in value.nodes}
-    for node_id in arch.node_ids:
-        if node_id not in browser_nodes:
-            new.remove_node(node_id)
-            change.structural = True
-    browser_edges = [
-        (e.source, e.target) for e in value.edges if e.source in new and e.target in new
-    ]
-    for src, dst in new.edges:
-        if (src, dst) not in browser_edges:
-            new.disconnect(src, dst)
-            change.structural = True
-    for src, dst in browser_edges:
-        if not new.graph.has_edge(src, dst):
-            try:
-                new.connect(src, dst)
-                change.structural = True
-            except BuilderError as err:
-                change.errors.append(err)
-    for node_id, node in browser_nodes.items():
-        if node_id in new:
-            pos = (round(node.position["x"], 1), round(node.position["y"], 1))
-            if new.pos_of(node_id) is None or tuple(new.pos_of(node_id)) != pos:
-                new.set_pos(node_id, pos)
-                change.moved = True
-    change.selected = _selection_after(new, value.selected_id, selected)
-    return change
-
-
-def _selection_after(arch: Architecture, clicked: str | None, before: str | None) -> str | None:
-    """A clicked node becomes selected; anything else keeps the selection.
-
-    The component also reports "nothing selected" when it merely echoes a state we sent,
-    which cannot be told apart from a click on the empty canvas, so clearing the
-    selection is an explicit button in the inspector.
-    """
-    if clicked in arch:
-        return clicked
-    return before if before in arch else None
+def layout_direction(arch: Architecture) -> str:
+    """The graph's layout direction ("DOWN" unless the graph says "RIGHT")."""
+    direction = getattr(arch, "layout", {}).get("direction", "DOWN")
+    return direction if direction in DIRECTIONS else "DOWN"

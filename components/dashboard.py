@@ -24,6 +24,7 @@ from .family_views import render_family_views
 from .guard import guarded
 from .jobs import SLOTS, leave_a_core_for_the_page
 from .live_predictions import SNAPSHOT_SECONDS, render_live_predictions
+from .live_tint import graph_signature, run_scale
 from .memory_budget import fits_in_memory
 from .train_curves import add_events, curves_figure, new_curves, progress_text
 from .train_settings import (
@@ -322,6 +323,12 @@ def _live_view() -> None:
         if ev.get("kind") == "status" and ev.get("state") in ("finished", "stopped", "failed"):
             S.ended = time.monotonic()
     _status(trainer)
+    if not trainer.running and graph_signature(state.arch()) != graph_signature(trainer.arch):
+        st.warning(
+            "Stale: the graph has changed since this run. The curves, diagram and predictions "
+            "below are from the graph as it was when the run started; train again for current ones.",
+            icon=":material/history:",
+        )
     classification = trainer.dataset.task == "classification"
     st.plotly_chart(curves_figure(S.curves, classification), width="stretch", key="curves_chart")
     diagram_col, pred_col = st.columns([1, 1.3])
@@ -356,11 +363,17 @@ def _live_diagram(trainer) -> None:
         "Colour layers by", METRICS, format_func=METRIC_LABELS.get, key="diagram_metric"
     )
     st.graphviz_chart(
-        render_dot(trainer.arch, _trained_analysis(trainer), trainer.layer_stats, metric)
+        render_dot(
+            trainer.arch,
+            _trained_analysis(trainer),
+            trainer.layer_stats,
+            metric,
+            scale=run_scale(trainer, metric),  # the canvas tint uses the same fixed scale
+        )
     )
     if trainer.layer_stats_step is not None:
         st.caption(
-            f"Coloured by {METRIC_LABELS[metric]} at step {trainer.layer_stats_step}: hotter is larger."
+            f"Coloured by {METRIC_LABELS[metric]} at step {trainer.layer_stats_step} on a scale fixed at the run's first snapshot: hotter is larger."
         )
 
 

@@ -15,6 +15,7 @@ from builder.shapes import format_shape
 
 from . import state
 from .canvas import format_count
+from .canvas_view import handle_intent
 from .search_marks import render_search_marks
 
 S = st.session_state
@@ -156,12 +157,8 @@ def _duplicate(node_id: str) -> None:
 
 
 def _delete(node_id: str) -> None:
-    if state.edit(lambda a: a.remove_node(node_id)):
-        S.selected = None
-
-
-def _deselect() -> None:
-    S.selected = None
+    # The same path as Delete/Backspace and the context menu on the canvas.
+    handle_intent({"kind": "delete", "nodes": [node_id], "edges": []})
 
 
 def _move_input(node_id: str, index: int, step: int) -> None:
@@ -181,7 +178,7 @@ def render_inspector() -> None:
     st.subheader("Inspector")
     if node_id is None:
         st.caption(
-            "Select a node to edit its parameters. Drag from a node's bottom handle to another's top handle to connect them."
+            "Select a node to edit its parameters. Drag from a node's output handle to an input port of another to connect them; Delete or Backspace removes the selection."
         )
         return
     spec = get_spec(arch.type_of(node_id))
@@ -210,15 +207,8 @@ def render_inspector() -> None:
         _trainable_switch(arch, node_id)
     render_search_marks(arch, node_id)
     _render_inputs(arch, node_id, spec)
-    c1, c2, c3 = st.columns(3)
+    c1, c2 = st.columns(2)
     c1.button("Duplicate", key="dup_node", on_click=_duplicate, args=(node_id,), width="stretch")
-    c3.button(
-        "Deselect",
-        key="deselect_node",
-        on_click=_deselect,
-        width="stretch",
-        help="Clear the selection: palette layers are then placed unconnected.",
-    )
     c2.button(
         "Delete",
         key="del_node",

@@ -48,10 +48,27 @@ def _load_template() -> None:
     # Read the pick now, not when the button was drawn: a quick user changes the template
     # and clicks Load before the page has redrawn.
     stem = S.template_pick
+    if state.has_own_edits() and S.get("confirm_template") != stem:
+        S.confirm_template = stem  # asked below the Load button; Replace calls this again
+        return
+    S.confirm_template = None
     S.selected = None
     state.commit(load_template(stem))
+    state.mark_pristine()
+    state.request_layout()
     suggested = dashboard.suggest_for_template(stem)
     state.notify("success", f"Loaded the template “{state.arch().name}”.{suggested}")
+
+
+def _confirm_template(name: str) -> None:
+    st.warning(f"Replace your edited graph with “{name}”? Undo brings yours back.")
+    c1, c2 = st.columns(2)
+    c1.button("Replace", key="confirm_template_yes", on_click=_load_template, width="stretch")
+    c2.button("Cancel", key="confirm_template_no", on_click=_cancel_template, width="stretch")
+
+
+def _cancel_template() -> None:
+    S.confirm_template = None
 
 
 def _new() -> None:
@@ -59,6 +76,7 @@ def _new() -> None:
     arch.add_node("Input", {"shape": [1, 8, 8]}, id="x", pos=(0.0, 0.0))
     S.selected = "x"
     state.commit(arch)
+    state.mark_pristine()
 
 
 def _open_upload() -> None:
@@ -75,6 +93,8 @@ def _open_upload() -> None:
         return
     S.selected = None
     state.commit(arch)
+    state.mark_pristine()
+    state.request_layout()
     state.notify("success", f"Opened “{arch.name}” from {upload.name}.")
 
 
@@ -107,6 +127,8 @@ def render_project() -> None:
         width="stretch",
         help="Replace the canvas with this template (Undo brings yours back).",
     )
+    if S.get("confirm_template"):
+        _confirm_template(labels.get(S.confirm_template, S.confirm_template))
     c1, c2, c3, c4 = st.columns(4)
     c1.button(
         "New",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import streamlit as st
@@ -12,7 +13,6 @@ from builder.shapes import Analysis, analyse
 from builder.templates import load_template
 
 from . import auth, session_store, store
-from .canvas import build_flow_state
 from .history import History
 
 DEFAULT_TEMPLATE = "mlp_digits"
@@ -37,7 +37,8 @@ def init_session() -> None:
     S.owner_id = auth.current_owner()
     S.selected = None
     S.version = 0
-    S.flow_seen_ts = 0
+    S.canvas_rev = 0
+    S.layout_request = 0
     S.notices = []
     project_id, restored = _open_project(st.query_params.get("project"))
     S.project_id = project_id
@@ -50,6 +51,9 @@ def init_session() -> None:
         notify("info", f"Restored your project “{restored.name}” from the last autosave.")
     # Opening a saved project writes nothing: a second tab must not make the first one stale.
     _install(restored or load_template(DEFAULT_TEMPLATE), save=restored is None)
+    if restored is None:
+        mark_pristine()
+        request_layout()
 
 
 def _open_project(asked) -> tuple[str, Architecture | None]:
@@ -141,10 +145,31 @@ def edit(action, *args, success: str | None = None, **kwargs) -> bool:
 
 
 def refresh_canvas() -> None:
-    """Send the browser a new canvas for the current graph (a new generation)."""
-    S.flow_gen = S.get("flow_gen", 0) + 1
-    S.flow = build_flow_state(S.arch, analysis(), S.get("selected"), S.flow_gen)
-    S.flow_seen_ts = max(S.get("flow_seen_ts", 0), S.flow.timestamp)
+    """Send the browser a new revision of the graph (it re-seeds its nodes from it)."""
+    S.canvas_rev = S.get("canvas_rev", 0) + 1
+
+
+def mark_pristine() -> None:
+    """The current graph is a template as loaded: replacing it loses nothing."""
+    S.pristine = _signature(S.arch)
+
+
+def has_own_edits() -> bool:
+    """True when the graph differs from the template last loaded (positions do not count)."""
+    return _signature(S.arch) != S.get("pristine")
+
+
+def _signature(arch: Architecture) -> str:
+    data = arch.to_json()
+    for node in data["nodes"]:
+        node.pop("pos", None)
+    data.pop("layout", None)
+    return json.dumps(data, sort_keys=True)
+
+
+def request_layout() -> None:
+    """Ask the canvas to arrange the graph with ELK (a new graph was loaded)."""
+    S.layout_request = S.get("layout_request", 0) + 1
 
 
 def undo() -> None:
@@ -190,7 +215,7 @@ def _install(new: Architecture, *, redraw: bool = True, save: bool = True) -> No
     S.version = S.get("version", 0) + 1
     if S.get("selected") not in new:
         S.selected = None
-    if redraw or "flow" not in S:
+    if redraw:
         refresh_canvas()
 
 

@@ -63,14 +63,26 @@ def check_compatibility(arch, dataset: Dataset) -> BuilderError | None:
             f"{dataset.name} gives {kind} ({dataset.dtype}) but the Input expects {want_dtype}",
             node=node,
             field="dtype",
-            hint=f'Set the Input dtype to "{dataset.dtype}".',
+            hint=_hint_if_clean(
+                arch,
+                node,
+                {"dtype": dataset.dtype},
+                f'Set the Input dtype to "{dataset.dtype}".',
+                f"this network cannot take {kind}: pick a dataset of {want_dtype} inputs, or build a network for {kind}.",
+            ),
         )
     if want_shape != tuple(dataset.input_shape):
         return BuilderError(
             f"{dataset.name} gives {format_shape(dataset.input_shape)} {kind} but the Input expects {format_shape(want_shape)}",
             node=node,
             field="shape",
-            hint=f"Set the Input shape to {list(dataset.input_shape)}.",
+            hint=_hint_if_clean(
+                arch,
+                node,
+                {"shape": list(dataset.input_shape)},
+                f"Set the Input shape to {list(dataset.input_shape)}.",
+                f"this network is built for {format_shape(want_shape)} inputs: pick a dataset of that shape, or change its layers for {format_shape(dataset.input_shape)}.",
+            ),
         )
     analysis = analyse(arch)
     if analysis.errors:
@@ -83,6 +95,24 @@ def check_compatibility(arch, dataset: Dataset) -> BuilderError | None:
     if got in accepted:
         return None
     return _output_mismatch(arch, dataset, out, got, accepted[0])
+
+
+def _hint_if_clean(arch, node: str, change: dict, fix: str, otherwise: str) -> str:
+    """`fix` only when applying it to a copy leaves the whole graph analysing clean;
+    else what breaks, said plainly, and `otherwise`."""
+    from builder.shapes import analyse
+
+    trial = arch.copy()
+    try:
+        trial.update_params(node, **change)
+    except BuilderError as err:
+        return f"{err.message}; {otherwise}"
+    analysis = analyse(trial)
+    if analysis.ok:
+        return fix
+    first = analysis.errors[0]
+    where = f"{first.node}: " if first.node else ""
+    return f"Changing the Input alone would break {where}{first.message}; {otherwise}"
 
 
 def _output_mismatch(arch, dataset, out, got, want) -> BuilderError:

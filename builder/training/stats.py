@@ -101,4 +101,5 @@ class LayerStatsMixin:
                 entry["dead_fraction"] = values[pos]
                 pos += 1
         self.layer_stats = stats
+        self.first_layer_stats = self.first_layer_stats or stats
         self.layer_stats_step = self.global_step

@@ -82,6 +82,7 @@ class Trainer(TrainerSetupMixin, TrainerReportMixin, LayerStatsMixin, Background
         self.best_state: dict[str, torch.Tensor] | None = None
         self.best_epoch: int | None = None
         self.layer_stats: dict[str, dict[str, float]] = {}
+        self.first_layer_stats: dict[str, dict[str, float]] = {}  # anchors the live colour scale
         self.layer_stats_step: int | None = None
         self.history: dict[str, list[float]] = {
             "train_loss": [],

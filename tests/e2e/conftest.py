@@ -15,6 +15,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS = ROOT / "docs" / "screenshots"
+HOMES: dict[str, Path] = {}  # app url -> its LAYERCRAFT_HOME (autosaves are checked there)
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -81,6 +82,7 @@ def app_url(tmp_path_factory):
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_healthy(url, proc)
+        HOMES[url] = home
         yield url
     finally:
         proc.terminate()

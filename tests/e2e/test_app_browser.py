@@ -11,15 +11,13 @@ import pytest
 from .conftest import screenshot
 
 pytestmark = pytest.mark.e2e
-CANVAS = "iframe[title='streamlit_flow.streamlit_flow']"
 
 
 def open_app(page, app_url):
+    """The canvas is our own component, in the page itself (no iframe)."""
     page.goto(app_url)
-    page.wait_for_selector(CANVAS, timeout=60_000)
-    frame = page.frame_locator(CANVAS)
-    frame.locator(".react-flow__node").first.wait_for()
-    return frame
+    page.locator(".react-flow__node").first.wait_for(timeout=60_000)
+    return page
 
 
 def load_template(page, name: str) -> None:
@@ -71,7 +69,7 @@ def test_lenet_template_edit_a_parameter_and_wire_a_new_layer(page, app_url):
 
     # Nothing selected: the palette places the layer unconnected; wire it by dragging.
     wait_idle(page)
-    page.get_by_role("button", name="Deselect").click()
+    page.locator(".react-flow__pane").click(position={"x": 20, "y": 300})  # deselects
     page.get_by_text("otherwise the layer is placed unconnected").wait_for()
     page.get_by_text("Select a node to edit its parameters").wait_for()  # the whole page redrew
     sidebar = page.get_by_test_id("stSidebar")
@@ -83,8 +81,9 @@ def test_lenet_template_edit_a_parameter_and_wire_a_new_layer(page, app_url):
     new_node = node(frame, "dropout1")
     new_node.wait_for()
     assert "needs an input" in new_node.inner_text()
+    for _ in range(6):  # LeNet-5 is taller than the canvas at a readable zoom: zoom out
+        page.locator(".react-flow__controls-zoomout").click()
     source = frame.locator(".react-flow__handle.source[data-nodeid='fc3']")
-    source.scroll_into_view_if_needed()
     drag(page, source, frame.locator(".react-flow__handle.target[data-nodeid='dropout1']"))
     frame.locator(".react-flow__node[data-id='dropout1']", has_text="(10,)").wait_for()
     assert "needs an input" not in new_node.inner_text()
@@ -95,7 +94,7 @@ def test_lenet_template_edit_a_parameter_and_wire_a_new_layer(page, app_url):
     # Delete it again from its context menu: the graph (not just the picture) loses it.
     wait_idle(page)
     new_node.click(button="right")
-    frame.get_by_role("button", name="Delete Node").click()
+    frame.locator(".lc-menu").get_by_role("button", name="Delete").click()
     page.get_by_text("otherwise the layer is placed unconnected").wait_for()
     assert frame.locator(".react-flow__node").count() == 13
 

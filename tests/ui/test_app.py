@@ -30,8 +30,8 @@ def start(project: str | None = None) -> AppTest:
 
 
 def canvas_args(at: AppTest) -> dict:
-    el = next(e for e in at.main if e.type == "component_instance")
-    return json.loads(el.proto.json_args)
+    el = next(e for e in at.main if e.type == "bidi_component")
+    return json.loads(el.proto.json)
 
 
 def test_new_session_gets_a_project_id_and_autosaves_the_starter_graph(home):
@@ -95,7 +95,7 @@ def test_inspector_edit_reanalyses_and_shows_new_shapes_then_undo_restores(home)
     at.run()
     at.number_input(key="param_fc1_out_features").set_value(32).run()
     fc1 = next(n for n in canvas_args(at)["nodes"] if n["id"] == "fc1")
-    assert "(32,)" in fc1["data"]["content"]
+    assert fc1["shape"] == "(32,)"
     assert at.session_state["analysis"].nodes["fc2"].params == 330
     at.sidebar.button(key="undo").click().run()
     assert at.session_state["arch"].params_of("fc1")["out_features"] == 64
@@ -112,39 +112,28 @@ def test_invalid_parameter_is_refused_with_a_message_naming_the_field(home):
     assert at.session_state["arch"].params_of("x")["shape"] == [1, 8, 8]
 
 
-def test_canvas_connection_from_the_browser_is_applied(home):
+def test_loading_a_template_over_an_edited_graph_asks_first(home):
     at = start()
-    at.session_state["selected"] = None
-    at.run()
-    at.sidebar.button(key="add_ReLU").click().run()  # placed unconnected
-    args = canvas_args(at)
-    nodes = args["nodes"]
-    edges = [*args["edges"], {"id": "st-flow-edge_fc2-relu2", "source": "fc2", "target": "relu2"}]
-    at.session_state["canvas"] = {
-        "nodes": nodes,
-        "edges": edges,
-        "selectedId": "st-flow-edge_fc2-relu2",
-        "timestamp": 2**52,
-    }
-    at.run()
-    assert at.session_state["arch"].inputs_of("relu2") == ["fc2"]
-    edge_labels = {(e["source"], e["target"]): e["label"] for e in canvas_args(at)["edges"]}
-    assert edge_labels[("fc2", "relu2")] == "(10,)"
-
-
-def test_stale_canvas_value_from_an_older_canvas_is_ignored(home):
-    at = start()
-    old_nodes = canvas_args(at)["nodes"]
+    at.sidebar.button(key="add_ReLU").click().run()
     at.sidebar.selectbox(key="template_pick").set_value("lenet5")
     at.sidebar.button(key="load_template").click().run()
-    at.session_state["canvas"] = {
-        "nodes": old_nodes,
-        "edges": [],
-        "selectedId": None,
-        "timestamp": 2**52,
-    }
-    at.run()
-    assert len(at.session_state["arch"]) == 13  # LeNet-5 intact, not cut down to the old graph
+    assert at.session_state["arch"].name == "MLP digits"  # not replaced yet
+    assert any("Replace your edited graph" in w.value for w in at.sidebar.warning)
+    at.sidebar.button(key="confirm_template_yes").click().run()
+    assert at.session_state["arch"].name == "LeNet-5"
+
+
+def test_canvas_gets_the_analysed_graph_with_ports_and_edge_shapes(home):
+    at = start()
+    at.sidebar.selectbox(key="template_pick").set_value("resnet_small")
+    at.sidebar.button(key="load_template").click().run()
+    args = canvas_args(at)
+    arch = at.session_state["arch"]
+    assert {n["id"] for n in args["nodes"]} == set(arch.node_ids)
+    assert {(e["source"], e["target"]) for e in args["edges"]} == set(arch.edges)
+    adds = [n for n in args["nodes"] if n["type"] == "Add"]
+    assert adds and all([p["id"] for p in n["ports"]] == ["in0", "in1", "in2"] for n in adds)
+    assert all(e["label"] for e in args["edges"])  # every edge carries its shape
 
 
 def test_export_tab_shows_the_generated_code(home):

@@ -5,8 +5,6 @@ from __future__ import annotations
 import re
 
 import pytest
-from streamlit_flow.elements import StreamlitFlowEdge, StreamlitFlowNode
-from streamlit_flow.state import StreamlitFlowState
 
 from builder.diagram import heat_colours, render_dot
 from builder.errors import BuilderError
@@ -15,7 +13,8 @@ from builder.layers import get_spec
 from builder.shapes import analyse
 from builder.templates import load_template
 from components import jobs, store
-from components.canvas import apply_flow_change, build_flow_state, is_current
+from components.canvas import canvas_payload, node_payload
+from components.canvas_intents import apply_intent
 from components.history import History
 from components.inspector import parse_ints, parse_widget_value
 from components.jobs import JobSlots
@@ -27,85 +26,135 @@ def lenet() -> Architecture:
     return load_template("lenet5")
 
 
-def browser_echo(state: StreamlitFlowState, **changes) -> StreamlitFlowState:
-    """What the browser sends back: the nodes and edges as dicts, then parsed again."""
-    nodes = [StreamlitFlowNode.from_dict(n.asdict()) for n in state.nodes]
-    edges = [StreamlitFlowEdge.from_dict(e.asdict()) for e in state.edges]
-    return StreamlitFlowState(nodes, edges, changes.get("selected_id"), state.timestamp + 1)
+def payload_node(data: dict, node_id: str) -> dict:
+    return next(n for n in data["nodes"] if n["id"] == node_id)
 
 
-def test_flow_state_shows_type_params_shape_and_param_count():
+def test_payload_shows_type_params_shape_param_count_and_category_colour():
     arch = lenet()
-    flow = build_flow_state(arch, analyse(arch))
-    conv1 = next(n for n in flow.nodes if n.id == "conv1")
-    content = conv1.data["content"]
-    assert "Conv2d" in content and "out_channels=6" in content
-    assert "(6, 28, 28)" in content and "156 params" in content
-    assert [e.label for e in flow.edges if e.source == "conv1"] == ["(6, 28, 28)"]
-    assert next(n for n in flow.nodes if n.id == "x").type == "input"
+    data = canvas_payload(arch, analyse(arch), rev=1)
+    conv1 = payload_node(data, "conv1")
+    assert conv1["type"] == "Conv2d" and "out_channels=6" in conv1["summary"]
+    assert conv1["shape"] == "(6, 28, 28)" and conv1["param_count"] == "156"
+    assert conv1["color"] != payload_node(data, "relu1")["color"]  # categories differ
+    assert [e["label"] for e in data["edges"] if e["source"] == "conv1"] == ["(6, 28, 28)"]
+    assert payload_node(data, "x")["ports"] == []  # an Input takes nothing in
 
 
-def test_flow_state_marks_error_nodes_red_with_the_reason():
+def test_payload_puts_the_error_message_on_the_broken_node():
     arch = lenet()
     arch.update_params("conv2", kernel_size=20)
-    flow = build_flow_state(arch, analyse(arch))
-    conv2 = next(n for n in flow.nodes if n.id == "conv2")
-    assert conv2.style["background"] == "#fde8e8"
-    assert "⚠" in conv2.data["content"] and "kernel" in conv2.data["content"].lower()
+    conv2 = payload_node(canvas_payload(arch, analyse(arch), rev=1), "conv2")
+    assert conv2["error"] and "kernel" in conv2["error"].lower() and conv2["shape"] is None
 
 
-def test_node_styles_are_not_shared_between_nodes():
-    flow = build_flow_state(lenet())
-    flow.nodes[0].style["background"] = "red"
-    assert flow.nodes[1].style["background"] != "red"
+def test_merge_nodes_get_one_port_per_input_plus_a_spare_and_edges_carry_the_port():
+    arch = Architecture("m")
+    for node_id in ("a", "b"):
+        arch.add_node("Input", {"shape": [4]}, id=node_id)
+    arch.add_node("Concat", id="cat")
+    arch.connect("b", "cat")
+    arch.connect("a", "cat")
+    data = canvas_payload(arch, analyse(arch), rev=1)
+    assert [p["label"] for p in payload_node(data, "cat")["ports"]] == ["1", "2", "+"]
+    ports = {e["source"]: e["target_port"] for e in data["edges"]}
+    assert ports == {"b": 0, "a": 1}
 
 
-def test_browser_deleting_a_node_drops_it_and_its_dangling_edges():
+def test_node_payload_extras_add_badges_and_override_fields():
     arch = lenet()
-    flow = build_flow_state(arch, generation=3)
-    echo = browser_echo(flow)
-    echo.nodes = [
-        n for n in echo.nodes if n.id != "relu1"
-    ]  # edges to relu1 stay, as the library leaves them
-    change = apply_flow_change(arch, echo, None)
-    assert "relu1" not in change.arch and change.structural
-    assert change.arch.inputs_of("pool1") == []
-    assert "relu1" in arch  # the original is untouched
+    node = node_payload(arch, "conv1", analyse(arch), {"frozen": True, "tint": "#ff0000"})
+    assert node["frozen"] is True and node["searched"] is False and node["tint"] == "#ff0000"
 
 
-def test_browser_new_edge_connects_and_refused_edge_is_reported():
+def test_delete_intent_removes_nodes_with_their_edges_and_keeps_the_original():
     arch = lenet()
-    arch.add_node("ReLU", id="extra")
-    echo = browser_echo(build_flow_state(arch))
-    echo.edges.append(StreamlitFlowEdge("st-flow-edge_fc3-extra", "fc3", "extra"))
-    echo.edges.append(StreamlitFlowEdge("st-flow-edge_fc3-conv1", "fc3", "conv1"))  # a cycle
-    change = apply_flow_change(arch, echo, None)
-    assert change.arch.inputs_of("extra") == ["fc3"]
-    assert len(change.errors) == 1 and change.errors[0].edge == ("fc3", "conv1")
+    result = apply_intent(arch, {"kind": "delete", "nodes": ["relu1"], "edges": []}, ["relu1"])
+    assert "relu1" not in result.arch and result.arch.inputs_of("pool1") == []
+    assert result.selected == [] and result.record and "relu1" in arch
 
 
-def test_browser_move_updates_positions_without_structural_change():
+def test_connect_to_port_two_puts_the_source_second_among_the_inputs():
+    arch = Architecture("m")
+    for node_id in ("a", "b", "c"):
+        arch.add_node("Input", {"shape": [4]}, id=node_id)
+    arch.add_node("Concat", id="cat")
+    arch.connect("a", "cat")
+    arch.connect("b", "cat")
+    intent = {"kind": "connect", "source": "c", "target": "cat", "port": 1, "x": 0, "y": 0}
+    assert apply_intent(arch, intent, []).arch.inputs_of("cat") == ["a", "c", "b"]
+
+
+def test_a_cycle_is_refused_with_its_reason_and_the_graph_unchanged():
     arch = lenet()
-    echo = browser_echo(build_flow_state(arch))
-    echo.nodes[1].position = {"x": 321.0, "y": 55.5}
-    change = apply_flow_change(arch, echo, "conv1")
-    assert change.moved and not change.structural
-    assert change.arch.pos_of(echo.nodes[1].id) == (321.0, 55.5)
-    assert change.selected == "conv1"  # a drag keeps the selection
+    intent = {"kind": "connect", "source": "fc3", "target": "conv1", "port": 0, "x": 5, "y": 6}
+    result = apply_intent(arch, intent, [])
+    assert result.refusal is not None and result.at == (5.0, 6.0)
+    assert "cycle" in str(result.refusal) or "takes 1 input" in str(result.refusal)
+    assert result.arch is arch
 
 
-def test_node_click_selects_and_empty_echo_keeps_selection():
+def test_a_connection_that_breaks_the_target_shape_is_refused():
+    arch = Architecture("m")
+    arch.add_node("Input", {"shape": [4]}, id="a")
+    arch.add_node("Input", {"shape": [1, 8, 8]}, id="b")
+    arch.add_node("Add", id="add")
+    arch.connect("a", "add")
+    result = apply_intent(arch, {"kind": "connect", "source": "b", "target": "add", "port": 1}, [])
+    assert result.refusal is not None and "add" in str(result.refusal)
+
+
+def test_drop_on_an_edge_inserts_the_layer_into_it_at_the_same_port():
     arch = lenet()
-    flow = build_flow_state(arch)
-    assert apply_flow_change(arch, browser_echo(flow, selected_id="fc1"), None).selected == "fc1"
-    assert apply_flow_change(arch, browser_echo(flow), "fc1").selected == "fc1"
+    intent = {"kind": "add_on_edge", "type": "Dropout", "source": "conv1", "target": "relu1"}
+    result = apply_intent(arch, {**intent, "x": 10, "y": 20}, [])
+    new_id = result.selected[0]
+    assert result.arch.inputs_of(new_id) == ["conv1"]
+    assert result.arch.inputs_of("relu1") == [new_id]
+    assert result.arch.pos_of(new_id) == (10.0, 20.0)
 
 
-def test_stale_browser_state_from_an_older_canvas_is_recognised():
+def test_paste_copies_nodes_under_fresh_ids_with_their_inner_edges():
     arch = lenet()
-    old = build_flow_state(arch, generation=1)
-    assert is_current(browser_echo(old), 1)
-    assert not is_current(browser_echo(old), 2)
+    clip = {
+        "kind": "paste",
+        "nodes": [
+            {
+                "id": "conv1",
+                "type": "Conv2d",
+                "params": arch.user_params_of("conv1"),
+                "pos": [1, 2],
+            },
+            {"id": "relu1", "type": "ReLU", "params": {}, "pos": [1, 90]},
+        ],
+        "edges": [{"source": "conv1", "target": "relu1", "port": 0}],
+    }
+    result = apply_intent(arch, clip, [])
+    new_conv, new_relu = result.selected
+    assert new_conv not in arch and new_relu not in arch
+    assert result.arch.inputs_of(new_relu) == [new_conv]
+    assert result.arch.user_params_of(new_conv) == arch.user_params_of("conv1")
+
+
+def test_moves_are_stored_without_an_undo_step_and_bad_intents_are_refused():
+    arch = lenet()
+    result = apply_intent(arch, {"kind": "move", "positions": {"conv1": [3, 4]}}, [])
+    assert result.arch.pos_of("conv1") == (3.0, 4.0) and not result.record
+    with pytest.raises(BuilderError):
+        apply_intent(arch, {"kind": "eval", "code": "1"}, [])
+    bad = apply_intent(arch, {"kind": "add", "type": "NoSuchLayer", "x": 0, "y": 0}, [])
+    assert bad.refusal is not None and bad.arch is arch
+
+
+def test_layout_direction_is_kept_in_graph_json_and_old_files_load_unchanged():
+    arch = lenet()
+    assert "layout" not in arch.to_json()
+    result = apply_intent(arch, {"kind": "direction", "direction": "RIGHT"}, [])
+    data = result.arch.to_json()
+    assert data["layout"] == {"direction": "RIGHT"} and result.relayout
+    assert Architecture.from_json(data).layout == {"direction": "RIGHT"}
+    with pytest.raises(BuilderError, match="layout"):
+        Architecture.from_json({**data, "layout": {"direction": "UP"}})
 
 
 def test_palette_inserts_between_selected_node_and_its_successor():

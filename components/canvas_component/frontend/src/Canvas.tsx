@@ -1,0 +1,475 @@
+// The graph editor. Python owns the graph: every edit leaves here as an intent, and the
+// canvas only shows what Python sends back. Local state holds what is purely visual
+// (selection, a drag in progress, the viewport).
+import {
+  Background,
+  ControlButton,
+  Controls,
+  MiniMap,
+  Panel,
+  ReactFlow,
+  ReactFlowProvider,
+  useEdgesState,
+  useNodesState,
+  useReactFlow,
+  type Connection,
+  type Edge,
+  type OnBeforeDelete,
+  type OnSelectionChangeParams,
+} from "@xyflow/react";
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import { canvasSvg, downloadPng, downloadSvg } from "./exportImage";
+import { LayerNode, type LayerFlowNode } from "./LayerNode";
+import { NODE_HEIGHT, NODE_WIDTH, elkPositions } from "./layout";
+import { DRAG_MIME } from "./palette";
+import type { CanvasData, EdgePayload, Intent, NodePayload } from "./types";
+
+const NODE_TYPES = { layer: LayerNode };
+const MIN_READABLE_ZOOM = 0.8; // fit-view never shrinks text below this; long nets scroll
+const MAX_FIT_ZOOM = 1.1;
+const PASTE_OFFSET = 40;
+const TOOLBAR_ROOM = 56; // a long net starts below the toolbar
+const SELECT_DEBOUNCE_MS = 120;
+const LIVE_TICK_MS = 1000;
+const EDIT_HOLD_MS = 3000;
+
+interface Clip {
+  nodes: { id: string; type: string; params: Record<string, unknown>; pos: [number, number] }[];
+  edges: { source: string; target: string; port: number }[];
+}
+let clipboard: Clip | null = null; // shared by every canvas on the page, like a real clipboard
+
+type Send = (intent: Intent) => void;
+
+export function Canvas(props: { data: CanvasData; send: Send }) {
+  return (
+    <ReactFlowProvider>
+      <Editor {...props} />
+    </ReactFlowProvider>
+  );
+}
+
+function toEdge(e: EdgePayload): Edge {
+  return {
+    id: e.id,
+    source: e.source,
+    target: e.target,
+    sourceHandle: "out",
+    targetHandle: `in${e.target_port}`,
+    label: e.label || undefined,
+    labelBgPadding: [4, 2],
+    labelStyle: { fontSize: 10, fill: "#4a5568" },
+    markerEnd: { type: "arrowclosed" as never, width: 16, height: 16 },
+  };
+}
+
+function sameIds(a: string[], b: string[]): boolean {
+  return a.length === b.length && [...a].sort().join("\u0000") === [...b].sort().join("\u0000");
+}
+
+function Editor({ data, send: sendIntent }: { data: CanvasData; send: Send }) {
+  const lastEdit = useRef(0);
+  const send = useCallback(
+    (intent: Intent) => {
+      if (intent.kind !== "tick") lastEdit.current = performance.now();
+      sendIntent(intent);
+    },
+    [sendIntent],
+  );
+  const rf = useReactFlow<LayerFlowNode, Edge>();
+  const [nodes, setNodes, onNodesChange] = useNodesState<LayerFlowNode>([]);
+  const [edges, setEdges, onEdgesChange] = useEdgesState<Edge>([]);
+  const wrapper = useRef<HTMLDivElement>(null);
+  const seenRev = useRef<number | null>(null);
+  const seenLayout = useRef<number>(0);
+  const pythonSelection = useRef<string[]>([]);
+  const selectTimer = useRef<number | undefined>(undefined);
+  const pointer = useRef({ x: 0, y: 0 });
+  const [menu, setMenu] = useState<{ id: string; kind: "node" | "edge"; x: number; y: number } | null>(
+    null,
+  );
+  const [refusal, setRefusal] = useState<CanvasData["refusal"]>(null);
+  const seenRefusal = useRef<number>(-1);
+  const [needsLayout, setNeedsLayout] = useState(false);
+  const [needsFit, setNeedsFit] = useState(true);
+
+  const onFix = useCallback((node: string, fix: string) => send({ kind: "fix", node, fix }), [send]);
+
+  const toNode = useCallback(
+    (p: NodePayload, selected: Set<string>, prev?: LayerFlowNode): LayerFlowNode => ({
+      id: p.id,
+      type: "layer",
+      position: p.pos ? { x: p.pos[0], y: p.pos[1] } : (prev?.position ?? { x: 0, y: 0 }),
+      data: { ...p, direction: data.direction, onFix },
+      selected: selected.has(p.id),
+      measured: prev?.measured,
+    }),
+    [data.direction, onFix],
+  );
+
+  // Re-seed from Python only when its graph (or the selection it holds) changed, so a
+  // rerun caused by any other widget does not wipe a drag or a selection in progress.
+  useEffect(() => {
+    if (seenRev.current === data.rev) return;
+    seenRev.current = data.rev;
+    const selected = new Set(data.selected);
+    pythonSelection.current = [...data.selected];
+    setNodes((prev) => {
+      const byId = new Map(prev.map((n) => [n.id, n]));
+      return data.nodes.map((p) => toNode(p, selected, byId.get(p.id)));
+    });
+    setEdges(data.edges.map(toEdge));
+    if (data.nodes.some((n) => n.pos === null)) setNeedsLayout(true);
+    setMenu(null);
+  }, [data, setNodes, setEdges, toNode]);
+
+  useEffect(() => {
+    if (!data.live) return;
+    // A tick shares the intent trigger (a separate trigger key made Streamlit remount the
+    // component), and a newer trigger value can replace one not yet read, so ticks pause
+    // for a while after each edit.
+    const timer = window.setInterval(() => {
+      if (performance.now() - lastEdit.current > EDIT_HOLD_MS) send({ kind: "tick" });
+    }, LIVE_TICK_MS);
+    return () => window.clearInterval(timer);
+  }, [data.live, send]);
+
+  // A training snapshot changes only what nodes show (tint, stat), never the graph.
+  const seenLive = useRef<number>(0);
+  useEffect(() => {
+    if (seenLive.current === data.live_rev) return;
+    seenLive.current = data.live_rev;
+    const byId = new Map(data.nodes.map((p) => [p.id, p]));
+    setNodes((ns) =>
+      ns.map((n) => {
+        const p = byId.get(n.id);
+        return p ? { ...n, data: { ...n.data, tint: p.tint ?? null, stat: p.stat ?? null } } : n;
+      }),
+    );
+  }, [data, setNodes]);
+
+  // A new graph (template, upload, fresh session) comes with a new layout request.
+  useEffect(() => {
+    if (seenLayout.current !== data.layout_request) {
+      seenLayout.current = data.layout_request;
+      setNeedsLayout(true);
+    }
+  }, [data.layout_request]);
+
+  useEffect(() => {
+    if (data.refusal && data.refusal.seq !== seenRefusal.current) {
+      seenRefusal.current = data.refusal.seq;
+      setRefusal(data.refusal);
+      const timer = window.setTimeout(() => setRefusal(null), 6000);
+      return () => window.clearTimeout(timer);
+    }
+  }, [data.refusal]);
+
+  const fitReadable = useCallback(() => {
+    const el = wrapper.current;
+    const current = rf.getNodes();
+    if (!el || current.length === 0) return;
+    const b = rf.getNodesBounds(current);
+    const pad = 30;
+    const w = el.clientWidth;
+    const h = el.clientHeight;
+    const fitZoom = Math.min((w - 2 * pad) / b.width, (h - 2 * pad) / b.height, MAX_FIT_ZOOM);
+    const zoom = Math.max(fitZoom, MIN_READABLE_ZOOM);
+    let x = (w - b.width * zoom) / 2 - b.x * zoom;
+    let y = (h - b.height * zoom) / 2 - b.y * zoom;
+    // Too big to fit at a readable size: show the start (the inputs) and let the user scroll.
+    if (b.width * zoom > w - 2 * pad) x = pad - b.x * zoom;
+    if (b.height * zoom > h - 2 * pad) y = TOOLBAR_ROOM - b.y * zoom;
+    rf.setViewport({ x, y, zoom });
+  }, [rf]);
+
+  const runLayout = useCallback(async () => {
+    const current = rf.getNodes();
+    if (current.length === 0) return;
+    const started = performance.now();
+    const positions = await elkPositions(
+      current.map((n) => ({ id: n.id, width: n.measured?.width, height: n.measured?.height })),
+      rf.getEdges(),
+      data.direction,
+    );
+    // Read by bench/canvas_roundtrip.py: how long ELK took for the last layout.
+    (window as unknown as { layercraftLayoutMs?: number }).layercraftLayoutMs = performance.now() - started;
+    setNodes((ns) =>
+      ns.map((n) => (positions[n.id] ? { ...n, position: { x: positions[n.id][0], y: positions[n.id][1] } } : n)),
+    );
+    send({ kind: "move", positions, layout: true });
+    setNeedsFit(true);
+  }, [rf, data.direction, setNodes, send]);
+
+  // Layout and fit wait until React Flow has measured the nodes (ELK needs their sizes).
+  const allMeasured = nodes.length > 0 && nodes.every((n) => n.measured?.width);
+  useEffect(() => {
+    if (!allMeasured) return;
+    if (needsLayout) {
+      setNeedsLayout(false);
+      void runLayout();
+    } else if (needsFit) {
+      setNeedsFit(false);
+      window.requestAnimationFrame(fitReadable);
+    }
+  }, [allMeasured, needsLayout, needsFit, runLayout, fitReadable]);
+
+  const onSelectionChange = useCallback(
+    ({ nodes: picked }: OnSelectionChangeParams) => {
+      const ids = picked.map((n) => n.id);
+      window.clearTimeout(selectTimer.current);
+      if (sameIds(ids, pythonSelection.current)) return;
+      selectTimer.current = window.setTimeout(() => {
+        pythonSelection.current = ids;
+        send({ kind: "select", ids });
+      }, SELECT_DEBOUNCE_MS);
+    },
+    [send],
+  );
+
+  // Nothing is removed locally: Python deletes, then sends the graph without it.
+  const onBeforeDelete: OnBeforeDelete<LayerFlowNode, Edge> = useCallback(
+    async ({ nodes: gone, edges: cut }) => {
+      const goneIds = new Set(gone.map((n) => n.id));
+      const loose = cut
+        .filter((e) => !goneIds.has(e.source) && !goneIds.has(e.target))
+        .map((e) => ({ source: e.source, target: e.target }));
+      if (goneIds.size || loose.length) send({ kind: "delete", nodes: [...goneIds], edges: loose });
+      return false;
+    },
+    [send],
+  );
+
+  const onConnect = useCallback(
+    (c: Connection) => {
+      const port = Number((c.targetHandle ?? "in0").slice(2)) || 0;
+      const at = rf.screenToFlowPosition(pointer.current);
+      send({ kind: "connect", source: c.source, target: c.target, port, x: at.x, y: at.y });
+    },
+    [rf, send],
+  );
+
+  const onNodeDragStop = useCallback(
+    (_: unknown, __: LayerFlowNode, dragged: LayerFlowNode[]) => {
+      const positions: Record<string, [number, number]> = {};
+      for (const n of dragged) positions[n.id] = [Math.round(n.position.x), Math.round(n.position.y)];
+      send({ kind: "move", positions });
+    },
+    [send],
+  );
+
+  const onDragOver = useCallback((event: React.DragEvent) => {
+    if (!event.dataTransfer.types.includes(DRAG_MIME)) return;
+    event.preventDefault();
+    event.dataTransfer.dropEffect = "copy";
+  }, []);
+
+  const onDrop = useCallback(
+    (event: React.DragEvent) => {
+      const type = event.dataTransfer.getData(DRAG_MIME);
+      if (!type) return;
+      event.preventDefault();
+      const at = rf.screenToFlowPosition({ x: event.clientX, y: event.clientY });
+      const x = Math.round(at.x - NODE_WIDTH / 2);
+      const y = Math.round(at.y - NODE_HEIGHT / 2);
+      const hit = document
+        .elementsFromPoint(event.clientX, event.clientY)
+        .map((el) => el.closest<HTMLElement>(".react-flow__edge"))
+        .find((el) => el !== null);
+      const edge = hit ? rf.getEdge(hit.dataset.id ?? "") : undefined;
+      if (edge) send({ kind: "add_on_edge", type, source: edge.source, target: edge.target, x, y });
+      else send({ kind: "add", type, x, y });
+      wrapper.current?.focus();
+    },
+    [rf, send],
+  );
+
+  const selectedNodes = useCallback(() => rf.getNodes().filter((n) => n.selected), [rf]);
+
+  const copySelection = useCallback(() => {
+    const picked = selectedNodes();
+    if (!picked.length) return;
+    const ids = new Set(picked.map((n) => n.id));
+    clipboard = {
+      nodes: picked.map((n) => ({
+        id: n.id,
+        type: n.data.type,
+        params: n.data.params,
+        pos: [Math.round(n.position.x + PASTE_OFFSET), Math.round(n.position.y + PASTE_OFFSET)],
+      })),
+      edges: rf
+        .getEdges()
+        .filter((e) => ids.has(e.source) && ids.has(e.target))
+        .map((e) => ({ source: e.source, target: e.target, port: Number(e.targetHandle?.slice(2)) || 0 })),
+    };
+  }, [rf, selectedNodes]);
+
+  const clearSelection = useCallback(() => {
+    setNodes((ns) => ns.map((n) => (n.selected ? { ...n, selected: false } : n)));
+    setEdges((es) => es.map((e) => (e.selected ? { ...e, selected: false } : e)));
+    setMenu(null);
+  }, [setNodes, setEdges]);
+
+  const onKeyDown = useCallback(
+    (event: React.KeyboardEvent) => {
+      const target = event.target as HTMLElement;
+      if (target.closest("input, textarea, select, [contenteditable=true]")) return;
+      const mod = event.ctrlKey || event.metaKey;
+      const key = event.key.toLowerCase();
+      if (event.key === "Escape") clearSelection();
+      else if (mod && key === "z" && event.shiftKey) send({ kind: "redo" });
+      else if (mod && key === "y") send({ kind: "redo" });
+      else if (mod && key === "z") send({ kind: "undo" });
+      else if (mod && key === "c") copySelection();
+      else if (mod && key === "v" && clipboard) send({ kind: "paste", ...clipboard });
+      else return;
+      event.preventDefault();
+    },
+    [send, clearSelection, copySelection],
+  );
+
+  const deleteFromMenu = useCallback(() => {
+    if (!menu) return;
+    if (menu.kind === "edge") {
+      const e = rf.getEdge(menu.id);
+      if (e) send({ kind: "delete", nodes: [], edges: [{ source: e.source, target: e.target }] });
+    } else {
+      const picked = selectedNodes().map((n) => n.id);
+      send({ kind: "delete", nodes: picked.includes(menu.id) ? picked : [menu.id], edges: [] });
+    }
+    setMenu(null);
+  }, [menu, rf, send, selectedNodes]);
+
+  const openMenu = useCallback((kind: "node" | "edge", id: string, event: React.MouseEvent) => {
+    event.preventDefault();
+    const box = wrapper.current?.getBoundingClientRect();
+    setMenu({ kind, id, x: event.clientX - (box?.left ?? 0), y: event.clientY - (box?.top ?? 0) });
+  }, []);
+
+  const refusalSpot = (r: NonNullable<CanvasData["refusal"]>) => {
+    const at = rf.flowToScreenPosition({ x: r.x, y: r.y });
+    const box = wrapper.current?.getBoundingClientRect();
+    return { left: at.x - (box?.left ?? 0) + 12, top: at.y - (box?.top ?? 0) + 12 };
+  };
+
+  const minimapColor = useCallback((n: LayerFlowNode) => n.data.color, []);
+  const focusCanvas = useCallback(() => wrapper.current?.focus({ preventScroll: true }), []);
+  const deleteKeys = useMemo(() => ["Backspace", "Delete"], []);
+  const multiKeys = useMemo(() => ["Shift", "Control", "Meta"], []);
+
+  return (
+    <div
+      ref={wrapper}
+      className="lc-canvas"
+      tabIndex={0}
+      style={{ height: data.height }}
+      onKeyDown={onKeyDown}
+      onMouseMove={(e) => (pointer.current = { x: e.clientX, y: e.clientY })}
+      onMouseUp={(e) => (pointer.current = { x: e.clientX, y: e.clientY })}
+    >
+      <ReactFlow<LayerFlowNode, Edge>
+        nodes={nodes}
+        edges={edges}
+        nodeTypes={NODE_TYPES}
+        onNodesChange={onNodesChange}
+        onEdgesChange={onEdgesChange}
+        onBeforeDelete={onBeforeDelete}
+        onConnect={onConnect}
+        onNodeDragStop={onNodeDragStop}
+        onSelectionChange={onSelectionChange}
+        onDragOver={onDragOver}
+        onDrop={onDrop}
+        onPaneClick={() => {
+          setMenu(null);
+          focusCanvas();
+        }}
+        onNodeClick={focusCanvas}
+        onNodeContextMenu={(e, n) => openMenu("node", n.id, e)}
+        onEdgeContextMenu={(e, ed) => openMenu("edge", ed.id, e)}
+        deleteKeyCode={deleteKeys}
+        multiSelectionKeyCode={multiKeys}
+        selectionOnDrag
+        panOnDrag={[1, 2]}
+        panOnScroll
+        selectionMode={"partial" as never}
+        minZoom={0.2}
+        maxZoom={2}
+        proOptions={{ hideAttribution: true }}
+      >
+        <Background gap={20} size={1} />
+        <MiniMap<LayerFlowNode> pannable zoomable nodeColor={minimapColor} />
+        <Controls showFitView={false}>
+          <ControlButton onClick={fitReadable} title="Fit at a readable zoom">
+            ⤢
+          </ControlButton>
+        </Controls>
+        <Panel position="top-left" className="lc-toolbar">
+          <button
+            type="button"
+            className={data.direction === "DOWN" ? "lc-on" : ""}
+            title="Lay out top to bottom"
+            onClick={() => send({ kind: "direction", direction: "DOWN" })}
+          >
+            ↓ Top-down
+          </button>
+          <button
+            type="button"
+            className={data.direction === "RIGHT" ? "lc-on" : ""}
+            title="Lay out left to right"
+            onClick={() => send({ kind: "direction", direction: "RIGHT" })}
+          >
+            → Left-right
+          </button>
+          <button type="button" title="Arrange with ELK" onClick={() => void runLayout()}>
+            Auto-layout
+          </button>
+          <button type="button" title="Download the canvas as SVG" onClick={() => downloadSvg(canvasSvg(rf.getNodes(), rf.getEdges(), data.direction), data.file_stem)}>
+            SVG
+          </button>
+          <button type="button" title="Download the canvas as PNG" onClick={() => downloadPng(canvasSvg(rf.getNodes(), rf.getEdges(), data.direction), data.file_stem)}>
+            PNG
+          </button>
+        </Panel>
+        {data.banner ? (
+          <Panel position="top-right" className="lc-banner">
+            {data.banner}
+          </Panel>
+        ) : null}
+        {data.legend ? (
+          <Panel position="bottom-left" className="lc-legend">
+            <div>{data.legend.title}</div>
+            <div className="lc-legend-bar" style={{ background: `linear-gradient(to right, ${data.legend.colors.join(",")})` }} />
+            <div className="lc-legend-ends">
+              <span>{data.legend.low}</span>
+              <span>{data.legend.high}</span>
+            </div>
+          </Panel>
+        ) : null}
+      </ReactFlow>
+      {refusal ? (
+        // Above the nodes (a viewport portal is drawn beneath them), at the spot of the drop.
+        <div className="lc-refusal" style={refusalSpot(refusal)}>
+          {refusal.text}
+        </div>
+      ) : null}
+      {menu ? (
+        <div className="lc-menu" style={{ left: menu.x, top: menu.y }}>
+          <button type="button" onClick={deleteFromMenu}>
+            {menu.kind === "edge" ? "Delete edge" : "Delete"}
+          </button>
+          {menu.kind === "node" ? (
+            <button
+              type="button"
+              onClick={() => {
+                copySelection();
+                setMenu(null);
+              }}
+            >
+              Copy
+            </button>
+          ) : null}
+        </div>
+      ) : null}
+    </div>
+  );
+}

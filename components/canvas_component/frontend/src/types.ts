@@ -1,0 +1,87 @@
+// What Python sends (CanvasData) and what the canvas sends back (Intent).
+
+export type Direction = "DOWN" | "RIGHT";
+
+export interface PortPayload {
+  id: string; // handle id: in0, in1, ...
+  label: string;
+  spare: boolean; // the free port of a layer that takes any number of inputs
+}
+
+export type NodePayload = {
+  id: string;
+  type: string;
+  category: string;
+  color: string;
+  params: Record<string, unknown>; // the user's params, for copy/paste
+  summary: string; // key params as text
+  shape: string | null;
+  param_count: string | null;
+  error: string | null;
+  fix: { label: string; id: string } | null;
+  ports: PortPayload[];
+  has_output: boolean;
+  pos: [number, number] | null;
+  frozen?: boolean;
+  searched?: boolean;
+  tint?: string | null;
+  stat?: string | null;
+};
+
+export interface EdgePayload {
+  id: string;
+  source: string;
+  target: string;
+  target_port: number;
+  label: string;
+}
+
+export interface Refusal {
+  seq: number;
+  text: string;
+  x: number;
+  y: number;
+}
+
+export interface Legend {
+  title: string;
+  low: string;
+  high: string;
+  colors: string[];
+}
+
+export interface CanvasData {
+  rev: number; // changes whenever the graph or the selection Python holds changes
+  nodes: NodePayload[];
+  edges: EdgePayload[];
+  selected: string[];
+  direction: Direction;
+  layout_request: number; // a new number asks the canvas to run ELK and send positions
+  refusal: Refusal | null;
+  legend: Legend | null;
+  banner: string | null;
+  live?: boolean; // a run is training: ask for a rerun every second to follow it
+  live_rev: number; // a new training snapshot: refresh tints without re-seeding the graph
+  height: number;
+  palette_prefix: string;
+  file_stem: string; // download name without extension
+}
+
+export type Intent =
+  | { kind: "add"; type: string; x: number; y: number }
+  | { kind: "add_on_edge"; type: string; source: string; target: string; x: number; y: number }
+  | { kind: "insert_after"; type: string }
+  | { kind: "connect"; source: string; target: string; port: number; x: number; y: number }
+  | { kind: "delete"; nodes: string[]; edges: { source: string; target: string }[] }
+  | { kind: "move"; positions: Record<string, [number, number]>; layout?: boolean }
+  | { kind: "select"; ids: string[] }
+  | {
+      kind: "paste";
+      nodes: { id: string; type: string; params: Record<string, unknown>; pos: [number, number] }[];
+      edges: { source: string; target: string; port: number }[];
+    }
+  | { kind: "tick" }
+  | { kind: "undo" }
+  | { kind: "redo" }
+  | { kind: "fix"; node: string; fix: string }
+  | { kind: "direction"; direction: Direction };
