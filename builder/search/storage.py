@@ -8,11 +8,15 @@ mysql://, sqlite:///) goes to Optuna's RDBStorage; "journal:PATH" (or a path end
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from builder.errors import BuilderError
 
 JOURNAL_SUFFIXES = (".log", ".journal")
+# Workers started together on a fresh database race to create its tables; the loser sees
+# a constraint error for a schema that now exists, and opens it fine a moment later.
+OPEN_ATTEMPTS = 5
 
 
 def default_storage_url(home: str | Path | None = None) -> str:
@@ -33,7 +37,7 @@ def open_storage(url: str | None, home: str | Path | None = None):
     try:
         if journal is not None:
             return _journal_storage(journal)
-        storage = optuna.storages.RDBStorage(url, engine_kwargs=_engine_kwargs(url))
+        storage = _rdb_storage(optuna, url)
         if url.startswith("sqlite"):
             _use_wal(storage)
         return storage
@@ -45,6 +49,17 @@ def open_storage(url: str | None, home: str | Path | None = None):
             field="storage",
             hint="Check the URL, that the database server is reachable, and its driver is installed.",
         ) from None
+
+
+def _rdb_storage(optuna, url: str):
+    for attempt in range(OPEN_ATTEMPTS):
+        try:
+            return optuna.storages.RDBStorage(url, engine_kwargs=_engine_kwargs(url))
+        except Exception as err:
+            if attempt == OPEN_ATTEMPTS - 1 or "UNIQUE constraint" not in str(err):
+                raise
+            time.sleep(0.2 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 def safe_url(url: str) -> str:

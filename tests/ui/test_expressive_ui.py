@@ -33,7 +33,7 @@ def test_tensor_ops_are_in_the_palette_and_reshape_takes_minus_one(home):
 def test_canvas_edges_from_output_ports_name_the_port_and_carry_its_shape():
     from builder.graph import Architecture
     from builder.shapes import analyse
-    from components.canvas import apply_flow_change, build_flow_state
+    from components.canvas import edge_payloads
 
     arch = Architecture("state hand-off")
     arch.add_node("Input", {"shape": [7, 5]}, id="x")
@@ -43,11 +43,9 @@ def test_canvas_edges_from_output_ports_name_the_port_and_carry_its_shape():
     arch.connect("x", "gru")
     arch.connect("gru", "seq")
     arch.connect("gru", "hidden", source_port="h_n")
-    state = build_flow_state(arch, analyse(arch))
-    labels = {(e.source, e.target): (e.id, e.label) for e in state.edges}
-    assert labels[("gru", "seq")][1] == "(7, 6)"
-    assert labels[("gru", "hidden")][1] == "h_n (2, 6)"
-    assert len({e.id for e in state.edges}) == len(state.edges)
-    # The browser echoing the same edges changes nothing (the port survives).
-    change = apply_flow_change(arch, state, None)
-    assert not change.structural and change.arch.input_ports_of("hidden") == ["h_n"]
+    edges = edge_payloads(arch, analyse(arch))
+    labels = {(e["source"], e["target"]): e for e in edges}
+    assert labels[("gru", "seq")]["label"] == "(7, 6)"
+    assert labels[("gru", "hidden")]["label"] == "h_n (2, 6)"
+    assert labels[("gru", "hidden")]["source_port"] == "h_n"
+    assert len({e["id"] for e in edges}) == len(edges)
