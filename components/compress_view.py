@@ -55,7 +55,7 @@ def _row(run_id: str, method: str, report: dict, side: str) -> dict:
         "method": method,
         "parameters (non-zero)": f"{report.get(f'params_{side}', 0):,}",
         "file size": _size(report.get(f"bytes_{side}", 0)),
-        "CPU latency / batch of 64": f"{report.get(f'latency_ms_{side}', 0):.2f} ms",
+        "CPU latency / batch of 64": f"{report.get(f'latency_ms_{side}', 0):.3f} ms",
         metric: f"{report.get(f'metric_{side}', 0):.4f}",
     }
 

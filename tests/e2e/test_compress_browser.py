@@ -60,3 +60,24 @@ def test_prune_a_finished_run_compare_and_load_the_export_in_plain_python(page, 
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "32 (3, 10)"
+
+
+def test_look_inside_explains_a_digits_model_with_attribution_maps(page, app_url):
+    frame = open_app(page, app_url)
+    load_template(page, "MLP digits")
+    node(frame, "fc2").wait_for()
+    page.get_by_role("tab", name=re.compile("Train")).click()
+    page.get_by_text("The network fits this dataset.").wait_for()
+    page.get_by_role("button", name=re.compile("Train$")).click()  # the template's 20 epochs: ~5 s
+    page.get_by_text(re.compile(r"Training finished: finished \d+ epochs")).wait_for(timeout=90_000)
+    page.get_by_text("Look inside the trained model").click()
+    page.get_by_role("tab", name="Explain").click()
+    caption = page.get_by_text(re.compile("Integrated gradients: each pixel"))
+    caption.wait_for(timeout=60_000)
+    maps = page.locator(".js-plotly-plot").filter(has_text="integrated gradients")
+    maps.wait_for()
+    assert maps.locator(".heatmaplayer, .hm").count() > 0 or maps.is_visible()
+    caption.scroll_into_view_if_needed()
+    page.mouse.wheel(0, 200)
+    page.wait_for_timeout(500)
+    screenshot(page, "explain")
