@@ -4,6 +4,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8501
+# localhost by default: the Import panel runs the code it is given (HOST=0.0.0.0 serves a network).
+HOST ?= localhost
 
 .PHONY: run test lint format bench browser clean canvas canvas-check
 
@@ -20,7 +22,7 @@ $(VENV)/.dev-installed: requirements.txt requirements-dev.txt | $(BIN)/python
 	touch $@ $(VENV)/.runtime-installed
 
 run: $(VENV)/.runtime-installed
-	$(BIN)/streamlit run app.py --server.port $(PORT)
+	$(BIN)/streamlit run app.py --server.port $(PORT) --server.address $(HOST)
 
 # ruff first (seconds), then unit, UI (AppTest) and browser (Playwright + Chromium) tests.
 test: $(VENV)/.dev-installed browser canvas-check

@@ -23,6 +23,16 @@ def weights_bytes(model) -> bytes:
     return save(tensors)
 
 
+def _weights_once(model) -> bytes:
+    """weights_bytes, kept until the model or its training step changes (reruns are many)."""
+    trainer = S.get("trainer")
+    key = (id(model), getattr(trainer, "global_step", None))
+    cached = S.get("weights_export")
+    if cached is None or cached[0] != key:
+        cached = S.weights_export = (key, weights_bytes(model))
+    return cached[1]
+
+
 def bundle_bytes(arch: Architecture, trainer, plan=None) -> bytes:
     """The export bundle as a zip; with the trained model and its settings when they fit."""
     kwargs = {}
@@ -110,7 +120,9 @@ def render_export() -> None:
         cols[2].download_button(
             "weights",
             icon=":material/download:",
-            data=lambda: weights_bytes(plan.model),
+            # Bytes, not a deferred callable: the page reruns often (live views, the canvas),
+            # and a rerun drops the deferred file before a slow click fetches it.
+            data=_weights_once(plan.model),
             file_name="weights.safetensors",
             key="dl_weights",
             width="stretch",

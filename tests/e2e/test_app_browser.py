@@ -96,6 +96,7 @@ def test_lenet_template_edit_a_parameter_and_wire_a_new_layer(page, app_url):
     new_node.click(button="right")
     frame.locator(".lc-menu").get_by_role("button", name="Delete").click()
     page.get_by_text("otherwise the layer is placed unconnected").wait_for()
+    new_node.wait_for(state="detached")  # the canvas redraws once Python confirms the delete
     assert frame.locator(".react-flow__node").count() == 13
 
 

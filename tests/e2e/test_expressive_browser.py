@@ -41,7 +41,9 @@ def test_vae_with_named_outputs_opens_and_exports(page, app_url, tmp_path):
     frame = open_app(page, app_url)
     path = tmp_path / "vae.json"
     path.write_text(json.dumps(vae_document()))
-    page.get_by_test_id("stSidebar").locator("input[type=file]").set_input_files(str(path))
+    page.get_by_test_id("stSidebar").locator("input[type=file][accept*='.json']").set_input_files(
+        str(path)
+    )
     page.get_by_text("Opened “VAE” from vae.json.").wait_for(timeout=15_000)
     for node_id in ("z", "recon", "mu", "logvar"):
         node(frame, node_id).wait_for()

@@ -39,7 +39,7 @@ def test_mnist_idx_images_and_labels_uploaded_together_train(page, app_url, tmp_
     (tmp_path / "train-labels-idx1-ubyte").write_bytes(_idx(labels))
     open_app(page, app_url)
     page.get_by_role("tab", name=re.compile("Train")).click()
-    page.get_by_test_id("stSelectbox").filter(has_text="Dataset").click()
+    page.locator("[data-testid=stSelectbox]:visible").filter(has_text="Dataset").click()
     page.get_by_role("option", name="Upload a file…").click()
     page.get_by_text(re.compile("Up to \\d+ MB per file")).wait_for()
     page.get_by_test_id("stTabs").get_by_test_id("stFileUploaderDropzoneInput").set_input_files(
@@ -101,9 +101,9 @@ def test_export_after_an_edit_never_pairs_new_code_with_old_weights(page, app_ur
     edited.update_params("fc1", out_features=48)
     graph = tmp_path / "edited.json"
     graph.write_text(json.dumps(edited.to_json()))
-    page.get_by_test_id("stSidebar").get_by_test_id("stFileUploaderDropzoneInput").set_input_files(
-        str(graph)
-    )
+    # The graph uploader (the Import panel has a .py one beside it).
+    sidebar = page.get_by_test_id("stSidebar")
+    sidebar.locator("input[type=file][accept*='.json']").set_input_files(str(graph))
     page.get_by_text(re.compile("Opened “MLP digits” from edited.json")).wait_for()
     page.get_by_role("tab", name=re.compile("Export")).click()
     page.get_by_text(re.compile("changed since the last run")).wait_for()
@@ -133,7 +133,7 @@ def test_csv_labels_that_could_be_values_ask_for_the_task(page, app_url, tmp_pat
     path.write_text("a,b,label\n" + "\n".join(rows) + "\n")
     open_app(page, app_url)
     page.get_by_role("tab", name=re.compile("Train")).click()
-    page.get_by_test_id("stSelectbox").filter(has_text="Dataset").click()
+    page.locator("[data-testid=stSelectbox]:visible").filter(has_text="Dataset").click()
     page.get_by_role("option", name="Upload a file…").click()
     uploader = page.get_by_test_id("stTabs").get_by_test_id("stFileUploaderDropzoneInput")
     uploader.set_input_files(str(path))

@@ -17,13 +17,12 @@ import pytest
 from .conftest import ROOT, _free_port, _wait_healthy, screenshot
 
 pytestmark = pytest.mark.e2e
-CANVAS = "iframe[title='streamlit_flow.streamlit_flow']"
 
 
 def open_app(page, url):
+    """The canvas is our own component, in the page itself (no iframe)."""
     page.goto(url)
-    page.wait_for_selector(CANVAS, timeout=60_000)
-    page.frame_locator(CANVAS).locator(".react-flow__node").first.wait_for()
+    page.locator(".react-flow__node").first.wait_for(timeout=60_000)
 
 
 def project_of(page) -> str:
@@ -71,7 +70,7 @@ def test_reload_mid_run_reattaches_and_stop_works(page, app_url):
     start_training(page, 1000)
     wait_for_epoch(page, 2)
     page.reload()
-    page.wait_for_selector(CANVAS, timeout=60_000)
+    page.locator(".react-flow__node").first.wait_for(timeout=60_000)
     train_tab(page)
     wait_for_epoch(page, 3)  # the curves go on in the reloaded page
     stop = stop_button(page)
@@ -183,7 +182,7 @@ def test_sigkill_mid_run_then_restart_shows_interrupted_and_resumes(browser, tmp
         proc.wait(timeout=30)
     with serve(tmp_path, port) as (url, _):
         page.goto(f"{url}/?project={project}")
-        page.wait_for_selector(CANVAS, timeout=60_000)
+        page.locator(".react-flow__node").first.wait_for(timeout=60_000)
         train_tab(page)
         page.get_by_text(re.compile(r"was interrupted after epoch \d+")).wait_for(timeout=30_000)
         screenshot(page, "runs_interrupted")
