@@ -6,7 +6,7 @@ Thin on purpose: page layout and wiring only; every piece lives in components/.
 import streamlit as st
 
 from components import state
-from components.canvas_view import auto_layout, render_canvas
+from components.canvas_view import render_canvas
 from components.compress_view import render_compress_view
 from components.dashboard import render_train_tab
 from components.export_tab import render_export
@@ -47,13 +47,7 @@ build, train, gan, runs, search, export, compress = st.tabs(
 with build:
     canvas_col, inspector_col = st.columns([3, 1.15], gap="medium")
     with canvas_col:
-        guarded("Canvas", render_canvas)
-        st.button(
-            "Auto-layout",
-            key="auto_layout",
-            on_click=auto_layout,
-            help="Arrange the layers top to bottom.",
-        )
+        guarded("Canvas", render_canvas)  # its toolbar has Auto-layout, direction, SVG, PNG
     with inspector_col:
         guarded("Inspector", render_inspector)
     guarded("Summary", lambda: render_summary(state.arch(), state.analysis()))

@@ -84,7 +84,7 @@ async def edit_until(page, deadline: float, index: int) -> list[float]:
             await box.press("Enter")
         else:
             t0 = await page.evaluate("performance.now()")
-            await page.get_by_role("button", name="Auto-layout").click()
+            await page.locator(".lc-toolbar button", has_text="Auto-layout").click()
         trip = await page.evaluate(ROUND_TRIP, [t0, 15_000, QUIET_MS])
         if os.environ.get("LOAD_DEBUG"):
             print(index, n, trip, file=sys.stderr)

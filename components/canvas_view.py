@@ -121,8 +121,3 @@ def _apply_fix(intent: dict) -> None:
 def _set_selection(ids: list[str]) -> None:
     S.canvas_selection = list(ids)
     S.selected = ids[0] if ids else None
-
-
-def auto_layout() -> None:
-    """Ask the canvas to arrange the graph with ELK."""
-    state.request_layout()
