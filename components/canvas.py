@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from builder.errors import sentences
 from builder.graph import Architecture
 from builder.layers import get_spec
 from builder.layers.base import LayerSpec
@@ -91,7 +92,7 @@ def node_payload(
     info = analysis.nodes.get(node_id) if analysis else None
     error = None
     if info is not None and info.error is not None:
-        error = info.error.message + (f" {info.error.hint}" if info.error.hint else "")
+        error = sentences(info.error.message, info.error.hint)  # one full stop between
     shape = info.output_shape if info is not None else None
     pos = arch.pos_of(node_id)
     payload = {
