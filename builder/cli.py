@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 from pathlib import Path
@@ -11,6 +12,21 @@ from .errors import BuilderError
 from .graph import Architecture
 from .settings_check import check_settings
 from .shapes import analyse, format_shape
+
+# Commands whose flags come from modules that import torch (and Optuna for search): only pay
+# for that, and only depend on it, when that is the command, so validate stays light.
+# (name, help, module, packages it needs, positional argument added here or None)
+HEAVY_COMMANDS = (
+    ("train", "train a graph on a dataset", "train_cli", (), ("graph", "graph JSON file")),
+    (
+        "compress",
+        "prune, quantize or distill a trained model into a new bundle",
+        "compress.cli",
+        (),
+        None,
+    ),
+    ("search", "search a graph's search space with Optuna", "search.cli", ("optuna",), None),
+)
 
 
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
@@ -40,57 +56,27 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     export.add_argument("--dataset", help="embedded dataset train.py should use")
     export.set_defaults(run=run_export)
 
+    command = _command_of(sys.argv[1:] if argv is None else argv)
     from .runs.cli import add_parser as add_runs_parser
 
     add_runs_parser(commands)
     importer = commands.add_parser("import", help="import a PyTorch model from a .py file")
     importer.set_defaults(run=_run_import)
-    if _command_of(sys.argv[1:] if argv is None else argv) == "import":
+    if command == "import":
         from .importer.cli import add_arguments
 
         add_arguments(importer)
 
-    train = commands.add_parser("train", help="train a graph on a dataset")
-    train.set_defaults(run=_run_train_unavailable)
-    # Train's flags come from train_cli, which imports torch and the trainer; only pay for
-    # that (and only depend on it) when the command is train, so validate stays light.
-    if _command_of(sys.argv[1:] if argv is None else argv) == "train":
-        _add_train_arguments(train)
-
-    compress = commands.add_parser(
-        "compress", help="prune, quantize or distill a trained model into a new bundle"
-    )
-    compress.set_defaults(run=_run_train_unavailable)
-    if _command_of(sys.argv[1:] if argv is None else argv) == "compress":
-        _add_compress_arguments(compress)
-    search = commands.add_parser("search", help="search a graph's search space with Optuna")
-    search.set_defaults(run=_run_train_unavailable)
-    if _command_of(sys.argv[1:] if argv is None else argv) == "search":
-        _add_search_arguments(search)
+    for name, help_text, module, needs, positional in HEAVY_COMMANDS:
+        sub = commands.add_parser(name, help=help_text)
+        sub.set_defaults(run=_run_train_unavailable)
+        if command == name:
+            _add_heavy_arguments(sub, module, needs, positional)
     return parser
 
 
 def _command_of(argv: list[str]) -> str | None:
     return next((a for a in argv if not a.startswith("-")), None)
-
-
-def _add_train_arguments(train: argparse.ArgumentParser) -> None:
-    try:
-        from . import train_cli
-    except ImportError:
-        return  # _run_train_unavailable explains
-    train.add_argument("graph", help="graph JSON file")
-    train_cli.add_arguments(train)
-    train.set_defaults(run=train_cli.run)
-
-
-def _add_compress_arguments(compress: argparse.ArgumentParser) -> None:
-    try:
-        from .compress import cli as compress_cli
-    except ImportError:
-        return  # _run_train_unavailable explains
-    compress_cli.add_arguments(compress)
-    compress.set_defaults(run=compress_cli.run)
 
 
 def _run_import(args: argparse.Namespace) -> int:
@@ -99,15 +85,18 @@ def _run_import(args: argparse.Namespace) -> int:
     return run(args)
 
 
-def _add_search_arguments(search: argparse.ArgumentParser) -> None:
+def _add_heavy_arguments(parser, module: str, needs: tuple[str, ...], positional) -> None:
+    """The command's flags from its own module, when it and what it needs import."""
     try:
-        import optuna  # noqa: F401
-
-        from .search import cli as search_cli
+        for package in needs:
+            importlib.import_module(package)
+        cli = importlib.import_module(f".{module}", __package__)
     except ImportError:
         return  # _run_train_unavailable explains
-    search_cli.add_arguments(search)
-    search.set_defaults(run=search_cli.run)
+    if positional is not None:
+        parser.add_argument(positional[0], help=positional[1])
+    cli.add_arguments(parser)
+    parser.set_defaults(run=cli.run)
 
 
 def _run_train_unavailable(args: argparse.Namespace) -> int:
