@@ -7,19 +7,12 @@ import json
 from pathlib import Path
 
 import numpy as np
-import pytest
 from streamlit.testing.v1 import AppTest
 
 from builder.graph import Architecture
 from builder.templates import list_templates
 
 APP = Path(__file__).resolve().parents[2] / "app.py"
-
-
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("LAYERCRAFT_HOME", str(tmp_path))
-    return tmp_path
 
 
 def start(project: str | None = None) -> AppTest:

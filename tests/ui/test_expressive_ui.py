@@ -4,16 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
 APP = Path(__file__).resolve().parents[2] / "app.py"
-
-
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("LAYERCRAFT_HOME", str(tmp_path))
-    return tmp_path
 
 
 def test_tensor_ops_are_in_the_palette_and_reshape_takes_minus_one(home):

@@ -16,12 +16,6 @@ from components.auth import owner_from
 APP = Path(__file__).resolve().parents[2] / "app.py"
 
 
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("LAYERCRAFT_HOME", str(tmp_path))
-    return tmp_path
-
-
 def start(project: str | None = None) -> AppTest:
     at = AppTest.from_file(str(APP), default_timeout=60)
     if project:

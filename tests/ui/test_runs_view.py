@@ -8,7 +8,6 @@ import zipfile
 from pathlib import Path
 
 import plotly.io
-import pytest
 from streamlit.testing.v1 import AppTest
 
 from builder.data import load_dataset
@@ -20,12 +19,6 @@ from components.runs_view import ADDED, CHANGED, diff_colours, epoch_series, run
 
 APP = Path(__file__).resolve().parents[2] / "app.py"
 PROJECT = "runs_view_proj"
-
-
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("LAYERCRAFT_HOME", str(tmp_path))
-    return tmp_path
 
 
 def _two_runs(home) -> tuple[str, str]:

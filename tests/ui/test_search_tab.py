@@ -4,18 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
 from builder.runs import RunStore
 
 APP = Path(__file__).resolve().parents[2] / "app.py"
-
-
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("LAYERCRAFT_HOME", str(tmp_path))
-    return tmp_path
 
 
 def frame_with(at, column: str):
