@@ -225,6 +225,10 @@ def test_delete_and_backspace_remove_nodes_everywhere(page, app_url):
 def test_undo_and_redo_keys(page, app_url):
     open_canvas(page, app_url)
     node(page, "relu1").click()
+    # Delete only once Python has confirmed the selection, or the key may land mid-redraw.
+    page.get_by_text("max(0, x)").wait_for(timeout=15_000)
+    wait_idle(page)
+    node(page, "relu1").click()
     page.keyboard.press("Delete")
     assert "relu1" not in saved_ids(wait_agreed(page, app_url))[0]
     page.keyboard.press(f"{MOD}+z")
@@ -335,6 +339,10 @@ def test_live_tint_changes_during_a_run_and_edits_mark_the_graph_changed(page, a
     lr.fill("0.0001")  # slow learning: the gradient norms fall over seconds, not at once
     lr.press("Enter")
     wait_idle(page)
+    batch = page.get_by_role("spinbutton", name="Batch size")
+    batch.fill("8")  # many steps per epoch: the run outlasts this test even on a fast machine
+    batch.press("Enter")
+    wait_idle(page)
     page.get_by_role("button", name=re.compile("Train$")).click()
     page.get_by_role("tab", name=re.compile("Build")).click()
     page.locator(".lc-legend").wait_for(timeout=60_000)
@@ -351,6 +359,10 @@ def test_live_tint_changes_during_a_run_and_edits_mark_the_graph_changed(page, a
         page.wait_for_timeout(100)
     assert len(seen) >= 2, f"the tint never moved during the run: {seen}"
     # Editing during the run is allowed; the canvas says the graph changed since the start.
+    node(page, "relu1").click()
+    # Delete only once Python has confirmed the selection, or the key may land mid-redraw.
+    page.get_by_text("max(0, x)").wait_for(timeout=15_000)
+    wait_idle(page)
     node(page, "relu1").click()
     page.keyboard.press("Delete")
     page.locator(".lc-banner").wait_for(timeout=15_000)
