@@ -64,13 +64,14 @@ def node_colour(spec: LayerSpec) -> str:
 def ports_of(spec: LayerSpec, n_inputs: int) -> list[dict[str, Any]]:
     """Target handles: one per input; a layer taking any number gets one spare more.
 
-    A spec may name its ports (`port_names`); otherwise multi-input ports are numbered.
+    A spec may name its ports (`input_names`: input, h_0, c_0); otherwise multi-input
+    ports are numbered.
     """
     if spec.max_inputs == 0:
         return []
     if spec.max_inputs == 1:
         return [{"id": "in0", "label": "", "spare": False}]
-    names = tuple(getattr(spec, "port_names", ()) or ())
+    names = spec.input_names
     count = spec.max_inputs if spec.max_inputs is not None else max(n_inputs, spec.min_inputs)
     ports = [
         {"id": f"in{i}", "label": names[i] if i < len(names) else str(i + 1), "spare": False}
@@ -79,6 +80,31 @@ def ports_of(spec: LayerSpec, n_inputs: int) -> list[dict[str, Any]]:
     if spec.max_inputs is None:
         ports.append({"id": f"in{count}", "label": "+", "spare": True})
     return ports
+
+
+def output_handles(spec: LayerSpec, port_shapes: dict[str, Any]) -> list[dict[str, Any]]:
+    """Source handles of a node with named outputs (h_n, part1 ...), one per output.
+
+    The first output keeps the plain `out` handle where an edge without a port reads it;
+    the others are `out:<name>`. A single-output node has no list: it shows one `out`.
+    """
+    handles = []
+    for i, (name, shape) in enumerate(port_shapes.items()):
+        plain = i == 0 and not spec.needs_port
+        handles.append(
+            {"id": "out" if plain else f"out:{name}", "label": name, "shape": format_shape(shape)}
+        )
+    return handles
+
+
+def source_handle(spec: LayerSpec, port_names: list[str], source_port: str | int | None) -> str:
+    """The handle an edge leaves from: `out`, or `out:<name>` for a named output port."""
+    if source_port is None or not port_names:
+        return "out"
+    name = port_names[source_port] if isinstance(source_port, int) else source_port
+    if name == port_names[0] and not spec.needs_port:
+        return "out"
+    return f"out:{name}"
 
 
 def node_payload(
@@ -108,6 +134,7 @@ def node_payload(
         "fix": None,
         "ports": ports_of(spec, len(arch.inputs_of(node_id))),
         "has_output": True,
+        "out_ports": output_handles(spec, info.port_shapes) if info is not None else [],
         "pos": list(pos) if pos is not None else None,
         "tint": None,
         "stat": None,
@@ -138,6 +165,8 @@ def edge_payloads(arch: Architecture, analysis: Analysis | None) -> list[dict[st
                 shape = source.output_shape if source is not None else None
             label = format_shape(shape) if shape is not None else ""
             source_port = source_ports[port]
+            source = analysis.nodes.get(src) if analysis else None
+            names = list(source.port_shapes) if source is not None else []
             edges.append(
                 {
                     "id": edge_id(src, dst) + ("" if source_port is None else f"-{source_port}"),
@@ -145,6 +174,7 @@ def edge_payloads(arch: Architecture, analysis: Analysis | None) -> list[dict[st
                     "target": dst,
                     "target_port": port,
                     "source_port": source_port,
+                    "source_handle": source_handle(get_spec(arch.type_of(src)), names, source_port),
                     "label": label if source_port is None else f"{source_port} {label}".strip(),
                 }
             )

@@ -123,10 +123,20 @@ def _insert_after(arch: Architecture, intent: dict, result: IntentResult) -> Non
     result.selected = [arch.insert_after(after, _text(intent, "type"))]
 
 
+def _source_port(value: Any) -> str | None:
+    """The named output an edge reads (h_n, part1 ...); None for the node's plain output."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.isidentifier() or len(value) > 64:
+        raise BuilderError("expected the name of an output port", field="source_port")
+    return value
+
+
 def _connect(arch: Architecture, intent: dict, result: IntentResult) -> None:
     """Connect to a port; refused when the target then cannot work out its shape."""
     src, dst = _text(intent, "source"), _text(intent, "target")
-    arch.connect(src, dst, _port(intent.get("port", 0)))
+    source_port = _source_port(intent.get("source_port"))
+    arch.connect(src, dst, _port(intent.get("port", 0)), source_port=source_port)
     refuse_if_target_breaks(arch, dst)
 
 
@@ -204,9 +214,10 @@ def _paste(arch: Architecture, intent: dict, result: IntentResult) -> None:
     wired = []
     for edge in edges:
         if isinstance(edge, dict) and edge.get("source") in fresh and edge.get("target") in fresh:
-            wired.append((_port(edge.get("port", 0)), fresh[edge["source"]], fresh[edge["target"]]))
-    for _, src, dst in sorted(wired):
-        arch.connect(src, dst)
+            port, source_port = _port(edge.get("port", 0)), _source_port(edge.get("source_port"))
+            wired.append((port, fresh[edge["source"]], fresh[edge["target"]], source_port or ""))
+    for _, src, dst, source_port in sorted(wired):
+        arch.connect(src, dst, source_port=source_port or None)
     result.selected = list(fresh.values())
 
 

@@ -63,7 +63,10 @@ def saved(page, app_url) -> dict:
 def saved_ids(graph: dict) -> tuple[set[str], set[str]]:
     return (
         {n["id"] for n in graph["nodes"]},
-        {f"{e['source']}->{e['target']}" for e in graph["edges"]},
+        {
+            f"{e['source']}->{e['target']}" + (f"-{e['source_port']}" if "source_port" in e else "")
+            for e in graph["edges"]
+        },
     )
 
 
@@ -190,6 +193,29 @@ def test_connecting_to_port_two_of_a_concat_sets_the_input_order(page, app_url):
     assert ports == {"relu1": 0, "fc2": 1}
     node(page, "concat1").filter(has_text="(74,)").wait_for()
     screenshot(page, "canvas_concat_ports")
+
+
+def test_connecting_from_a_named_output_port_reads_that_output(page, app_url):
+    open_canvas(page, app_url, "LSTM text classifier")
+    lstm_outputs = page.locator(".react-flow__handle.source[data-nodeid='lstm1']")
+    assert lstm_outputs.evaluate_all("hs => hs.map(h => h.dataset.handleid)") == [
+        "out",
+        "out:h_n",
+        "out:c_n",
+    ]
+    palette_item(page, "Linear").drag_to(
+        page.locator(".react-flow__pane"), target_position={"x": 120, "y": 420}
+    )
+    wait_agreed(page, app_url)
+    node(page, "fc2").wait_for()  # a Linear is named fc<n>
+    h_n = page.locator(".react-flow__handle.source[data-nodeid='lstm1'][data-handleid='out:h_n']")
+    drag_handle(page, h_n, target_handle(page, "fc2"))
+    graph = wait_agreed(page, app_url)
+    [edge] = [e for e in graph["edges"] if e["target"] == "fc2"]
+    assert edge["source"] == "lstm1" and edge["source_port"] == "h_n"
+    page.locator(".react-flow__edge[data-id='lstm1->fc2-h_n']").wait_for()
+    assert_model_matches(graph)
+    screenshot(page, "canvas_output_ports")
 
 
 def test_delete_and_backspace_remove_nodes_everywhere(page, app_url):

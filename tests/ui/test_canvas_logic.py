@@ -85,6 +85,58 @@ def test_connect_to_port_two_puts_the_source_second_among_the_inputs():
     assert apply_intent(arch, intent, []).arch.inputs_of("cat") == ["a", "c", "b"]
 
 
+def lstm_graph() -> Architecture:
+    arch = Architecture("m")
+    arch.add_node("Input", {"shape": [5, 3]}, id="x")
+    arch.add_node("LSTM", {"hidden_size": 8}, id="lstm")
+    arch.add_node("Linear", {"out_features": 2}, id="head")
+    arch.connect("x", "lstm")
+    return arch
+
+
+def test_a_node_with_named_outputs_gets_one_source_handle_per_output():
+    arch = lstm_graph()
+    arch.connect("lstm", "head", source_port="h_n")
+    data = canvas_payload(arch, analyse(arch), rev=1)
+    handles = payload_node(data, "lstm")["out_ports"]
+    assert [(h["id"], h["label"]) for h in handles] == [
+        ("out", "output"),  # the default output keeps the plain handle
+        ("out:h_n", "h_n"),
+        ("out:c_n", "c_n"),
+    ]
+    assert payload_node(data, "head")["out_ports"] == []  # one output: one plain handle
+    assert [p["label"] for p in payload_node(data, "lstm")["ports"]] == ["input", "h0", "c0"]
+    edge = next(e for e in data["edges"] if e["target"] == "head")
+    assert edge["source_handle"] == "out:h_n" and edge["label"].startswith("h_n")
+
+
+def test_connecting_from_a_named_output_reads_that_output_and_bad_names_are_refused():
+    arch = lstm_graph()
+    intent = {"kind": "connect", "source": "lstm", "target": "head", "port": 0, "x": 0, "y": 0}
+    result = apply_intent(arch, {**intent, "source_port": "c_n"}, [])
+    assert result.refusal is None and result.arch.input_ports_of("head") == ["c_n"]
+    assert analyse(result.arch).nodes["head"].input_shapes == [(1, 8)]
+    refused = apply_intent(arch, {**intent, "source_port": "__import__('os')"}, [])
+    assert refused.refusal is not None and refused.arch.inputs_of("head") == []
+    unknown = apply_intent(arch, {**intent, "source_port": "nope"}, [])
+    assert unknown.refusal is not None or analyse(unknown.arch).nodes["head"].error is not None
+
+
+def test_paste_keeps_the_output_port_an_edge_reads():
+    arch = lstm_graph()
+    paste = {
+        "kind": "paste",
+        "nodes": [
+            {"id": "lstm", "type": "LSTM", "params": {"hidden_size": 8}, "pos": [0, 0]},
+            {"id": "head", "type": "Linear", "params": {"out_features": 2}, "pos": [0, 90]},
+        ],
+        "edges": [{"source": "lstm", "target": "head", "port": 0, "source_port": "h_n"}],
+    }
+    result = apply_intent(arch, paste, [])
+    [copy] = [n for n in result.selected if result.arch.type_of(n) == "Linear"]
+    assert copy != "head" and result.arch.input_ports_of(copy) == ["h_n"]
+
+
 def test_a_cycle_is_refused_with_its_reason_and_the_graph_unchanged():
     arch = lenet()
     intent = {"kind": "connect", "source": "fc3", "target": "conv1", "port": 0, "x": 5, "y": 6}

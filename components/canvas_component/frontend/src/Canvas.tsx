@@ -54,13 +54,18 @@ function toEdge(e: EdgePayload): Edge {
     id: e.id,
     source: e.source,
     target: e.target,
-    sourceHandle: "out",
+    sourceHandle: e.source_handle ?? "out",
     targetHandle: `in${e.target_port}`,
     label: e.label || undefined,
     labelBgPadding: [4, 2],
     labelStyle: { fontSize: 10, fill: "#4a5568" },
     markerEnd: { type: "arrowclosed" as never, width: 16, height: 16 },
   };
+}
+
+/** The named output a source handle stands for ("out:h_n" -> "h_n"); none for "out". */
+function outputName(handle: string | null | undefined): string | undefined {
+  return handle?.startsWith("out:") ? handle.slice(4) : undefined;
 }
 
 function sameIds(a: string[], b: string[]): boolean {
@@ -244,7 +249,8 @@ function Editor({ data, send: sendIntent }: { data: CanvasData; send: Send }) {
     (c: Connection) => {
       const port = Number((c.targetHandle ?? "in0").slice(2)) || 0;
       const at = rf.screenToFlowPosition(pointer.current);
-      send({ kind: "connect", source: c.source, target: c.target, port, x: at.x, y: at.y });
+      const source_port = outputName(c.sourceHandle);
+      send({ kind: "connect", source: c.source, target: c.target, port, source_port, x: at.x, y: at.y });
     },
     [rf, send],
   );
@@ -300,7 +306,12 @@ function Editor({ data, send: sendIntent }: { data: CanvasData; send: Send }) {
       edges: rf
         .getEdges()
         .filter((e) => ids.has(e.source) && ids.has(e.target))
-        .map((e) => ({ source: e.source, target: e.target, port: Number(e.targetHandle?.slice(2)) || 0 })),
+        .map((e) => ({
+          source: e.source,
+          target: e.target,
+          port: Number(e.targetHandle?.slice(2)) || 0,
+          source_port: outputName(e.sourceHandle),
+        })),
     };
   }, [rf, selectedNodes]);
 

@@ -3,7 +3,7 @@
 // and params come from untrusted graph files.
 import { Handle, Position, type Node, type NodeProps } from "@xyflow/react";
 import { memo } from "react";
-import type { Direction, NodePayload } from "./types";
+import type { Direction, NodePayload, OutPortPayload } from "./types";
 
 export type LayerNodeData = NodePayload & {
   direction: Direction;
@@ -21,6 +21,29 @@ function isDark(hex: string): boolean {
 
 function portOffset(index: number, count: number): string {
   return `${((index + 1) / (count + 1)) * 100}%`;
+}
+
+/** One source handle, or one per named output (output, h_n, c_n; part0, part1 ...). */
+function OutputHandles(props: { ports: OutPortPayload[]; side: Position; down: boolean }) {
+  const { ports, side, down } = props;
+  if (ports.length < 2) return <Handle id={ports[0]?.id ?? "out"} type="source" position={side} />;
+  return (
+    <>
+      {ports.map((port, i) => (
+        <Handle
+          key={port.id}
+          id={port.id}
+          type="source"
+          position={side}
+          className="lc-port lc-port-out"
+          title={`${port.label} ${port.shape}`}
+          style={down ? { left: portOffset(i, ports.length) } : { top: portOffset(i, ports.length) }}
+        >
+          <span className="lc-port-label">{port.label}</span>
+        </Handle>
+      ))}
+    </>
+  );
 }
 
 function LayerNodeView({ data, selected }: NodeProps<LayerFlowNode>) {
@@ -85,7 +108,7 @@ function LayerNodeView({ data, selected }: NodeProps<LayerFlowNode>) {
           Fix: {data.fix.label}
         </button>
       ) : null}
-      {data.has_output ? <Handle id="out" type="source" position={outSide} /> : null}
+      {data.has_output ? <OutputHandles ports={data.out_ports ?? []} side={outSide} down={down} /> : null}
     </div>
   );
 }

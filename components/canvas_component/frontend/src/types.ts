@@ -8,6 +8,12 @@ export interface PortPayload {
   spare: boolean; // the free port of a layer that takes any number of inputs
 }
 
+export interface OutPortPayload {
+  id: string; // handle id: "out" (the default output) or "out:<name>"
+  label: string; // the output's name: output, h_n, part1 ...
+  shape: string;
+}
+
 export type NodePayload = {
   id: string;
   type: string;
@@ -21,6 +27,7 @@ export type NodePayload = {
   fix: { label: string; id: string } | null;
   ports: PortPayload[];
   has_output: boolean;
+  out_ports?: OutPortPayload[]; // several named outputs; absent or empty: one "out" handle
   pos: [number, number] | null;
   frozen?: boolean;
   searched?: boolean;
@@ -33,6 +40,7 @@ export interface EdgePayload {
   source: string;
   target: string;
   target_port: number;
+  source_handle?: string; // "out" or "out:<name>" for a named output port
   label: string;
 }
 
@@ -71,14 +79,22 @@ export type Intent =
   | { kind: "add"; type: string; x: number; y: number }
   | { kind: "add_on_edge"; type: string; source: string; target: string; x: number; y: number }
   | { kind: "insert_after"; type: string }
-  | { kind: "connect"; source: string; target: string; port: number; x: number; y: number }
+  | {
+      kind: "connect";
+      source: string;
+      target: string;
+      port: number;
+      source_port?: string;
+      x: number;
+      y: number;
+    }
   | { kind: "delete"; nodes: string[]; edges: { source: string; target: string }[] }
   | { kind: "move"; positions: Record<string, [number, number]>; layout?: boolean }
   | { kind: "select"; ids: string[] }
   | {
       kind: "paste";
       nodes: { id: string; type: string; params: Record<string, unknown>; pos: [number, number] }[];
-      edges: { source: string; target: string; port: number }[];
+      edges: { source: string; target: string; port: number; source_port?: string }[];
     }
   | { kind: "tick" }
   | { kind: "undo" }
