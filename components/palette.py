@@ -8,6 +8,7 @@ import streamlit as st
 from builder.graph import Architecture
 from builder.layers import REGISTRY, specs_by_category
 from builder.layers.base import LayerSpec
+from builder.layout import place_inserted
 
 from . import state
 
@@ -43,7 +44,9 @@ def add_layer(arch: Architecture, type_name: str, selected: str | None) -> str:
     graph, ready to be wired by dragging from handle to handle.
     """
     if selected in arch and type_name != "Input":
-        return arch.insert_after(selected, type_name)
+        new_id = arch.insert_after(selected, type_name)
+        place_inserted(arch, selected, new_id)
+        return new_id
     return arch.add_node(type_name, pos=_free_spot(arch))
 
 
