@@ -207,6 +207,7 @@ def canvas_payload(
         "height": 700,
         "palette_prefix": "add_",
         "file_stem": "network",
+        "ack": None,
     }
     data.update(view)
     return data

@@ -13,6 +13,7 @@ from typing import Any
 from builder.errors import BuilderError
 from builder.graph import Architecture
 from builder.layers import get_spec
+from builder.layout import place_inserted
 from builder.shapes import analyse
 
 MAX_PASTE_NODES = 200
@@ -31,6 +32,31 @@ class IntentResult:
     relayout: bool = False  # ask the canvas to run ELK
     refusal: BuilderError | None = None  # shown at `at` on the canvas
     at: tuple[float, float] = (0.0, 0.0)
+
+
+MAX_BATCH = 500
+
+
+def unseen_intents(message: Any, ack: dict | None) -> tuple[list[dict], dict | None]:
+    """The intents of one canvas trigger not applied yet, and the receipt after them.
+
+    The canvas resends every intent until the receipt (`ack`: its mount's `client` and the
+    last `seq` applied) covers it, so a trigger that replaced an unread one loses nothing,
+    and a resent intent is applied once. A plain intent dict (no batch) is taken as it is.
+    """
+    if not isinstance(message, dict) or not isinstance(message.get("intents"), list):
+        return [message], ack
+    client = message.get("client")
+    if not isinstance(client, str):
+        return [], ack
+    done = ack["seq"] if ack and ack.get("client") == client else 0
+    fresh = []
+    for intent in message["intents"][:MAX_BATCH]:
+        seq = intent.get("seq") if isinstance(intent, dict) else None
+        if isinstance(seq, int) and not isinstance(seq, bool) and seq > done:
+            fresh.append(intent)
+            done = seq
+    return fresh, {"client": client, "seq": done}
 
 
 def apply_intent(arch: Architecture, intent: Any, selected: list[str]) -> IntentResult:
@@ -115,12 +141,16 @@ def _add_on_edge(arch: Architecture, intent: dict, result: IntentResult) -> None
     arch.disconnect(src, dst)
     arch.connect(src, new_id)
     arch.connect(new_id, dst, port)
+    place_inserted(arch, src, new_id)
     result.selected = [new_id]
 
 
 def _insert_after(arch: Architecture, intent: dict, result: IntentResult) -> None:
     after = result.selected[0] if result.selected else None
-    result.selected = [arch.insert_after(after, _text(intent, "type"))]
+    new_id = arch.insert_after(after, _text(intent, "type"))
+    if after is not None:
+        place_inserted(arch, after, new_id)
+    result.selected = [new_id]
 
 
 def _source_port(value: Any) -> str | None:

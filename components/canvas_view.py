@@ -13,7 +13,7 @@ from builder.fixes import Fix, node_fixes
 
 from . import state
 from .canvas import canvas_payload
-from .canvas_intents import HISTORY_KINDS, apply_intent
+from .canvas_intents import HISTORY_KINDS, apply_intent, unseen_intents
 from .live_tint import live_canvas
 from .project import download_name
 
@@ -53,6 +53,7 @@ def render_canvas(height: int = 700, node_extras: dict[str, dict[str, Any]] | No
         refusal=S.get("canvas_refusal"),
         height=height,
         file_stem=download_name(arch, "x")[:-2],
+        ack=S.get("canvas_ack"),
         **{**S.get("canvas_view_extras", {}), **view},
     )
     canvas_component(key=CANVAS_KEY, data=data, on_intent_change=_on_intent, height=height)
@@ -61,10 +62,12 @@ def render_canvas(height: int = 700, node_extras: dict[str, dict[str, Any]] | No
 def _on_intent() -> None:
     """Runs before the script body, so this rerun already draws the confirmed graph."""
     value = S.get(CANVAS_KEY)
-    intent = getattr(value, "intent", None) if value is not None else None
-    if intent is None:
+    message = getattr(value, "intent", None) if value is not None else None
+    if message is None:
         return
-    handle_intent(intent)
+    intents, S.canvas_ack = unseen_intents(message, S.get("canvas_ack"))
+    for intent in intents:
+        handle_intent(intent)
 
 
 def handle_intent(intent: Any) -> None:

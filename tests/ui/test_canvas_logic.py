@@ -14,7 +14,7 @@ from builder.shapes import analyse
 from builder.templates import load_template
 from components import jobs, store
 from components.canvas import canvas_payload, node_payload
-from components.canvas_intents import apply_intent
+from components.canvas_intents import apply_intent, unseen_intents
 from components.history import History
 from components.inspector import parse_ints, parse_widget_value
 from components.jobs import JobSlots
@@ -163,7 +163,6 @@ def test_drop_on_an_edge_inserts_the_layer_into_it_at_the_same_port():
     new_id = result.selected[0]
     assert result.arch.inputs_of(new_id) == ["conv1"]
     assert result.arch.inputs_of("relu1") == [new_id]
-    assert result.arch.pos_of(new_id) == (10.0, 20.0)
 
 
 def test_paste_copies_nodes_under_fresh_ids_with_their_inner_edges():
@@ -362,3 +361,54 @@ def test_diagram_escapes_hostile_names():
     arch.add_node("Input", {"shape": [2]}, id="x")
     dot = render_dot(arch)
     assert 'label="pwn"' not in dot
+
+
+def test_a_layer_dropped_on_an_edge_pushes_what_follows_so_nothing_overlaps():
+    arch = load_template("mlp_digits")
+    before = {n: arch.pos_of(n) for n in arch.node_ids}
+    intent = {"kind": "add_on_edge", "type": "Dropout", "source": "fc1", "target": "relu1"}
+    result = apply_intent(arch, {**intent, "x": 999, "y": -999}, [])
+    new = result.selected[0]
+    pos = {n: result.arch.pos_of(n) for n in result.arch.node_ids}
+    assert pos[new][0] == before["fc1"][0] and pos[new][1] > before["fc1"][1]  # under fc1
+    for later in ("relu1", "fc2"):  # pushed down by the same amount, so they keep their shape
+        assert pos[later][1] - before[later][1] == pos["relu1"][1] - before["relu1"][1] > 0
+        assert pos[later][1] >= pos[new][1] + 100
+    assert pos["x"] == before["x"] and pos["fc1"] == before["fc1"]  # upstream stays put
+
+
+def test_inserting_left_to_right_makes_room_along_x():
+    arch = load_template("mlp_digits")
+    arch.set_layout_direction("RIGHT")
+    for n, (x, y) in {n: arch.pos_of(n) for n in arch.node_ids}.items():
+        arch.set_pos(n, (y * 2.5, x))  # laid out along x, as ELK would
+    before = arch.pos_of("relu1")
+    result = apply_intent(arch, {"kind": "insert_after", "type": "Dropout"}, ["fc1"])
+    new = result.selected[0]
+    assert result.arch.pos_of(new)[0] == arch.pos_of("fc1")[0] + 260
+    assert result.arch.pos_of("relu1")[0] >= result.arch.pos_of(new)[0] + 250
+    assert result.arch.pos_of("relu1")[1] == before[1]
+
+
+def test_a_resent_batch_applies_each_intent_once_and_a_replaced_trigger_loses_nothing():
+    select = {"kind": "select", "ids": ["fc1"], "seq": 1}
+    delete = {"kind": "delete", "nodes": ["fc1"], "edges": [], "seq": 2}
+    first, ack = unseen_intents({"client": "a", "sent": 1, "intents": [select]}, None)
+    assert first == [select] and ack == {"client": "a", "seq": 1}
+    # The next trigger still carries the select (not acknowledged yet in the browser).
+    second, ack = unseen_intents({"client": "a", "sent": 2, "intents": [select, delete]}, ack)
+    assert second == [delete] and ack == {"client": "a", "seq": 2}
+    again, ack = unseen_intents({"client": "a", "sent": 3, "intents": [select, delete]}, ack)
+    assert again == [] and ack["seq"] == 2
+
+
+def test_a_new_canvas_mount_starts_its_own_count_and_ticks_apply_nothing():
+    ack = {"client": "old", "seq": 9}
+    fresh, ack = unseen_intents(
+        {"client": "new", "sent": 1, "intents": [{"kind": "undo", "seq": 1}]}, ack
+    )
+    assert fresh == [{"kind": "undo", "seq": 1}] and ack == {"client": "new", "seq": 1}
+    ticks, ack = unseen_intents({"client": "new", "sent": 2, "intents": [{"kind": "tick"}]}, ack)
+    assert ticks == [] and ack == {"client": "new", "seq": 1}
+    assert unseen_intents({"kind": "undo"}, ack) == ([{"kind": "undo"}], ack)  # a bare intent
+    assert unseen_intents({"intents": [{"seq": 1}]}, ack) == ([], ack)  # no client: ignored

@@ -31,7 +31,6 @@ const PASTE_OFFSET = 40;
 const TOOLBAR_ROOM = 56; // a long net starts below the toolbar
 const SELECT_DEBOUNCE_MS = 120;
 const LIVE_TICK_MS = 1000;
-const EDIT_HOLD_MS = 3000;
 
 interface Clip {
   nodes: { id: string; type: string; params: Record<string, unknown>; pos: [number, number] }[];
@@ -72,15 +71,7 @@ function sameIds(a: string[], b: string[]): boolean {
   return a.length === b.length && [...a].sort().join("\u0000") === [...b].sort().join("\u0000");
 }
 
-function Editor({ data, send: sendIntent }: { data: CanvasData; send: Send }) {
-  const lastEdit = useRef(0);
-  const send = useCallback(
-    (intent: Intent) => {
-      if (intent.kind !== "tick") lastEdit.current = performance.now();
-      sendIntent(intent);
-    },
-    [sendIntent],
-  );
+function Editor({ data, send }: { data: CanvasData; send: Send }) {
   const rf = useReactFlow<LayerFlowNode, Edge>();
   const [nodes, setNodes, onNodesChange] = useNodesState<LayerFlowNode>([]);
   const [edges, setEdges, onEdgesChange] = useEdgesState<Edge>([]);
@@ -131,11 +122,8 @@ function Editor({ data, send: sendIntent }: { data: CanvasData; send: Send }) {
   useEffect(() => {
     if (!data.live) return;
     // A tick shares the intent trigger (a separate trigger key made Streamlit remount the
-    // component), and a newer trigger value can replace one not yet read, so ticks pause
-    // for a while after each edit.
-    const timer = window.setInterval(() => {
-      if (performance.now() - lastEdit.current > EDIT_HOLD_MS) send({ kind: "tick" });
-    }, LIVE_TICK_MS);
+    // component); it carries any edits still unacknowledged, so it never displaces one.
+    const timer = window.setInterval(() => send({ kind: "tick" }), LIVE_TICK_MS);
     return () => window.clearInterval(timer);
   }, [data.live, send]);
 

@@ -6,11 +6,46 @@ import { createRoot, type Root } from "react-dom/client";
 import { Canvas } from "./Canvas";
 import { installPaletteDrag } from "./palette";
 import ownCss from "./style.css?inline";
-import type { CanvasData, Intent } from "./types";
+import type { CanvasData, Intent, IntentBatch } from "./types";
 
 const roots = new WeakMap<HTMLElement | ShadowRoot, Root>();
 
-const render: FrontendRenderer<{ intent: Intent }, CanvasData> = ({ data, setTriggerValue, parentElement }) => {
+// A trigger value is one-shot, and a newer one replaces one the server has not read yet (a
+// Delete pressed while a rerun was busy was lost that way). So every send carries all the
+// intents Python has not acknowledged, each numbered; Python applies each number once and
+// says in `data.ack` how far it got.
+interface Outbox {
+  client: string;
+  seq: number;
+  sent: number;
+  pending: (Intent & { seq: number })[];
+}
+const outboxes = new WeakMap<HTMLElement | ShadowRoot, Outbox>();
+
+function outboxFor(parent: HTMLElement | ShadowRoot): Outbox {
+  let box = outboxes.get(parent);
+  if (!box) {
+    box = { client: Math.random().toString(36).slice(2), seq: 0, sent: 0, pending: [] };
+    outboxes.set(parent, box);
+  }
+  return box;
+}
+
+function acknowledge(box: Outbox, data: CanvasData): void {
+  if (data.ack && data.ack.client === box.client) {
+    const upTo = data.ack.seq;
+    box.pending = box.pending.filter((i) => i.seq > upTo);
+  }
+}
+
+/** A tick only asks for a rerun: it resends what is pending, or goes alone, unnumbered. */
+function batch(box: Outbox, intent: Intent): IntentBatch {
+  if (intent.kind !== "tick") box.pending.push({ ...intent, seq: ++box.seq });
+  box.sent += 1;
+  return { client: box.client, sent: box.sent, intents: box.pending.length ? box.pending : [intent] };
+}
+
+const render: FrontendRenderer<{ intent: IntentBatch }, CanvasData> = ({ data, setTriggerValue, parentElement }) => {
   let root = roots.get(parentElement);
   if (!root) {
     const style = document.createElement("style");
@@ -21,12 +56,15 @@ const render: FrontendRenderer<{ intent: Intent }, CanvasData> = ({ data, setTri
     root = createRoot(host);
     roots.set(parentElement, root);
   }
-  const send = (intent: Intent) => setTriggerValue("intent", intent);
+  const box = outboxFor(parentElement);
+  acknowledge(box, data);
+  const send = (intent: Intent) => setTriggerValue("intent", batch(box, intent));
   root.render(<Canvas data={data} send={send} />);
   installPaletteDrag(data.palette_prefix);
   return () => {
     roots.get(parentElement)?.unmount();
     roots.delete(parentElement);
+    outboxes.delete(parentElement);
   };
 };
 

@@ -73,6 +73,20 @@ export interface CanvasData {
   height: number;
   palette_prefix: string;
   file_stem: string; // download name without extension
+  ack: Ack | null; // the last intent Python applied from this canvas
+}
+
+/** Python's receipt: every intent up to `seq` from the canvas mount `client` is applied. */
+export interface Ack {
+  client: string;
+  seq: number;
+}
+
+/** What one trigger carries: every intent Python has not acknowledged yet, in order. */
+export interface IntentBatch {
+  client: string;
+  sent: number; // makes each trigger value distinct, so a resend is never dropped as a repeat
+  intents: (Intent & { seq?: number })[];
 }
 
 export type Intent =
