@@ -90,19 +90,18 @@ def _try_start() -> None:
     arch, dataset, config = pending
     S.pending = None
     try:
-        trainer = Trainer(
-            arch,
-            dataset,
-            config,
-            store=live_runs.run_store(),
-            project=S.get("project_id"),
-            extra={"dataset_options": dataset_options(dataset), "source_of_run": "app"},
-        )
+        with SLOTS.starting(owner):
+            trainer = Trainer(
+                arch,
+                dataset,
+                config,
+                store=live_runs.run_store(),
+                project=S.get("project_id"),
+                extra={"dataset_options": dataset_options(dataset), "source_of_run": "app"},
+            )
+            _launch(owner, trainer)
     except BuilderError as err:
-        SLOTS.release(owner)
         state.notify("error", str(err))
-        return
-    _launch(owner, trainer)
 
 
 def _launch(owner: str, trainer) -> None:
@@ -166,12 +165,10 @@ def _resume(run_id: str) -> None:
         state.notify("warning", "Every training slot is busy; resume again in a moment.")
         return
     try:
-        trainer = resume_trainer(live_runs.run_store(), run_id)
+        with SLOTS.starting(owner):
+            _launch(owner, resume_trainer(live_runs.run_store(), run_id))
     except BuilderError as err:
-        SLOTS.release(owner)
         state.notify("error", str(err))
-        return
-    _launch(owner, trainer)
 
 
 def dataset_options(dataset) -> dict:

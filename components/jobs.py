@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 ACTIVE_STATES = ("idle", "running", "paused")
 QUEUE_TIMEOUT_S = 10.0
@@ -39,6 +41,19 @@ class JobSlots:
                 self._holders[owner] = None
                 return 0
             return queue.index(owner) - free + 1
+
+    @contextmanager
+    def starting(self, owner: str) -> Iterator[None]:
+        """Build and start owner's trainer inside this; any failure frees the reserved slot.
+
+        Without it a constructor that raised anything but a BuilderError (MemoryError, a
+        bug) left the slot reserved for a trainer that never came, for good.
+        """
+        try:
+            yield
+        except BaseException:
+            self.release(owner)
+            raise
 
     def attach(self, owner: str, trainer: object) -> None:
         """The trainer that now holds owner's slot; it frees the slot when it ends.

@@ -175,15 +175,14 @@ def _start() -> None:
         )
         return
     try:
-        job = _new_job()
+        with SLOTS.starting(owner):
+            job = _new_job()
+            SLOTS.attach(owner, job)
+            leave_a_core_for_the_page()
+            S.search_job, S.search_started = job, time.monotonic()
+            job.start()
     except BuilderError as err:
-        SLOTS.release(owner)
         state.notify("error", str(err))
-        return
-    SLOTS.attach(owner, job)
-    leave_a_core_for_the_page()
-    S.search_job, S.search_started = job, time.monotonic()
-    job.start()
 
 
 def _new_job():

@@ -276,3 +276,11 @@ def test_running_is_true_from_start_until_the_record_is_closed(store):
     assert trainer.running
     assert trainer.join(timeout=60)
     assert not trainer.running and trainer.ended
+
+
+def test_a_trainer_that_fails_to_build_frees_its_reserved_slot(slots):
+    assert slots.acquire("a") == 0
+    with pytest.raises(MemoryError), slots.starting("a"):
+        raise MemoryError("no room for the model")
+    assert slots.running() == 0
+    assert slots.acquire("b") == 0  # the next user is not queued behind a trainer that never came
