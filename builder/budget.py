@@ -33,10 +33,18 @@ OPTIMIZER_STATE = {
 # Training keeps each node's output for backward and, at the peak of backward, holds a
 # gradient of the same size beside it.
 TRAIN_ACTIVATION_FACTOR = 2
-VAL_BATCH = 1024  # the trainer validates in batches of this size (no graph kept)
+VAL_BATCH = 1024  # the trainer validates in batches of at most this size (no graph kept)
+# ...and of at most this many training batches, so a batch size that fits training also
+# fits validation (an upsampler validated 1,024 images at once and could not be offered one).
+VAL_BATCHES_PER_PASS = 4
 # Copies of a parameter-sized buffer outside the optimizer: weights, gradients and the
 # best-epoch copy the trainer keeps to restore.
 PARAM_COPIES = 3
+
+
+def validation_batch_size(batch_size: int) -> int:
+    """How many validation samples the trainer runs through the model at once."""
+    return max(1, min(VAL_BATCH, VAL_BATCHES_PER_PASS * int(batch_size)))
 
 
 @dataclass
@@ -48,6 +56,8 @@ class MemoryEstimate:
     parameter_total: int  # weights, gradients, best copy and optimizer state
     per_sample: int  # activations (and their gradients) for one training sample
     validation: int  # the largest no-grad step of a validation batch
+    validation_per_sample: int  # that step for one sample
+    n_val: int  # validation samples (a pass takes at most this many)
     data: int  # the dataset, when it must be copied onto the device
     node_bytes: dict[str, int] = field(default_factory=dict)  # per node, at batch_size
     node_shapes: dict[str, str] = field(default_factory=dict)
@@ -68,11 +78,13 @@ class MemoryEstimate:
     def max_batch(self, budget: int) -> int:
         """The largest batch size that fits the budget (0 when not even 1 does)."""
         room = budget - self.parameter_total - self.data
-        if room <= 0 or self.validation > room:
+        if room <= 0:
             return 0
-        if self.per_sample == 0:
-            return self.batch_size
-        return int(min(room // self.per_sample, 1_000_000))
+        best = self.batch_size if self.per_sample == 0 else room // self.per_sample
+        # Validation passes grow with the batch size until they hold every sample.
+        if self.validation_per_sample * min(VAL_BATCH, max(self.n_val, 1)) > room:
+            best = min(best, room // (self.validation_per_sample * VAL_BATCHES_PER_PASS))
+        return int(min(best, 1_000_000))
 
 
 def estimate_training_memory(
@@ -102,7 +114,9 @@ def estimate_training_memory(
         weights=params * FLOAT_BYTES,
         parameter_total=params * FLOAT_BYTES * (PARAM_COPIES + state),
         per_sample=per_sample,
-        validation=validation_step * min(VAL_BATCH, max(n_val, 1)),
+        validation=validation_step * min(validation_batch_size(batch_size), max(n_val, 1)),
+        validation_per_sample=validation_step,
+        n_val=n_val,
         data=data_bytes,
         node_bytes=node_bytes,
         node_shapes=node_shapes,
@@ -193,7 +207,7 @@ def over_budget_error(estimate: MemoryEstimate, budget: int, device: str) -> Bui
         f"alone needs {_size(estimate.node_bytes.get(node, 0))} at batch size {estimate.batch_size}"
     )
     if estimate.validation > estimate.activations:
-        # The trainer validates up to VAL_BATCH samples in one no-grad pass.
+        # The trainer validates a few training batches' worth in one no-grad pass.
         message += f"; validation batches alone need {_size(estimate.validation)}"
     if 0 < fits < estimate.batch_size:
         hint = f"Use batch size {fits} or less, or make {node} smaller."

@@ -7,6 +7,7 @@ stats.py       per-layer statistics for the live diagram
 parts.py       optimizer, schedule and loss builders
 """
 
+from builder.budget import VAL_BATCH
 from builder.training.background import BackgroundRun, StopRequested, TrainingFault
 from builder.training.config import (
     DEVICES,
@@ -25,7 +26,7 @@ from builder.training.parts import (
     make_scheduler,
     primary_output,
 )
-from builder.training.trainer import VAL_BATCH, Trainer
+from builder.training.trainer import Trainer
 
 __all__ = [
     "DEVICES",

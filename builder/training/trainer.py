@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from builder.augment import augment_batch
-from builder.budget import check_trainer_memory
+from builder.budget import check_trainer_memory, validation_batch_size
 from builder.training.background import BackgroundRun, StopRequested, TrainingFault
 from builder.training.checkpoint import pack_checkpoint, restore_checkpoint
 from builder.training.config import TrainConfig, resolve_device
@@ -30,8 +30,6 @@ from builder.training.parts import (
 from builder.training.report import TrainerReportMixin, Window
 from builder.training.setup import TrainerSetupMixin
 from builder.training.stats import LayerStatsMixin
-
-VAL_BATCH = 1024
 
 
 class Trainer(TrainerSetupMixin, TrainerReportMixin, LayerStatsMixin, BackgroundRun):
@@ -210,10 +208,11 @@ class Trainer(TrainerSetupMixin, TrainerReportMixin, LayerStatsMixin, Background
         total = torch.zeros((), device=self.device)
         correct = torch.zeros((), device=self.device, dtype=torch.int64)
         classify = self.dataset.task == "classification"
-        for start in range(0, n, VAL_BATCH):
+        step = validation_batch_size(self.config.batch_size)
+        for start in range(0, n, step):
             if self._stop_requested.is_set():
                 raise StopRequested
-            x, y = self.x_val[start : start + VAL_BATCH], self.y_val[start : start + VAL_BATCH]
+            x, y = self.x_val[start : start + step], self.y_val[start : start + step]
             out = self.forward(x)
             total += self._compute_loss(out, y) * len(x)
             if classify:

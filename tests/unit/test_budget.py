@@ -3,7 +3,12 @@ node with a batch size that fits, in the Trainer's start path and on the command
 
 import pytest
 
-from builder.budget import check_training_memory, estimate_training_memory, memory_share
+from builder.budget import (
+    check_training_memory,
+    estimate_training_memory,
+    memory_share,
+    validation_batch_size,
+)
 from builder.cli import main
 from builder.data import load_dataset
 from builder.errors import BuilderError
@@ -80,6 +85,18 @@ def test_upsampling_model_is_refused_naming_the_upsample_and_offering_a_batch_th
     assert err.suggested_batch_size is not None and 1 <= err.suggested_batch_size < 64
     # The batch it offers really fits.
     check_training_memory(analysis, batch_size=err.suggested_batch_size, free=16 * GIB, share=0.5)
+
+
+def test_a_batch_is_offered_even_when_validation_would_not_fit_at_the_old_fixed_size():
+    # 360 validation digits at once need ~95 GiB here; validation now goes a few training
+    # batches at a time, so a smaller batch fixes training and validation together.
+    analysis = analyse(upsampling_model())
+    with pytest.raises(BuilderError, match="more than the") as info:
+        check_training_memory(analysis, batch_size=64, free=16 * GIB, share=0.5, n_val=360)
+    fits = info.value.suggested_batch_size
+    assert fits is not None and 1 <= fits < 64
+    estimate = check_training_memory(analysis, batch_size=fits, free=16 * GIB, share=0.5, n_val=360)
+    assert estimate.validation == estimate.validation_per_sample * validation_batch_size(fits)
 
 
 def test_wide_mlp_is_refused_naming_its_widest_layer():
