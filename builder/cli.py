@@ -178,7 +178,7 @@ def _model_with_weights(arch: Architecture, weights: str):
     from .compile import compile_model
     from .export import load_weights
 
-    return load_weights(compile_model(arch), weights)
+    return load_weights(compile_model(arch), weights, arch=arch)
 
 
 def _read_json(path: str) -> dict:

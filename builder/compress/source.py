@@ -52,7 +52,7 @@ def _from_bundle(folder: Path) -> Trained:
                 hint="Export the trained model again (with weights) and compress that folder.",
             )
     arch = Architecture.load(graph_file)
-    model = load_weights(compile_model(arch), weights_file)
+    model = load_weights(compile_model(arch), weights_file, arch=arch)
     settings = _read_settings(folder / "config.json")
     return Trained(arch, model.eval(), settings, origin=str(folder))
 

@@ -4,6 +4,7 @@ last run's graph with its weights. `check_weights_fit` is the backstop in every 
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 
@@ -29,6 +30,11 @@ def structure_key(arch) -> str:
     """
     nodes = [[n, arch.type_of(n), arch.user_params_of(n), arch.inputs_of(n)] for n in arch.node_ids]
     return json.dumps(nodes, sort_keys=True)
+
+
+def structure_digest(arch) -> str:
+    """A short fingerprint of structure_key, stored in a weights file's metadata."""
+    return hashlib.sha256(structure_key(arch).encode()).hexdigest()[:32]
 
 
 def changed_nodes(before, after) -> list[str]:

@@ -3,9 +3,12 @@ naming the first tensor that does not fit."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from builder.errors import BuilderError
+
+from .consistency import structure_digest
 
 
 def weights_bytes(model, arch=None) -> bytes:
@@ -16,23 +19,37 @@ def weights_bytes(model, arch=None) -> bytes:
     metadata = {"format": "pt", "producer": "LayerCraft"}
     if arch is not None:
         metadata["graph"] = str(arch.name)[:200]
+        metadata["structure"] = structure_digest(arch)
     return save(tensors, metadata=metadata)
 
 
-def load_weights(model, source: str | Path | bytes, *, file_name: str | None = None):
-    """Load .safetensors weights into model; a BuilderError names the first tensor that does not fit."""
+def load_weights(model, source: str | Path | bytes, *, file_name: str | None = None, arch=None):
+    """Load .safetensors weights into model; a BuilderError names the first tensor that does not fit.
+
+    With `arch`, weights written for another version of the graph are refused even where
+    every shape fits (an added activation, a changed stride): new code never gets old weights.
+    """
     from safetensors import SafetensorError
     from safetensors.torch import load, load_file
 
     name = file_name or (str(source) if not isinstance(source, bytes) else "weights.safetensors")
     try:
         tensors = load(source) if isinstance(source, bytes) else load_file(str(source))
+        metadata = _metadata(source)
     except (SafetensorError, OSError, ValueError) as err:
         raise BuilderError(
             f"not a readable .safetensors file ({err})",
             file=name,
             hint="Upload the weights.safetensors exported for this graph.",
         ) from None
+    written_for = metadata.get("structure")
+    if arch is not None and written_for and written_for != structure_digest(arch):
+        raise BuilderError(
+            "these weights were trained on a different version of this graph (a layer's "
+            "type, params or wiring changed since), so they do not belong to this model.py",
+            file=name,
+            hint="Export with the graph.json saved beside these weights, or train again.",
+        )
     expected = model.state_dict()
     _check_tensor_names(expected, tensors, name)
     for key in expected:  # the model's order, so the first layer that differs is named
@@ -45,6 +62,19 @@ def load_weights(model, source: str | Path | bytes, *, file_name: str | None = N
             )
     model.load_state_dict(tensors, strict=True)
     return model
+
+
+def _metadata(source: str | Path | bytes) -> dict:
+    """The file's __metadata__ strings (safetensors keeps them in its JSON header)."""
+    if isinstance(source, bytes):
+        size = int.from_bytes(source[:8], "little")
+        header = json.loads(source[8 : 8 + size])
+        meta = header.get("__metadata__") if isinstance(header, dict) else None
+        return meta if isinstance(meta, dict) else {}
+    from safetensors import safe_open
+
+    with safe_open(str(source), framework="pt") as handle:
+        return handle.metadata() or {}
 
 
 def _check_tensor_names(expected: dict, tensors: dict, name: str) -> None:

@@ -69,3 +69,26 @@ def test_renaming_or_moving_nodes_keeps_the_trained_weights(trained):
     plan = plan_export(arch, trained.arch, trained.model)
     assert plan.model is trained.model and not plan.changed
     check_weights_fit(plan.arch, plan.model)
+
+
+def test_cli_export_refuses_weights_of_another_version_even_when_every_shape_fits(
+    trained, tmp_path, capsys
+):
+    from builder.cli import main
+    from builder.export import weights_bytes
+
+    weights = tmp_path / "weights.safetensors"
+    weights.write_bytes(weights_bytes(trained.model, trained.arch))
+    same = tmp_path / "same.json"
+    trained.arch.save(same)
+    assert main(["export", str(same), "--weights", str(weights), "-o", str(tmp_path / "a")]) == 0
+    changed = trained.arch.copy()
+    changed.insert_after("fc1", "Tanh")  # no weights of its own: every tensor still fits
+    changed_file = tmp_path / "changed.json"
+    changed.save(changed_file)
+    capsys.readouterr()
+    code = main(["export", str(changed_file), "--weights", str(weights), "-o", str(tmp_path / "b")])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "different version of this graph" in err and "weights.safetensors" in err
+    assert not (tmp_path / "b" / "model.py").exists()
