@@ -1,12 +1,13 @@
 """Training in the real app, with the live page open in Chromium, against the same Trainer alone.
 
-    .venv/bin/python bench/app_training.py [--epochs 3] [--template transformer_text]
+    .venv/bin/python bench/app_training.py [--epochs 10] [--template transformer_text]
 
 Starts `streamlit run app.py`, loads the template in headless Chromium, presses Train and
 times the click until "Training finished" (live curves, diagram and predictions drawing
 all along). The same run (template, dataset, settings, per-layer statistics as the app
-takes them) then trains alone in this process, with no page. The ratio is the alone time
-/ the app time (1.0 = the live page costs nothing). Needs Chromium (`make browser`).
+takes them) then trains alone in this process, with no page, as the app trains it (its
+thread, the app's thread count, a run store). The ratio is the alone time / the app time
+(1.0 = the live page costs nothing). Needs Chromium (`make browser`).
 """
 
 from __future__ import annotations
@@ -67,11 +68,16 @@ def app_seconds(stem: str, epochs: int) -> float:
 
 
 def alone_seconds(stem: str, epochs: int) -> float:
-    """The same run with no page: the Trainer in this process, default torch threads."""
+    """The same run with no page, as the app trains it: Trainer.start() in its thread, on
+    the app's thread count (all cores but one), recorded in a run store."""
     # Imported only now: torch loaded in this process before the app run slowed the app.
     from builder.data import load_dataset
+    from builder.runs import RunStore
     from builder.training import TrainConfig, Trainer
     from components.dashboard import LOG_EVERY, STATS_EVERY
+    from components.jobs import leave_a_core_for_the_page
+
+    leave_a_core_for_the_page()  # equal thread counts: the figure is the page's cost alone
 
     config = TrainConfig(
         **{**template_settings(stem), "epochs": epochs},
@@ -79,15 +85,18 @@ def alone_seconds(stem: str, epochs: int) -> float:
         log_every=LOG_EVERY,
     )
     dataset = load_dataset(template_dataset(stem))
+    store = RunStore(home=tempfile.mkdtemp())
     start = time.perf_counter()
-    Trainer(load_template(stem), dataset, config).run()
+    trainer = Trainer(load_template(stem), dataset, config, store=store)
+    trainer.start()
+    trainer.join()
     return time.perf_counter() - start
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--template", default="transformer_text")
-    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=10)
     args = parser.parse_args()
     if not os.path.exists(CHROMIUM):
         raise SystemExit(f"Chromium is not installed at {CHROMIUM} (run `make browser`)")
