@@ -8,6 +8,7 @@ Linear run int8 end to end; batch norm is folded into the conv before it.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import io
 import warnings
@@ -143,19 +144,85 @@ def _engine() -> str:
 def torchscript_bytes(model: nn.Module, example: tuple[torch.Tensor, ...]) -> bytes:
     """The model as a TorchScript archive (loads with torch.jit.load, no LayerCraft needed).
 
-    The archive is loaded back and run on the example before it is returned.
+    The scripted model is frozen (torch.jit.freeze: submodules and their Python-side code are
+    inlined into one forward graph, the int8 weights become its constants) and the archive is
+    written without its `.debug_pkl` source-range tables, which only serve error messages
+    pointing into the code; on small models the code and those tables outweighed the int8
+    weights. The archive is loaded back and must give the scripted model's outputs on the
+    example before it is returned; if freezing fails or changes the outputs, the unfrozen
+    module is saved instead.
     """
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            scripted = torch.jit.script(model)
-            buffer = io.BytesIO()
-            torch.jit.save(scripted, buffer)
-            data = buffer.getvalue()
-            torch.jit.load(io.BytesIO(data))(*example)
+            scripted = torch.jit.script(model).eval()
+            with torch.no_grad():
+                expected = scripted(*example)
+            for candidate in _frozen_then_plain(scripted):
+                data = _slimmed(_saved(candidate))
+                with torch.no_grad():
+                    got = torch.jit.load(io.BytesIO(data))(*example)
+                if _same_outputs(got, expected):
+                    return data
+            raise RuntimeError("the saved archive does not reproduce the model's outputs")
     except Exception as err:
         raise BuilderError(
             f"the int8 model could not be saved as TorchScript ({str(err).splitlines()[0][:200]})",
             field="quantize",
         ) from None
-    return data
+
+
+def _frozen_then_plain(scripted):
+    """The frozen module first, then the plain one (some graphs cannot be frozen)."""
+    frozen = None
+    with contextlib.suppress(Exception):
+        frozen = torch.jit.freeze(scripted)
+    if frozen is not None:
+        yield frozen
+    yield scripted
+
+
+def _saved(scripted) -> bytes:
+    buffer = io.BytesIO()
+    torch.jit.save(scripted, buffer)
+    return buffer.getvalue()
+
+
+# Records torch's archive writer adds by itself when the archive is closed.
+_WRITER_RECORDS = {"version", ".data/version", ".data/serialization_id"}
+
+
+def _slimmed(data: bytes) -> bytes:
+    """The archive without its debug tables, or as it is if torch's archive API refuses
+    (it is internal, so a future torch may change it; the load-back check still runs)."""
+    try:
+        return _without_debug_tables(data)
+    except Exception:
+        return data
+
+
+def _without_debug_tables(data: bytes) -> bytes:
+    """The same archive, rewritten by torch's own writer, minus the `*.debug_pkl` records."""
+    reader = torch._C.PyTorchFileReader(io.BytesIO(data))
+    buffer = io.BytesIO()
+    writer = torch._C.PyTorchFileWriter(buffer)
+    for name in ("version", ".data/version"):  # keep the format version torch.jit.save chose
+        if reader.has_record(name):
+            writer.set_min_version(int(bytes(reader.get_record(name)).decode().strip()))
+    for name in reader.get_all_records():
+        if name.endswith(".debug_pkl") or name in _WRITER_RECORDS:
+            continue
+        record = reader.get_record(name)
+        writer.write_record(name, record, len(record))
+    writer.write_end_of_file()
+    return buffer.getvalue()
+
+
+def _same_outputs(got, expected) -> bool:
+    got = got if isinstance(got, (tuple, list)) else (got,)
+    expected = expected if isinstance(expected, (tuple, list)) else (expected,)
+    return len(got) == len(expected) and all(
+        torch.allclose(a.float(), b.float(), atol=1e-5, rtol=1e-4)
+        for a, b in zip(got, expected, strict=True)
+        if isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor)
+    )

@@ -166,6 +166,30 @@ def test_dynamic_int8_shrinks_the_mlp_file(tmp_path, digits):
     )
     assert result.report["bytes_after"] < result.report["bytes_before"]
     assert abs(result.report["metric_after"] - result.report["metric_before"]) < 0.05
+    archive = tmp_path / "q" / "model_int8.pt"
+    assert result.report["bytes_after"] == archive.stat().st_size  # the whole file the user loads
+    records = torch._C.PyTorchFileReader(str(archive)).get_all_records()
+    assert not [r for r in records if r.endswith(".debug_pkl")]
+    loaded = torch.jit.load(str(archive))
+    x = digits.x_val[:64]
+    with torch.no_grad():
+        assert torch.allclose(loaded(x), result.model(x), atol=1e-5)
+
+
+def test_int8_archive_without_debug_tables_still_loads_and_matches():
+    from torch import nn
+
+    model = quantize.quantize_dynamic(nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 3)))
+    x = torch.randn(4, 8)
+    data = quantize.torchscript_bytes(model, (x,))
+    import io
+
+    plain = io.BytesIO()
+    torch.jit.save(torch.jit.script(model), plain)
+    assert len(data) < len(plain.getvalue())
+    loaded = torch.jit.load(io.BytesIO(data))
+    with torch.no_grad():
+        assert torch.equal(loaded(x), model(x))
 
 
 def test_distillation_refuses_a_teacher_with_other_outputs_naming_both_shapes(lenet, digits):
