@@ -256,3 +256,18 @@ def test_sinusoidal_positions_bring_their_helper_once_and_train_nothing():
     )
     learned = chain((6, 4), ("PositionalEmbedding", {"max_len": 6}))
     assert "sinusoidal_positions" not in generate_source(learned)
+
+
+def test_default_dropout_and_upsample_options_are_written_out():
+    source = generate_source(chain([1, 8, 8], "Dropout", ("Upsample", {"mode": "bilinear"})))
+    assert "nn.Dropout(p=0.5)" in source  # p is not hidden behind the default
+    assert 'mode="bilinear"' in source and "mode='" not in source
+
+
+def test_exported_requirements_name_the_torch_that_has_nn_buffer():
+    from builder.export import render_bundle
+
+    files, _notes = render_bundle(load_template("transformer_text"), onnx=False)
+    text, code = files["requirements.txt"].decode(), files["model.py"].decode()
+    assert "nn.Buffer" in code  # the sinusoidal position table
+    assert "torch>=2.5" in text.splitlines()  # nn.Buffer came in torch 2.5
