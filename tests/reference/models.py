@@ -126,7 +126,7 @@ class ResNet18(nn.Module):
 
 
 class RNNModel(nn.Module):
-    """pytorch/examples word_language_model RNNModel (LSTM, tie_weights): embedding, LSTM,
+    """pytorch/examples word_language_model RNNModel (LSTM, tie_weights or not): embedding, LSTM,
     decoder sharing the embedding's weight; takes and returns the hidden state.
 
     Batch-first throughout, states included: (N, layers, hidden), transposed to torch's

@@ -255,7 +255,7 @@ def fast_neural_style(width=8):
     return r
 
 
-def word_lm_lstm_tied(ntoken=100, ninp=16, nhid=16, nlayers=2, dropout=0.5):
+def word_lm_lstm_tied(ntoken=100, ninp=16, nhid=16, nlayers=2, dropout=0.5, tie=True):
     r = Recipe("RNNModel", [5], dtype="int64")
     hidden = r.arch.add_node("Input", {"shape": [nlayers, nhid]}, id="hidden")
     cell = r.arch.add_node("Input", {"shape": [nlayers, nhid]}, id="cell")
@@ -264,12 +264,18 @@ def word_lm_lstm_tied(ntoken=100, ninp=16, nhid=16, nlayers=2, dropout=0.5):
     params = {"hidden_size": nhid, "num_layers": nlayers, "dropout": dropout, "return": "sequence"}
     rnn = r.add("LSTM", params, path="rnn", inputs=[drop, hidden, cell])
     r.add("Dropout", {"p": dropout})
-    r.add("Linear", {"out_features": ntoken, "tie_weight_to": "encoder"}, path="decoder")
+    decoder = {"out_features": ntoken, **({"tie_weight_to": "encoder"} if tie else {})}
+    r.add("Linear", decoder, path="decoder")
     logits = r.add("LogSoftmax", {"dim": -1})
     r.add("Output", id="log_probs", inputs=[logits])
     r.add("Output", id="h_n", inputs=[(rnn, "h_n")])
     r.add("Output", id="c_n", inputs=[(rnn, "c_n")])
     return r
+
+
+def word_lm_lstm(**sizes):
+    """The same model with its own decoder weight (tie_weights=False)."""
+    return word_lm_lstm_tied(**sizes, tie=False)
 
 
 def word_lm_transformer(ntoken=100, ninp=16, nhead=2, nhid=32, nlayers=2, dropout=0.5):

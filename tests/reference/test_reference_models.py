@@ -53,6 +53,13 @@ CASES = [
         recipe=recipes.word_lm_lstm_tied,
     ),
     Case(
+        "word_lm_lstm",
+        "RNNModel('LSTM', 100, 16, 16, 2, 0.5, False)",
+        ((5,), (2, 16), (2, 16)),
+        ("int64", "float32", "float32"),
+        recipe=recipes.word_lm_lstm,
+    ),
+    Case(
         "word_lm_transformer",
         "TransformerModel(100, 16, 2, 32, 2)",
         ((6,),),
@@ -101,11 +108,16 @@ CASES = [
 
 
 def _params(cases):
-    for case in cases:
-        marks = (
-            [pytest.mark.xfail(strict=True, reason=f"needs {case.missing}")] if case.missing else []
+    return [
+        pytest.param(
+            case,
+            id=case.name,
+            marks=[pytest.mark.xfail(strict=True, reason=f"needs {case.missing}")]
+            if case.missing
+            else [],
         )
-        yield pytest.param(case, id=case.name, marks=marks)
+        for case in cases
+    ]
 
 
 def build_original(case: Case) -> torch.nn.Module:
