@@ -123,7 +123,11 @@ function Editor({ data, send }: { data: CanvasData; send: Send }) {
     if (!data.live) return;
     // A tick shares the intent trigger (a separate trigger key made Streamlit remount the
     // component); it carries any edits still unacknowledged, so it never displaces one.
-    const timer = window.setInterval(() => send({ kind: "tick" }), LIVE_TICK_MS);
+    // Only a canvas on screen ticks: each tick reruns the whole page, and a hidden one (the
+    // user is watching the Train tab) cost the run it followed about a fifth of its speed.
+    const timer = window.setInterval(() => {
+      if (wrapper.current?.checkVisibility?.() ?? wrapper.current?.offsetParent) send({ kind: "tick" });
+    }, LIVE_TICK_MS);
     return () => window.clearInterval(timer);
   }, [data.live, send]);
 
