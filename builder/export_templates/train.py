@@ -384,6 +384,14 @@ def all_sum(values, world_size):
 # ---- one epoch -----------------------------------------------------------------------------
 
 
+def keep_frozen_norms_fixed(net):
+    """A frozen layer keeps its batch-norm statistics too: the new data must not move them."""
+    for name in SETTINGS.get("frozen", []):
+        for module in getattr(net, name).modules():
+            if isinstance(module, nn.modules.batchnorm._NormBase):
+                module.eval()
+
+
 def train_one_epoch(model, optimizer, scheduler, data, epoch, context):
     """One pass over this rank's shard; returns (mean loss, accuracy) over all ranks."""
     x_train, y_train = data[0], data[1]
@@ -392,6 +400,7 @@ def train_one_epoch(model, optimizer, scheduler, data, epoch, context):
     batches = indices.split(batch_size)
     totals = torch.zeros(3, device=x_train.device)  # loss sum, correct, count; no per-step sync
     model.train()
+    keep_frozen_norms_fixed(getattr(model, "module", model))
     for step, batch in enumerate(batches, start=1):
         x, y = x_train[batch], y_train[batch]
         if SETTINGS["input_noise"] > 0 and SETTINGS["task"] == "reconstruction":

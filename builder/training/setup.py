@@ -87,6 +87,25 @@ class TrainerSetupMixin:
             return []
         return [n for n in self.arch.node_ids if not self.arch.trainable_of(n)]
 
+    def keep_frozen_norms_fixed(self) -> None:
+        """Call after model.train(): a frozen layer's batch-norm statistics stay as loaded.
+
+        requires_grad alone froze the weights, but train mode still moved the running mean
+        and variance to the new data (36 images in the walkthrough), so the frozen features
+        drifted away from what the layers after them had learned.
+        """
+        frozen = self.frozen_nodes()
+        if not frozen:
+            return
+        from builder.codegen import attribute_names
+
+        names = attribute_names(self.arch)
+        for node in frozen:
+            module = getattr(self.model, names.get(node, node), None)
+            for part in module.modules() if module is not None else ():
+                if isinstance(part, torch.nn.modules.batchnorm._NormBase):
+                    part.eval()
+
     def _trainable_parameters(self) -> list[torch.nn.Parameter]:
         """Freeze the frozen nodes (requires_grad off) and return what the optimizer updates."""
         frozen = self.frozen_nodes()

@@ -31,7 +31,6 @@ from builder.training.report import TrainerReportMixin, Window
 from builder.training.setup import TrainerSetupMixin
 from builder.training.stats import LayerStatsMixin
 
-
 # The recorder writes the newest checkpoint once a second (runs/recorder.FLUSH_S).
 CHECKPOINT_EVERY_S = 1.0
 
@@ -160,6 +159,7 @@ class Trainer(TrainerSetupMixin, TrainerReportMixin, LayerStatsMixin, Background
         augment = self.augment_config()
         classify = self.dataset.task == "classification"
         model.train()
+        self.keep_frozen_norms_fixed()
         perm = torch.randperm(n, device=self.device, generator=self._generator)
         # float32 so it can be read together with the window losses in one transfer.
         self._epoch_correct = torch.zeros(1, device=self.device)

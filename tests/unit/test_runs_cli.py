@@ -14,6 +14,7 @@ from builder.graph import Architecture
 from builder.runs import RunStore
 from builder.runs.compare import config_diff, graph_diff
 from builder.runs.warm import load_matching
+from builder.templates import load_template
 from builder.training import TrainConfig, Trainer
 from tests.unit.test_export_train import import_bundle_train
 
@@ -238,3 +239,29 @@ def test_graph_diff_finds_added_removed_changed_and_frozen_layers():
     assert diff.changed["fc1"] == ["out_features 64 -> 16"]
     assert "frozen" in diff.changed["fc2"]
     assert config_diff({"lr": 1, "epochs": 2}, {"lr": 1, "epochs": 3}) == {"epochs": (2, 3)}
+
+
+def test_a_frozen_batch_norm_keeps_its_statistics_in_the_trainer_and_in_train_py(
+    tmp_path, monkeypatch
+):
+    arch = load_template("lenet_digits")
+    for node in ("conv1", "bn1"):
+        arch.set_trainable(node, False)
+    trainer = Trainer(
+        arch, load_dataset("digits", n_samples=300), TrainConfig(epochs=2, device="cpu")
+    )
+    before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    assert trainer.run()["state"] == "finished"
+    after = trainer.model.state_dict()
+    assert torch.equal(after["bn1.running_mean"], before["bn1.running_mean"])
+    assert not torch.equal(after["bn2.running_mean"], before["bn2.running_mean"])  # not frozen
+    files, _ = render_bundle(arch, config=TrainConfig(epochs=1), dataset_name="digits", onnx=False)
+    folder = tmp_path / "bundle"
+    folder.mkdir()
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
+    train = import_bundle_train(folder, monkeypatch)
+    torch.manual_seed(0)
+    start = train.Net().state_dict()["bn1.running_var"].clone()
+    net = train.main(["--epochs", "1", "--device", "cpu", "--out", str(tmp_path / "runs")])
+    assert torch.equal(net.state_dict()["bn1.running_var"], start)
