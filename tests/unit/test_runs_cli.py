@@ -88,15 +88,21 @@ def test_freezing_every_layer_fails_with_a_clear_message():
     assert trainer.state == "failed" and "every layer with weights is frozen" in trainer.message
 
 
-def test_exported_train_py_freezes_the_same_layers(tmp_path, monkeypatch):
-    arch = Architecture.load(MLP)
-    arch.set_trainable("fc1", False)
-    assert train_settings(arch, TrainConfig(), dataset_name="digits")["frozen"] == ["fc1"]
+def written_bundle(arch, tmp_path):
+    """The export bundle (one epoch, digits) as files in tmp_path/bundle: (files, folder)."""
     files, _ = render_bundle(arch, config=TrainConfig(epochs=1), dataset_name="digits", onnx=False)
     folder = tmp_path / "bundle"
     folder.mkdir()
     for name, data in files.items():
         (folder / name).write_bytes(data)
+    return files, folder
+
+
+def test_exported_train_py_freezes_the_same_layers(tmp_path, monkeypatch):
+    arch = Architecture.load(MLP)
+    arch.set_trainable("fc1", False)
+    assert train_settings(arch, TrainConfig(), dataset_name="digits")["frozen"] == ["fc1"]
+    files, folder = written_bundle(arch, tmp_path)
     assert json.loads(files["graph.json"])["nodes"][2]["trainable"] is False
     train = import_bundle_train(folder, monkeypatch)
     torch.manual_seed(0)
@@ -255,11 +261,7 @@ def test_a_frozen_batch_norm_keeps_its_statistics_in_the_trainer_and_in_train_py
     after = trainer.model.state_dict()
     assert torch.equal(after["bn1.running_mean"], before["bn1.running_mean"])
     assert not torch.equal(after["bn2.running_mean"], before["bn2.running_mean"])  # not frozen
-    files, _ = render_bundle(arch, config=TrainConfig(epochs=1), dataset_name="digits", onnx=False)
-    folder = tmp_path / "bundle"
-    folder.mkdir()
-    for name, data in files.items():
-        (folder / name).write_bytes(data)
+    _files, folder = written_bundle(arch, tmp_path)
     train = import_bundle_train(folder, monkeypatch)
     torch.manual_seed(0)
     start = train.Net().state_dict()["bn1.running_var"].clone()
