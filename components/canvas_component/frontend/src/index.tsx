@@ -42,7 +42,7 @@ function acknowledge(box: Outbox, data: CanvasData): void {
 function batch(box: Outbox, intent: Intent): IntentBatch {
   if (intent.kind !== "tick") box.pending.push({ ...intent, seq: ++box.seq });
   box.sent += 1;
-  return { client: box.client, sent: box.sent, intents: box.pending.length ? box.pending : [intent] };
+  return { client: box.client, sent: box.sent, intents: box.pending.length ? [...box.pending] : [intent] };
 }
 
 const render: FrontendRenderer<{ intent: IntentBatch }, CanvasData> = ({ data, setTriggerValue, parentElement }) => {
