@@ -80,6 +80,7 @@ function Editor({ data, send }: { data: CanvasData; send: Send }) {
   const seenLayout = useRef<number>(0);
   const pythonSelection = useRef<string[]>([]);
   const selectTimer = useRef<number | undefined>(undefined);
+  const selectPending = useRef(false); // a local selection not yet sent to Python
   const pointer = useRef({ x: 0, y: 0 });
   const [menu, setMenu] = useState<{ id: string; kind: "node" | "edge"; x: number; y: number } | null>(
     null,
@@ -108,11 +109,15 @@ function Editor({ data, send }: { data: CanvasData; send: Send }) {
   useEffect(() => {
     if (seenRev.current === data.rev) return;
     seenRev.current = data.rev;
+    // A click made since the last selection Python saw wins over the one Python sends, so
+    // a reply to an older intent never moves the selection under the user's next key press.
+    const keepLocal = selectPending.current;
     const selected = new Set(data.selected);
-    pythonSelection.current = [...data.selected];
+    if (!keepLocal) pythonSelection.current = [...data.selected];
     setNodes((prev) => {
       const byId = new Map(prev.map((n) => [n.id, n]));
-      return data.nodes.map((p) => toNode(p, selected, byId.get(p.id)));
+      const picked = keepLocal ? new Set(prev.filter((n) => n.selected).map((n) => n.id)) : selected;
+      return data.nodes.map((p) => toNode(p, picked, byId.get(p.id)));
     });
     setEdges(data.edges.map(toEdge));
     if (data.nodes.some((n) => n.pos === null)) setNeedsLayout(true);
@@ -215,8 +220,11 @@ function Editor({ data, send }: { data: CanvasData; send: Send }) {
     ({ nodes: picked }: OnSelectionChangeParams) => {
       const ids = picked.map((n) => n.id);
       window.clearTimeout(selectTimer.current);
+      selectPending.current = false;
       if (sameIds(ids, pythonSelection.current)) return;
+      selectPending.current = true;
       selectTimer.current = window.setTimeout(() => {
+        selectPending.current = false;
         pythonSelection.current = ids;
         send({ kind: "select", ids });
       }, SELECT_DEBOUNCE_MS);
@@ -227,6 +235,10 @@ function Editor({ data, send }: { data: CanvasData; send: Send }) {
   // Nothing is removed locally: Python deletes, then sends the graph without it.
   const onBeforeDelete: OnBeforeDelete<LayerFlowNode, Edge> = useCallback(
     async ({ nodes: gone, edges: cut }) => {
+      // Selecting what is being deleted is moot: the select would only reach Python after
+      // the delete and clear a selection the user makes next.
+      window.clearTimeout(selectTimer.current);
+      selectPending.current = false;
       const goneIds = new Set(gone.map((n) => n.id));
       const loose = cut
         .filter((e) => !goneIds.has(e.source) && !goneIds.has(e.target))
