@@ -87,6 +87,17 @@ class TrainerSetupMixin:
             return []
         return [n for n in self.arch.node_ids if not self.arch.trainable_of(n)]
 
+    def _frozen_modules(self) -> list[torch.nn.Module]:
+        """The model's submodules for the frozen nodes."""
+        frozen = self.frozen_nodes()
+        if not frozen:
+            return []
+        from builder.codegen import attribute_names
+
+        names = attribute_names(self.arch)
+        found = (getattr(self.model, names.get(node, node), None) for node in frozen)
+        return [module for module in found if module is not None]
+
     def keep_frozen_norms_fixed(self) -> None:
         """Call after model.train(): a frozen layer's batch-norm statistics stay as loaded.
 
@@ -94,29 +105,15 @@ class TrainerSetupMixin:
         and variance to the new data (36 images in the walkthrough), so the frozen features
         drifted away from what the layers after them had learned.
         """
-        frozen = self.frozen_nodes()
-        if not frozen:
-            return
-        from builder.codegen import attribute_names
-
-        names = attribute_names(self.arch)
-        for node in frozen:
-            module = getattr(self.model, names.get(node, node), None)
-            for part in module.modules() if module is not None else ():
+        for module in self._frozen_modules():
+            for part in module.modules():
                 if isinstance(part, torch.nn.modules.batchnorm._NormBase):
                     part.eval()
 
     def _trainable_parameters(self) -> list[torch.nn.Parameter]:
         """Freeze the frozen nodes (requires_grad off) and return what the optimizer updates."""
-        frozen = self.frozen_nodes()
-        if frozen:
-            from builder.codegen import attribute_names
-
-            names = attribute_names(self.arch)
-            for node in frozen:
-                module = getattr(self.model, names.get(node, node), None)
-                if module is not None:
-                    module.requires_grad_(False)
+        for module in self._frozen_modules():
+            module.requires_grad_(False)
         params = [p for p in self.model.parameters() if p.requires_grad]
         if not params:
             raise BuilderError(

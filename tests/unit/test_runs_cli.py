@@ -65,15 +65,20 @@ def test_trainable_must_be_a_boolean():
     assert err.value.node == data["nodes"][2]["id"] and err.value.field == "trainable"
 
 
-def test_trainer_keeps_frozen_weights_and_trains_the_rest():
-    arch = Architecture.load(MLP)
-    arch.set_trainable("fc1", False)
+def trained_two_epochs(arch):
+    """A finished two-epoch run on 300 digits: (trainer, state before, state after)."""
     trainer = Trainer(
         arch, load_dataset("digits", n_samples=300), TrainConfig(epochs=2, device="cpu")
     )
     before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
     assert trainer.run()["state"] == "finished"
-    after = trainer.model.state_dict()
+    return trainer, before, trainer.model.state_dict()
+
+
+def test_trainer_keeps_frozen_weights_and_trains_the_rest():
+    arch = Architecture.load(MLP)
+    arch.set_trainable("fc1", False)
+    trainer, before, after = trained_two_epochs(arch)
     assert torch.equal(after["fc1.weight"], before["fc1.weight"])
     assert not torch.equal(after["fc2.weight"], before["fc2.weight"])
     assert trainer.summary()["frozen"] == ["fc1"]
@@ -253,12 +258,7 @@ def test_a_frozen_batch_norm_keeps_its_statistics_in_the_trainer_and_in_train_py
     arch = load_template("lenet_digits")
     for node in ("conv1", "bn1"):
         arch.set_trainable(node, False)
-    trainer = Trainer(
-        arch, load_dataset("digits", n_samples=300), TrainConfig(epochs=2, device="cpu")
-    )
-    before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
-    assert trainer.run()["state"] == "finished"
-    after = trainer.model.state_dict()
+    _trainer, before, after = trained_two_epochs(arch)
     assert torch.equal(after["bn1.running_mean"], before["bn1.running_mean"])
     assert not torch.equal(after["bn2.running_mean"], before["bn2.running_mean"])  # not frozen
     _files, folder = written_bundle(arch, tmp_path)
