@@ -8,28 +8,28 @@ from __future__ import annotations
 
 import copy
 import json
-import re
 from pathlib import Path
 from typing import Any
 
 import networkx as nx
 
-from .errors import BuilderError, raise_all
-from .layers import REGISTRY, get_spec, unknown_type_error
-from .params import MAX_INT, check_value, finite, is_number, validate_params  # noqa: F401  (re-exported)
-
-FORMAT = "layercraft"
-VERSION = 1
-MAX_NODES = 1000
-MAX_FILE_BYTES = 5_000_000
-ID_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
-TOP_KEYS = {"format", "version", "name", "nodes", "edges", "search", "layout"}
-LAYOUT_DIRECTIONS = ("DOWN", "RIGHT")  # the canvas's optional layout section
-NODE_KEYS = {"id", "type", "params", "pos", "trainable"}
-EDGE_KEYS = {"source", "target", "target_port", "source_port"}
-PORT_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,31}")
-# Canvas coordinates beyond this are a broken or hostile file, not a layout.
-MAX_POS = 1e7
+from . import groups
+from .errors import BuilderError
+from .graph_file import (  # noqa: F401  (constants re-exported: importers read them here)
+    FORMAT,
+    ID_PATTERN,
+    LAYOUT_DIRECTIONS,
+    MAX_FILE_BYTES,
+    MAX_NODES,
+    VERSION,
+    check_direction,
+    check_id,
+    check_pos,
+    check_source_port,
+    load_graph,
+)
+from .layers import get_spec
+from .params import MAX_INT, check_value, validate_params  # noqa: F401  (re-exported)
 
 
 class Architecture:
@@ -41,6 +41,8 @@ class Architecture:
         # The optional AutoML search section (builder.search.space), kept as plain JSON data.
         self.search: dict[str, Any] | None = None
         self.layout: dict[str, str] = {}  # {"direction": "DOWN" | "RIGHT"}; empty: default
+        # Composite blocks (builder.groups): [{"id", "name", "nodes", "collapsed"}], view only.
+        self.groups: list[dict[str, Any]] = []
 
     # ---- reading ----------------------------------------------------------------------
 
@@ -141,11 +143,7 @@ class Architecture:
                 f"a graph may hold at most {MAX_NODES} nodes", hint="Remove some layers first."
             )
         node_id = self.fresh_id(spec.id_prefix or type_name.lower()) if id is None else id
-        _check_id(node_id)
-        if node_id in self.graph:
-            raise BuilderError(
-                f"a node named {node_id!r} already exists", node=node_id, hint="Pick another name."
-            )
+        self._check_free_id(node_id)
         clean = validate_params(type_name, params or {}, node_id)
         self.graph.add_node(
             node_id,
@@ -153,14 +151,14 @@ class Architecture:
             params=clean,
             inputs=[],
             input_ports=[],
-            pos=_check_pos(pos, node_id),
+            pos=check_pos(pos, node_id),
         )
         return node_id
 
     def fresh_id(self, prefix: str) -> str:
         """The first unused id of the form prefix1, prefix2, ..."""
         n = 1
-        while f"{prefix}{n}" in self.graph:
+        while f"{prefix}{n}" in self.graph or groups.find(self, f"{prefix}{n}"):
             n += 1
         return f"{prefix}{n}"
 
@@ -171,6 +169,7 @@ class Architecture:
             self._drop_inputs_from(succ, node_id)
         self.graph.remove_node(node_id)
         self._forget_in_search(node_id)
+        groups.forget_node(self, node_id)
 
     def _drop_inputs_from(self, dst: str, src: str) -> None:
         pairs = zip(self.inputs_of(dst), self.input_ports_of(dst), strict=True)
@@ -195,7 +194,7 @@ class Architecture:
         """
         self._node(src)
         node = self._node(dst)
-        _check_source_port(source_port, (src, dst))
+        check_source_port(source_port, (src, dst))
         if src == dst:
             raise BuilderError("a node cannot feed itself", edge=(src, dst))
         if (src, source_port) in zip(self.inputs_of(dst), self.input_ports_of(dst), strict=True):
@@ -248,18 +247,14 @@ class Architecture:
 
     def set_pos(self, node_id: str, pos: tuple[float, float] | list[float] | None) -> None:
         """Move a node on the canvas (None: no position)."""
-        self._node(node_id)["pos"] = _check_pos(pos, node_id)
+        self._node(node_id)["pos"] = check_pos(pos, node_id)
 
     def rename_node(self, old: str, new: str) -> None:
         """Give a node a new id, keeping its edges and input order."""
         self._node(old)
         if new == old:
             return
-        _check_id(new)
-        if new in self.graph:
-            raise BuilderError(
-                f"a node named {new!r} already exists", node=old, hint="Pick another name."
-            )
+        self._check_free_id(new, node=old)
         # relabel_nodes(copy=True) keeps node order, which decides forward's argument order.
         self.graph = nx.relabel_nodes(self.graph, {old: new}, copy=True)
         for succ in self.outputs_of(new):
@@ -270,6 +265,17 @@ class Architecture:
             from .search.edit import rename_in_section
 
             self.search = rename_in_section(self.search, old, new)
+        groups.rename_member(self, old, new)
+
+    def _check_free_id(self, node_id: str, node: str | None = None) -> None:
+        check_id(node_id)
+        if node_id in self.graph or groups.find(self, node_id):
+            what = "node" if node_id in self.graph else "block"
+            raise BuilderError(
+                f"a {what} named {node_id!r} already exists",
+                node=node or node_id,
+                hint="Pick another name.",
+            )
 
     def _forget_in_search(self, node_id: str) -> None:
         # A deleted node leaves the search section too, so the saved file still loads.
@@ -282,26 +288,29 @@ class Architecture:
         """Add a layer after node_id and move node_id's outgoing edges onto it."""
         if node_id is None:
             return self.add_node(type_name, params)
-        successors = self.outputs_of(node_id)
         pos = self.pos_of(node_id)
         new_pos = None if pos is None else (pos[0], pos[1] + 100)
         new_id = self.add_node(type_name, params, pos=new_pos)
         try:
-            for succ in successors:
-                pairs = list(zip(self.inputs_of(succ), self.input_ports_of(succ), strict=True))
-                if (node_id, None) not in pairs:
-                    continue  # it reads another output port of node_id: leave it
-                port = pairs.index((node_id, None))
-                self.disconnect(node_id, succ)
-                self.connect(new_id, succ, port)
-                for place, (src, source_port) in enumerate(pairs):
-                    if src == node_id and source_port is not None:  # restore other ports
-                        self.connect(node_id, succ, place, source_port=source_port)
+            self.move_outputs(node_id, new_id)
             self.connect(node_id, new_id)
         except BuilderError:
             self.remove_node(new_id)
             raise
         return new_id
+
+    def move_outputs(self, node_id: str, new_source: str) -> None:
+        """Every edge reading node_id's plain output reads new_source instead, same port."""
+        for succ in self.outputs_of(node_id):
+            pairs = list(zip(self.inputs_of(succ), self.input_ports_of(succ), strict=True))
+            if (node_id, None) not in pairs:
+                continue  # it reads another output port of node_id: leave it
+            port = pairs.index((node_id, None))
+            self.disconnect(node_id, succ)
+            self.connect(new_source, succ, port)
+            for place, (src, source_port) in enumerate(pairs):
+                if src == node_id and source_port is not None:  # restore other ports
+                    self.connect(node_id, succ, place, source_port=source_port)
 
     def duplicate_node(self, node_id: str) -> str:
         """A copy of the node (same type and params), unconnected, placed beside it."""
@@ -314,7 +323,7 @@ class Architecture:
 
     def set_layout_direction(self, direction: str) -> None:
         """Lay the canvas out top-down ("DOWN") or left-to-right ("RIGHT")."""
-        self.layout = {"direction": _check_direction(direction)}
+        self.layout = {"direction": check_direction(direction)}
 
     def copy(self) -> Architecture:
         """An independent deep copy."""
@@ -361,6 +370,8 @@ class Architecture:
             data["search"] = copy.deepcopy(self.search)
         if self.layout:
             data["layout"] = dict(self.layout)
+        if self.groups:
+            data["groups"] = groups.to_json(self)
         return data
 
     def to_json_string(self) -> str:
@@ -385,7 +396,7 @@ class Architecture:
                 raise BuilderError(
                     f"not valid JSON ({exc})", hint="Open a graph saved by LayerCraft."
                 ) from None
-        return _load(cls, data)
+        return load_graph(cls, data)
 
     @classmethod
     def load(cls, path: str | Path) -> Architecture:
@@ -403,210 +414,3 @@ class Architecture:
             if err.node is None and err.edge is None and err.file is None:
                 err.file = str(path)
             raise
-
-
-# ---- loading helpers ----------------------------------------------------------------------
-
-
-def _load(cls, data: Any) -> Architecture:
-    if not isinstance(data, dict):
-        raise BuilderError(
-            "a graph file must hold a JSON object", hint="Open a graph saved by LayerCraft."
-        )
-    _check_keys(data, TOP_KEYS, "the graph")
-    if data.get("format") != FORMAT:
-        raise BuilderError('not a LayerCraft graph: "format" must be "layercraft"', field="format")
-    if data.get("version") != VERSION or isinstance(data.get("version"), bool):
-        raise BuilderError(
-            f"unsupported version {str(data.get('version'))[:20]!r}; this LayerCraft reads version 1",
-            field="version",
-        )
-    name = data.get("name", "Untitled")
-    if not isinstance(name, str) or len(name) > 200:
-        raise BuilderError("name must be text of at most 200 characters", field="name")
-    nodes, edges = data.get("nodes"), data.get("edges", [])
-    if not isinstance(nodes, list) or not isinstance(edges, list):
-        raise BuilderError('"nodes" and "edges" must be lists', field="nodes")
-    if len(nodes) > MAX_NODES:
-        raise BuilderError(
-            f"{len(nodes)} nodes is more than the limit of {MAX_NODES}", field="nodes"
-        )
-    arch = cls(name)
-    # Every bad node and edge is reported in one pass (a BuilderErrors), not just the first.
-    problems: list[BuilderError] = []
-    failed: set[str] = set()
-    arch.layout = _load_layout(data.get("layout"))
-    for node in nodes:
-        try:
-            _load_node(arch, node)
-        except BuilderError as err:
-            problems.append(err)
-            if isinstance(node, dict) and isinstance(node.get("id"), str):
-                failed.add(node["id"])
-    ordered = _ordered_edges(arch, edges, failed, problems)
-    for src, dst, source_port in ordered:
-        taken = zip(arch.inputs_of(dst), arch.input_ports_of(dst), strict=True)
-        try:
-            if (src, source_port) in taken:
-                raise BuilderError("duplicate edge", edge=(src, dst))
-            arch.connect(src, dst, source_port=source_port, check_cycle=False)
-        except BuilderError as err:
-            problems.append(err)
-    raise_all(problems)
-    _check_acyclic(arch, ordered)
-    if data.get("search") is not None:
-        from .search.space import parse_space
-
-        parse_space(arch, data["search"])
-        arch.search = copy.deepcopy(data["search"])
-    return arch
-
-
-def _load_layout(layout: Any) -> dict[str, str]:
-    if layout is None:
-        return {}
-    if not isinstance(layout, dict):
-        raise BuilderError('"layout" must be a JSON object', field="layout")
-    _check_keys(layout, {"direction"}, "layout")
-    return {"direction": _check_direction(layout["direction"])} if "direction" in layout else {}
-
-
-def _check_direction(direction: Any) -> str:
-    if direction not in LAYOUT_DIRECTIONS:
-        raise BuilderError(
-            f"unknown layout direction {str(direction)[:20]!r}",
-            field="layout.direction",
-            hint='Use "DOWN" (top to bottom) or "RIGHT" (left to right).',
-        )
-    return direction
-
-
-def _check_acyclic(arch: Architecture, ordered: list[tuple[str, str, int | None]]) -> None:
-    # One check for the whole file instead of a path search per edge (quadratic).
-    if nx.is_directed_acyclic_graph(arch.graph):
-        return
-    cycle = {(src, dst) for src, dst, *_ in nx.find_cycle(arch.graph)}
-    src, dst = next(edge for edge in reversed([(s, d) for s, d, _ in ordered]) if edge in cycle)
-    raise BuilderError(
-        "this edge makes a cycle", edge=(src, dst), hint="Networks must flow one way."
-    )
-
-
-def _load_node(arch: Architecture, node: Any) -> None:
-    if not isinstance(node, dict):
-        raise BuilderError("each node must be a JSON object", field="nodes")
-    node_id = node.get("id")
-    if not isinstance(node_id, str):
-        raise BuilderError('each node needs an "id" string', field="nodes")
-    _check_id(node_id)
-    _check_keys(node, NODE_KEYS, node_id)
-    if node_id in arch.graph:
-        raise BuilderError("duplicate node id", node=node_id, hint="Give every node its own id.")
-    type_name = node.get("type")
-    if not isinstance(type_name, str) or type_name not in REGISTRY:
-        raise unknown_type_error(type_name, node_id)
-    params = node.get("params", {})
-    if not isinstance(params, dict):
-        raise BuilderError("params must be a JSON object", node=node_id, field="params")
-    arch.add_node(type_name, params, id=node_id, pos=node.get("pos"))
-    if "trainable" in node:
-        arch.set_trainable(node_id, node["trainable"])
-
-
-def _ordered_edges(
-    arch: Architecture, edges: list[Any], failed: set[str], problems: list[BuilderError]
-) -> list[tuple[str, str, Any]]:
-    """Edges sorted so each target gets its inputs by target_port, then file order.
-
-    Bad edges go to problems; edges touching a node that failed to load are skipped.
-    """
-    rows = []
-    for i, edge in enumerate(edges):
-        try:
-            row = _edge_row(arch, edge, i, failed)
-        except BuilderError as err:
-            problems.append(err)
-            continue
-        if row is not None:
-            rows.append(row)
-    rows.sort(key=lambda row: row[:2])
-    return [(src, dst, source_port) for _, _, src, dst, source_port in rows]
-
-
-def _edge_row(arch: Architecture, edge: Any, i: int, failed: set[str]) -> tuple | None:
-    if not isinstance(edge, dict):
-        raise BuilderError("each edge must be a JSON object", field="edges")
-    src, dst = edge.get("source"), edge.get("target")
-    if not isinstance(src, str) or not isinstance(dst, str):
-        raise BuilderError('each edge needs "source" and "target" strings', field="edges")
-    label = (src[:64], dst[:64])
-    unknown = set(edge) - EDGE_KEYS
-    if unknown:
-        raise BuilderError(f"unknown key {sorted(unknown)[0][:40]!r}", edge=label)
-    if src in failed or dst in failed:
-        return None  # that node's own error says what is wrong
-    for end in (src, dst):
-        if end not in arch.graph:
-            raise BuilderError(
-                f"edge points to a missing node {end[:64]!r}",
-                edge=label,
-                hint="Remove the edge or add the node.",
-            )
-    port = edge.get("target_port")
-    if port is not None and (
-        not isinstance(port, int) or isinstance(port, bool) or not 0 <= port < MAX_NODES
-    ):
-        raise BuilderError("target_port must be a whole number of 0 or more", edge=label)
-    source_port = edge.get("source_port")
-    _check_source_port(source_port, label)
-    return (port if port is not None else MAX_NODES + i, i, src, dst, source_port)
-
-
-def _check_source_port(port: Any, edge: tuple[str, str]) -> None:
-    if port is None:
-        return
-    if isinstance(port, int) and not isinstance(port, bool) and 0 <= port < MAX_NODES:
-        return
-    if isinstance(port, str) and PORT_PATTERN.fullmatch(port):
-        return
-    raise BuilderError(
-        'source_port must be an output name such as "h_n" or an index of 0 or more',
-        edge=(edge[0][:64], edge[1][:64]),
-    )
-
-
-def _check_keys(obj: dict, allowed: set[str], where: str) -> None:
-    unknown = sorted(str(k)[:40] for k in obj if k not in allowed)
-    if unknown:
-        raise BuilderError(
-            f"{where}: unknown key {unknown[0]!r}",
-            hint=f"Allowed keys: {', '.join(sorted(allowed))}.",
-        )
-
-
-def _check_id(node_id: Any) -> None:
-    if not isinstance(node_id, str) or not ID_PATTERN.fullmatch(node_id):
-        raise BuilderError(
-            f"node id {str(node_id)[:64]!r} is not a valid name",
-            field="id",
-            hint="Use letters, digits and _ (not first a digit), at most 64 characters.",
-        )
-
-
-def _check_pos(pos: Any, node_id: str) -> tuple[float, float] | None:
-    if pos is None:
-        return None
-    if (
-        not isinstance(pos, list | tuple)
-        or len(pos) != 2
-        or not all(is_number(v) and finite(v) for v in pos)
-    ):
-        raise BuilderError("pos must be two numbers [x, y]", node=node_id, field="pos")
-    if any(abs(v) > MAX_POS for v in pos):
-        raise BuilderError(
-            f"pos must lie within ±{MAX_POS:,.0f}",
-            node=node_id,
-            field="pos",
-            hint="Use Auto-layout to place the nodes again.",
-        )
-    return (float(pos[0]), float(pos[1]))

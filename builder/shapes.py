@@ -421,3 +421,11 @@ def format_shape(shape: Shape | None) -> str:
     if shape is None:
         return "—"
     return "(" + ", ".join(map(str, shape)) + ("," if len(shape) == 1 else "") + ")"
+
+
+def format_count(n: int) -> str:
+    """1234567 -> '1.2M', 61706 -> '61.7k', 156 -> '156'."""
+    for scale, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if n >= scale:
+            return f"{n / scale:.1f}{suffix}"
+    return str(n)

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from builder import groups
 from builder.errors import sentences
 from builder.graph import Architecture
 from builder.layers import get_spec
 from builder.layers.base import LayerSpec
-from builder.shapes import Analysis, format_shape
+from builder.shapes import Analysis, format_count, format_shape
+
+from .canvas_blocks import fold_collapsed, group_summaries
 
 MAX_KEY_PARAMS = 3
 DIRECTIONS = ("DOWN", "RIGHT")
@@ -29,14 +32,6 @@ INPUT_COLOUR = "#1971c2"
 OTHER_COLOUR = "#868e96"
 # Optional booleans other features set on a node (trainable switch, search space).
 BADGES = ("frozen", "searched")
-
-
-def format_count(n: int) -> str:
-    """1234567 -> '1.2M', 61706 -> '61.7k', 156 -> '156'."""
-    for scale, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if n >= scale:
-            return f"{n / scale:.1f}{suffix}"
-    return str(n)
 
 
 def _short(value: object) -> str:
@@ -192,11 +187,18 @@ def canvas_payload(
 ) -> dict[str, Any]:
     """The whole `data` the component gets. `view` sets the non-graph fields."""
     extras = node_extras or {}
+    nodes, edges = fold_collapsed(
+        arch,
+        analysis,
+        [node_payload(arch, n, analysis, extras.get(n)) for n in arch.node_ids],
+        edge_payloads(arch, analysis),
+    )
     data = {
         "rev": rev,
-        "nodes": [node_payload(arch, n, analysis, extras.get(n)) for n in arch.node_ids],
-        "edges": edge_payloads(arch, analysis),
-        "selected": [n for n in (selected or []) if n in arch],
+        "nodes": nodes,
+        "edges": edges,
+        "groups": group_summaries(arch, analysis),
+        "selected": [n for n in (selected or []) if n in arch or groups.find(arch, n)],
         "direction": layout_direction(arch),
         "layout_request": 0,
         "refusal": None,

@@ -10,6 +10,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from builder import blocks, groups
 from builder.errors import BuilderError
 from builder.graph import Architecture
 from builder.layers import get_spec
@@ -66,7 +67,7 @@ def apply_intent(arch: Architecture, intent: Any, selected: list[str]) -> Intent
             "the canvas sent an edit LayerCraft does not know", field="intent", hint="Reload."
         )
     new = arch.copy()
-    result = IntentResult(new, [n for n in selected if n in new])
+    result = IntentResult(new, [n for n in selected if shown(new, n)])
     try:
         HANDLERS[intent["kind"]](new, intent, result)
     except BuilderError as err:
@@ -78,8 +79,13 @@ def apply_intent(arch: Architecture, intent: Any, selected: list[str]) -> Intent
             refusal=err,
             at=_point(intent, default=(0.0, 0.0)),
         )
-    result.selected = [n for n in result.selected if n in result.arch]
+    result.selected = [n for n in result.selected if shown(result.arch, n)]
     return result
+
+
+def shown(arch: Architecture, ident: str) -> bool:
+    """True for a node or a block of the graph: what the canvas can select."""
+    return ident in arch or groups.find(arch, ident) is not None
 
 
 # ---- checking what the browser sent --------------------------------------------------------
@@ -166,8 +172,31 @@ def _connect(arch: Architecture, intent: dict, result: IntentResult) -> None:
     """Connect to a port; refused when the target then cannot work out its shape."""
     src, dst = _text(intent, "source"), _text(intent, "target")
     source_port = _source_port(intent.get("source_port"))
-    arch.connect(src, dst, _port(intent.get("port", 0)), source_port=source_port)
+    port = _port(intent.get("port", 0))
+    if groups.find(arch, src):
+        src, source_port = _block_exit(arch, groups.get(arch, src), source_port), None
+    if groups.find(arch, dst):
+        dst, port = _block_entry(arch, groups.get(arch, dst), port)
+    arch.connect(src, dst, port, source_port=source_port)
     refuse_if_target_breaks(arch, dst)
+
+
+def _block_exit(arch: Architecture, group: dict, member: str | None) -> str:
+    """The layer an edge from a collapsed block's handle leaves from."""
+    exits = groups.exits(arch, group)
+    if member in exits or (member is None and len(exits) == 1):
+        return member or exits[0]
+    raise BuilderError(f"{group['name']} has no such output", field="source_port")
+
+
+def _block_entry(arch: Architecture, group: dict, port: int) -> tuple[str, int]:
+    """The layer and port an edge into a collapsed block's handle goes to."""
+    slots = groups.entries(arch, group)
+    if port >= len(slots):
+        raise BuilderError(
+            f"{group['name']} has no free input there", hint="Expand the block to wire inside it."
+        )
+    return slots[port]
 
 
 def refuse_if_target_breaks(arch: Architecture, dst: str) -> None:
@@ -194,9 +223,12 @@ def _delete(arch: Architecture, intent: dict, result: IntentResult) -> None:
         src, dst = _text(edge, "source"), _text(edge, "target")
         if src in arch and dst in arch and arch.graph.has_edge(src, dst):
             arch.disconnect(src, dst)
-    for node_id in nodes:
-        if node_id in arch:
-            arch.remove_node(node_id)
+    for ident in nodes:
+        if groups.find(arch, ident):  # a collapsed block: its layers go with it
+            for member in list(groups.get(arch, ident)["nodes"]):
+                arch.remove_node(member)
+        elif ident in arch:
+            arch.remove_node(ident)
     result.selected = []
 
 
@@ -206,15 +238,20 @@ def _move(arch: Architecture, intent: dict, result: IntentResult) -> None:
     if not isinstance(positions, dict):
         raise BuilderError("expected positions", field="positions")
     for node_id, pos in positions.items():
-        if node_id in arch and isinstance(pos, list) and len(pos) == 2:
-            arch.set_pos(node_id, (_number(pos[0], "x"), _number(pos[1], "y")))
+        if not isinstance(pos, list) or len(pos) != 2:
+            continue
+        point = (_number(pos[0], "x"), _number(pos[1], "y"))
+        if node_id in arch:
+            arch.set_pos(node_id, point)
+        elif groups.find(arch, node_id):
+            groups.shift(arch, node_id, point)
     is_layout = intent.get("layout") is True
     result.record = is_layout
     result.redraw = False
 
 
 def _select(arch: Architecture, intent: dict, result: IntentResult) -> None:
-    result.selected = [n for n in _ids(intent.get("ids"), "ids") if n in arch]
+    result.selected = [n for n in _ids(intent.get("ids"), "ids") if shown(arch, n)]
     result.record = False
     result.redraw = False
 
@@ -251,6 +288,37 @@ def _paste(arch: Architecture, intent: dict, result: IntentResult) -> None:
     result.selected = list(fresh.values())
 
 
+def _group(arch: Architecture, intent: dict, result: IntentResult) -> None:
+    """Group the nodes into a new block; its layers stay selected, so the inspector shows
+    the block (to name it) and the canvas shows the same selection."""
+    name = intent.get("name")
+    gid = groups.create(arch, _ids(intent.get("nodes"), "nodes"), None if name is None else name)
+    result.selected = list(groups.get(arch, gid)["nodes"])
+
+
+def _ungroup(arch: Architecture, intent: dict, result: IntentResult) -> None:
+    gid = _text(intent, "group")
+    members = list(groups.get(arch, gid)["nodes"])
+    groups.ungroup(arch, gid)
+    result.selected = members
+    result.relayout = True
+
+
+def _collapse(arch: Architecture, intent: dict, result: IntentResult) -> None:
+    """Fold a block into one node or open it again; the layout makes room either way."""
+    gid = _text(intent, "group")
+    folded = intent.get("collapsed") is True
+    groups.set_collapsed(arch, gid, folded)
+    result.selected = [gid] if folded else []
+    result.relayout = True
+
+
+def _add_block(arch: Architecture, intent: dict, result: IntentResult) -> None:
+    """A saved block from My blocks, dropped at a point of the canvas."""
+    block = blocks.load_block(_text(intent, "block"))
+    result.selected = [blocks.insert_block(arch, block, at=_point(intent))]
+
+
 def _direction(arch: Architecture, intent: dict, result: IntentResult) -> None:
     arch.set_layout_direction(intent.get("direction"))
     result.relayout = True
@@ -271,5 +339,9 @@ HANDLERS = {
     "select": _select,
     "paste": _paste,
     "direction": _direction,
+    "group": _group,
+    "ungroup": _ungroup,
+    "collapse": _collapse,
+    "add_block": _add_block,
     "set_param": _set_param,
 }

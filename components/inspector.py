@@ -7,15 +7,16 @@ from typing import Any
 
 import streamlit as st
 
+from builder import groups
 from builder.errors import BuilderError
 from builder.graph import Architecture
 from builder.layers import get_spec
 from builder.layers.base import Param
-from builder.shapes import format_shape
+from builder.shapes import format_count, format_shape
 
 from . import state
-from .canvas import format_count
-from .canvas_view import handle_intent
+from .block_inspector import render_block_inspector, render_group_offer
+from .canvas_view import handle_intent, selection
 from .search_marks import render_search_marks
 
 S = st.session_state
@@ -176,6 +177,11 @@ def render_inspector() -> None:
     arch = state.arch()
     node_id = S.get("selected")
     st.subheader("Inspector")
+    block = groups.selected_block(arch, selection())
+    if block is not None:
+        render_block_inspector(block)
+        return
+    render_group_offer()
     if node_id is None:
         st.caption(
             "Select a node to edit its parameters. Drag from a node's output handle to an input port of another to connect them; Delete or Backspace removes the selection."

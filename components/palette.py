@@ -5,6 +5,8 @@ from __future__ import annotations
 import networkx as nx
 import streamlit as st
 
+from builder import blocks, groups
+from builder.errors import BuilderError
 from builder.graph import Architecture
 from builder.layers import REGISTRY, specs_by_category
 from builder.layers.base import LayerSpec
@@ -13,6 +15,7 @@ from builder.layout import place_inserted
 from . import state
 
 S = st.session_state
+BLOCK_PREFIX = "block_"  # the canvas makes buttons keyed block_<slug> draggable
 CATEGORY_TITLES = {
     "core": "Core",
     "convolution": "Convolution & pooling",
@@ -58,10 +61,20 @@ def _free_spot(arch: Architecture) -> tuple[float, float]:
     return (max(x for x, _ in spots) + 260, max(y for _, y in spots))
 
 
+def insert_point(arch: Architecture) -> str | None:
+    """The node a click inserts after: the selected one, or a selected block's output."""
+    picked = S.get("selected")
+    if picked in arch:
+        return picked
+    group = groups.find(arch, picked)
+    exits = groups.exits(arch, group) if group else []
+    return exits[0] if len(exits) == 1 else None
+
+
 def _on_click(type_name: str) -> None:
     new = S.arch.copy()
     try:
-        node_id = add_layer(new, type_name, S.selected)
+        node_id = add_layer(new, type_name, insert_point(new))
     except Exception as err:  # BuilderError: shown as a notice, the graph stays as it was
         state.notify("error", str(err))
         return
@@ -81,6 +94,42 @@ def _shift_below(arch: Architecture, new_id: str) -> None:
             arch.set_pos(node_id, (p[0], p[1] + 110))
 
 
+def _on_block_click(slug: str) -> None:
+    new = S.arch.copy()
+    after = insert_point(new)
+    try:
+        block = blocks.load_block(slug)
+        if after is None:
+            gid = blocks.insert_block(new, block, at=_free_spot(new))
+        else:
+            gid = blocks.insert_block_after(new, block, after)
+    except BuilderError as err:  # a broken block file or a refused wire: the graph stays
+        state.notify("error", str(err))
+        return
+    S.selected = gid
+    state.commit(new)
+    if after is not None:
+        state.request_layout()
+
+
+def render_my_blocks() -> None:
+    """Saved blocks, inserted like layers (click) or dropped on the canvas (drag)."""
+    saved = blocks.list_blocks()
+    with st.expander(f"My blocks ({len(saved)})", expanded=bool(saved)):
+        if not saved:
+            st.caption("Group layers on the canvas (Ctrl/Cmd+G), then *Save to My blocks*.")
+        for block in saved:
+            st.button(
+                f"{block.name} · {block.layers}",
+                key=f"{BLOCK_PREFIX}{block.slug}",
+                help=f"{block.layers} layers; click to insert after the selection, or drag.",
+                on_click=_on_block_click,
+                args=(block.slug,),
+                icon=":material/widgets:",
+                width="stretch",
+            )
+
+
 def render_palette() -> None:
     """Sidebar palette: a search box and one expander per category."""
     st.subheader("Layers")
@@ -90,12 +139,13 @@ def render_palette() -> None:
         key="palette_search",
         label_visibility="collapsed",
     )
-    where = S.selected if S.get("selected") in S.arch else None
+    where = insert_point(S.arch)
     st.caption(
         f"Click a layer to insert it after **{where}**."
         if where
         else "Select a node to insert after it; otherwise the layer is placed unconnected."
     )
+    render_my_blocks()
     groups = matching_specs(query)
     if not groups:
         st.caption("No layer matches.")

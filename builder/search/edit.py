@@ -40,6 +40,22 @@ def mark_train(arch, name: str, spec: dict[str, Any] | None) -> None:
     _replace(arch, section)
 
 
+def mark_repeat(arch, name: str, nodes: list[str] | None, high: int = 3) -> None:
+    """Search how often a block repeats (1..high times), or stop (nodes None)."""
+    section = copy.deepcopy(arch.search or {})
+    repeat = section.setdefault("repeat", {})
+    if nodes is None:
+        repeat.pop(name, None)
+    else:
+        repeat[name] = {"nodes": list(nodes), "min": 1, "max": high}
+    _replace(arch, section)
+
+
+def repeat_spec(arch, name: str) -> dict[str, Any] | None:
+    """The repeat range a block is searched over, or None."""
+    return ((arch.search or {}).get("repeat") or {}).get(name)
+
+
 def param_spec(arch, node_id: str, name: str) -> dict[str, Any] | None:
     """The spec a node param is searched over, or None."""
     return ((arch.search or {}).get("params", {}).get(node_id) or {}).get(name)

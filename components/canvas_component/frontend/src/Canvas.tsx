@@ -12,6 +12,7 @@ import {
   useEdgesState,
   useNodesState,
   useReactFlow,
+  ViewportPortal,
   type Connection,
   type Edge,
   type OnBeforeDelete,
@@ -19,10 +20,10 @@ import {
 } from "@xyflow/react";
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { canvasSvg, downloadPng, downloadSvg } from "./exportImage";
-import { LayerNode, type LayerFlowNode } from "./LayerNode";
+import { LayerNode, onlyHere, type LayerFlowNode } from "./LayerNode";
 import { NODE_HEIGHT, NODE_WIDTH, elkPositions } from "./layout";
-import { DRAG_MIME } from "./palette";
-import type { CanvasData, EdgePayload, Intent, NodePayload } from "./types";
+import { BLOCK_MIME, DRAG_MIME } from "./palette";
+import type { CanvasData, EdgePayload, GroupPayload, Intent, NodePayload } from "./types";
 
 const NODE_TYPES = { layer: LayerNode };
 const MIN_READABLE_ZOOM = 0.8; // fit-view never shrinks text below this; long nets scroll
@@ -31,6 +32,7 @@ const PASTE_OFFSET = 40;
 const TOOLBAR_ROOM = 56; // a long net starts below the toolbar
 const SELECT_DEBOUNCE_MS = 120;
 const LIVE_TICK_MS = 1000;
+const FRAME_PAD = 14; // room between an expanded block's frame and its layers
 
 interface Clip {
   nodes: { id: string; type: string; params: Record<string, unknown>; pos: [number, number] }[];
@@ -48,9 +50,16 @@ export function Canvas(props: { data: CanvasData; send: Send }) {
   );
 }
 
+/** The real layers an edge joins (on the canvas one end may be a collapsed block). */
+function realEnds(e: Edge): { source: string; target: string } {
+  const ends = (e.data as { ends?: { source: string; target: string } } | undefined)?.ends;
+  return ends ?? { source: e.source, target: e.target };
+}
+
 function toEdge(e: EdgePayload): Edge {
   return {
     id: e.id,
+    data: { ends: e.ends ?? { source: e.source, target: e.target } },
     source: e.source,
     target: e.target,
     sourceHandle: e.source_handle ?? "out",
@@ -91,17 +100,22 @@ function Editor({ data, send }: { data: CanvasData; send: Send }) {
   const [needsFit, setNeedsFit] = useState(true);
 
   const onFix = useCallback((node: string, fix: string) => send({ kind: "fix", node, fix }), [send]);
+  const onExpand = useCallback(
+    (group: string) => send({ kind: "collapse", group, collapsed: false }),
+    [send],
+  );
+  const [pickedCount, setPickedCount] = useState(0); // selected layers (blocks aside)
 
   const toNode = useCallback(
     (p: NodePayload, selected: Set<string>, prev?: LayerFlowNode): LayerFlowNode => ({
       id: p.id,
       type: "layer",
       position: p.pos ? { x: p.pos[0], y: p.pos[1] } : (prev?.position ?? { x: 0, y: 0 }),
-      data: { ...p, direction: data.direction, onFix },
+      data: { ...p, direction: data.direction, onFix, onExpand },
       selected: selected.has(p.id),
       measured: prev?.measured,
     }),
-    [data.direction, onFix],
+    [data.direction, onFix, onExpand],
   );
 
   // Re-seed from Python only when its graph (or the selection it holds) changed, so a
@@ -123,6 +137,19 @@ function Editor({ data, send }: { data: CanvasData; send: Send }) {
     if (data.nodes.some((n) => n.pos === null)) setNeedsLayout(true);
     setMenu(null);
   }, [data, setNodes, setEdges, toNode]);
+
+  // Python's selection can change without a new revision (a select intent is no graph
+  // edit). When it differs from what the canvas last took from Python and no local click
+  // is on its way, show Python's: otherwise a node can look selected that Python dropped,
+  // and clicking it again sends nothing.
+  const pythonPick = data.selected.join("\u0000");
+  useEffect(() => {
+    if (selectPending.current || sameIds(data.selected, pythonSelection.current)) return;
+    pythonSelection.current = [...data.selected];
+    const picked = new Set(data.selected);
+    setNodes((ns) => ns.map((n) => (n.selected === picked.has(n.id) ? n : { ...n, selected: picked.has(n.id) })));
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [pythonPick, setNodes]);
 
   useEffect(() => {
     if (!data.live) return;
@@ -193,6 +220,7 @@ function Editor({ data, send }: { data: CanvasData; send: Send }) {
       current.map((n) => ({ id: n.id, width: n.measured?.width, height: n.measured?.height })),
       rf.getEdges(),
       data.direction,
+      (data.groups ?? []).filter((g) => !g.collapsed),
     );
     // Read by bench/canvas_roundtrip.py: how long ELK took for the last layout.
     (window as unknown as { layercraftLayoutMs?: number }).layercraftLayoutMs = performance.now() - started;
@@ -201,7 +229,7 @@ function Editor({ data, send }: { data: CanvasData; send: Send }) {
     );
     send({ kind: "move", positions, layout: true });
     setNeedsFit(true);
-  }, [rf, data.direction, setNodes, send]);
+  }, [rf, data.direction, data.groups, setNodes, send]);
 
   // Layout and fit wait until React Flow has measured the nodes (ELK needs their sizes).
   const allMeasured = nodes.length > 0 && nodes.every((n) => n.measured?.width);
@@ -219,6 +247,7 @@ function Editor({ data, send }: { data: CanvasData; send: Send }) {
   const onSelectionChange = useCallback(
     ({ nodes: picked }: OnSelectionChangeParams) => {
       const ids = picked.map((n) => n.id);
+      setPickedCount(picked.filter((n) => !n.data.block).length);
       window.clearTimeout(selectTimer.current);
       selectPending.current = false;
       if (sameIds(ids, pythonSelection.current)) return;
@@ -240,9 +269,7 @@ function Editor({ data, send }: { data: CanvasData; send: Send }) {
       window.clearTimeout(selectTimer.current);
       selectPending.current = false;
       const goneIds = new Set(gone.map((n) => n.id));
-      const loose = cut
-        .filter((e) => !goneIds.has(e.source) && !goneIds.has(e.target))
-        .map((e) => ({ source: e.source, target: e.target }));
+      const loose = cut.filter((e) => !goneIds.has(e.source) && !goneIds.has(e.target)).map(realEnds);
       if (goneIds.size || loose.length) send({ kind: "delete", nodes: [...goneIds], edges: loose });
       return false;
     },
@@ -277,24 +304,45 @@ function Editor({ data, send }: { data: CanvasData; send: Send }) {
   const onDrop = useCallback(
     (event: React.DragEvent) => {
       const type = event.dataTransfer.getData(DRAG_MIME);
-      if (!type) return;
+      const block = event.dataTransfer.getData(BLOCK_MIME);
+      if (!type && !block) return;
       event.preventDefault();
       const at = rf.screenToFlowPosition({ x: event.clientX, y: event.clientY });
       const x = Math.round(at.x - NODE_WIDTH / 2);
       const y = Math.round(at.y - NODE_HEIGHT / 2);
+      if (block) {
+        send({ kind: "add_block", block, x, y });
+        wrapper.current?.focus();
+        return;
+      }
       const hit = document
         .elementsFromPoint(event.clientX, event.clientY)
         .map((el) => el.closest<HTMLElement>(".react-flow__edge"))
         .find((el) => el !== null);
       const edge = hit ? rf.getEdge(hit.dataset.id ?? "") : undefined;
-      if (edge) send({ kind: "add_on_edge", type, source: edge.source, target: edge.target, x, y });
+      if (edge) send({ kind: "add_on_edge", type, ...realEnds(edge), x, y });
       else send({ kind: "add", type, x, y });
       wrapper.current?.focus();
     },
     [rf, send],
   );
 
-  const selectedNodes = useCallback(() => rf.getNodes().filter((n) => n.selected), [rf]);
+  // A collapsed block is not copied: expand it to copy its layers.
+  const selectedNodes = useCallback(() => rf.getNodes().filter((n) => n.selected && !n.data.block), [rf]);
+
+  // Selecting all of a block's layers shows the block in the inspector.
+  const selectOnly = useCallback(
+    (ids: string[]) => {
+      const picked = new Set(ids);
+      setNodes((ns) => ns.map((n) => (n.selected === picked.has(n.id) ? n : { ...n, selected: picked.has(n.id) })));
+    },
+    [setNodes],
+  );
+
+  const groupSelection = useCallback(() => {
+    const picked = selectedNodes().map((n) => n.id);
+    if (picked.length) send({ kind: "group", nodes: picked });
+  }, [selectedNodes, send]);
 
   const copySelection = useCallback(() => {
     const picked = selectedNodes();
@@ -336,18 +384,19 @@ function Editor({ data, send }: { data: CanvasData; send: Send }) {
       else if (mod && key === "y") send({ kind: "redo" });
       else if (mod && key === "z") send({ kind: "undo" });
       else if (mod && key === "c") copySelection();
+      else if (mod && key === "g") groupSelection();
       else if (mod && key === "v" && clipboard) send({ kind: "paste", ...clipboard });
       else return;
       event.preventDefault();
     },
-    [send, clearSelection, copySelection],
+    [send, clearSelection, copySelection, groupSelection],
   );
 
   const deleteFromMenu = useCallback(() => {
     if (!menu) return;
     if (menu.kind === "edge") {
       const e = rf.getEdge(menu.id);
-      if (e) send({ kind: "delete", nodes: [], edges: [{ source: e.source, target: e.target }] });
+      if (e) send({ kind: "delete", nodes: [], edges: [realEnds(e)] });
     } else {
       const picked = selectedNodes().map((n) => n.id);
       send({ kind: "delete", nodes: picked.includes(menu.id) ? picked : [menu.id], edges: [] });
@@ -399,6 +448,7 @@ function Editor({ data, send }: { data: CanvasData; send: Send }) {
           focusCanvas();
         }}
         onNodeClick={focusCanvas}
+        onNodeDoubleClick={(_, n) => (n.data.block ? onExpand(n.id) : undefined)}
         onNodeContextMenu={(e, n) => openMenu("node", n.id, e)}
         onEdgeContextMenu={(e, ed) => openMenu("edge", ed.id, e)}
         deleteKeyCode={deleteKeys}
@@ -412,6 +462,9 @@ function Editor({ data, send }: { data: CanvasData; send: Send }) {
         proOptions={{ hideAttribution: true }}
       >
         <Background gap={20} size={1} />
+        <ViewportPortal>
+          <Frames groups={data.groups ?? []} nodes={nodes} send={send} select={selectOnly} />
+        </ViewportPortal>
         <MiniMap<LayerFlowNode> pannable zoomable nodeColor={minimapColor} />
         <Controls showFitView={false}>
           <ControlButton onClick={fitReadable} title="Fit at a readable zoom">
@@ -437,6 +490,15 @@ function Editor({ data, send }: { data: CanvasData; send: Send }) {
           </button>
           <button type="button" title="Arrange with ELK" onClick={() => void runLayout()}>
             Auto-layout
+          </button>
+          <button
+            type="button"
+            className="lc-group-button"
+            title="Group the selected layers into a block (Ctrl/Cmd+G)"
+            disabled={pickedCount < 1}
+            onClick={groupSelection}
+          >
+            ▣ Group
           </button>
           <button type="button" title="Download the canvas as SVG" onClick={() => downloadSvg(canvasSvg(rf.getNodes(), rf.getEdges(), data.direction), data.file_stem)}>
             SVG
@@ -486,5 +548,60 @@ function Editor({ data, send }: { data: CanvasData; send: Send }) {
         </div>
       ) : null}
     </div>
+  );
+}
+
+/** A labelled frame around each expanded block's layers, drawn beneath the nodes. */
+function Frames(props: {
+  groups: GroupPayload[];
+  nodes: LayerFlowNode[];
+  send: Send;
+  select: (ids: string[]) => void;
+}) {
+  const { groups, nodes, send, select } = props;
+  const byId = new Map(nodes.map((n) => [n.id, n]));
+  return (
+    <>
+      {groups
+        .filter((g) => !g.collapsed)
+        .map((g) => {
+          const members = g.nodes.map((id) => byId.get(id)).filter((n): n is LayerFlowNode => !!n);
+          if (!members.length) return null;
+          const left = Math.min(...members.map((n) => n.position.x)) - FRAME_PAD;
+          const top = Math.min(...members.map((n) => n.position.y)) - FRAME_PAD;
+          const right = Math.max(...members.map((n) => n.position.x + (n.measured?.width ?? NODE_WIDTH)));
+          const bottom = Math.max(...members.map((n) => n.position.y + (n.measured?.height ?? NODE_HEIGHT)));
+          return (
+            <div
+              key={g.id}
+              className="lc-frame"
+              data-group={g.id}
+              style={{ left, top, width: right - left + FRAME_PAD, height: bottom - top + FRAME_PAD }}
+            >
+              <div className="lc-frame-label nodrag nopan">
+                <button
+                  type="button"
+                  className="lc-frame-name"
+                  title="Select the block's layers"
+                  onClick={onlyHere(() => select(g.nodes))}
+                >
+                  ▣ {g.name}
+                </button>
+                <span className="lc-frame-count">
+                  {g.nodes.length} layers · {g.param_count} params
+                </span>
+                <button
+                  type="button"
+                  className="lc-collapse"
+                  title="Fold the block into one node"
+                  onClick={onlyHere(() => send({ kind: "collapse", group: g.id, collapsed: true }))}
+                >
+                  ▾ Collapse
+                </button>
+              </div>
+            </div>
+          );
+        })}
+    </>
   );
 }

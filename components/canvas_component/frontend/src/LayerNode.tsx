@@ -8,8 +8,18 @@ import type { Direction, NodePayload, OutPortPayload } from "./types";
 export type LayerNodeData = NodePayload & {
   direction: Direction;
   onFix: (node: string, fix: string) => void;
+  onExpand: (group: string) => void;
 };
 export type LayerFlowNode = Node<LayerNodeData, "layer">;
+
+/** A click handler for a button on a node or frame: the click goes no further (it would
+ * select the node or, on the pane, clear the selection). */
+export function onlyHere(act: () => void): (e: React.MouseEvent) => void {
+  return (e) => {
+    e.stopPropagation();
+    act();
+  };
+}
 
 /** True for colours dark enough to need light text on them. */
 function isDark(hex: string): boolean {
@@ -51,6 +61,7 @@ function LayerNodeView({ data, selected }: NodeProps<LayerFlowNode>) {
   const inSide = down ? Position.Top : Position.Left;
   const outSide = down ? Position.Bottom : Position.Right;
   const classes = ["lc-node"];
+  if (data.block) classes.push("lc-node-block");
   if (data.error) classes.push("lc-node-error");
   if (selected) classes.push("lc-node-selected");
   const background = data.tint ?? undefined;
@@ -71,7 +82,7 @@ function LayerNodeView({ data, selected }: NodeProps<LayerFlowNode>) {
       ))}
       <div className="lc-node-head">
         <span className="lc-node-type" style={{ color: data.color }}>
-          {data.type}
+          {data.block ? `▣ ${data.block.name}` : data.type}
         </span>
         <span className="lc-node-id">{data.id}</span>
         {data.frozen ? (
@@ -95,15 +106,22 @@ function LayerNodeView({ data, selected }: NodeProps<LayerFlowNode>) {
         </div>
       ) : null}
       {data.stat ? <div className="lc-node-stat">{data.stat}</div> : null}
+      {data.block ? (
+        <button
+          type="button"
+          className="lc-expand nodrag"
+          title="Show the block's layers"
+          onClick={onlyHere(() => data.onExpand(data.id))}
+        >
+          ▸ Expand
+        </button>
+      ) : null}
       {data.fix ? (
         <button
           type="button"
           className="lc-fix nodrag"
           data-fix={data.fix.id}
-          onClick={(e) => {
-            e.stopPropagation();
-            data.onFix(data.id, data.fix!.id);
-          }}
+          onClick={onlyHere(() => data.onFix(data.id, data.fix!.id))}
         >
           Fix: {data.fix.label}
         </button>

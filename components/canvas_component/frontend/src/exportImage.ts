@@ -57,7 +57,7 @@ export function canvasSvg(nodes: LayerFlowNode[], edges: Edge[], direction: Dire
     parts.push(
       `<rect x="${x}" y="${y}" width="${b.w}" height="${b.h}" rx="8" fill="${d.error ? "#fde8e8" : "#ffffff"}" stroke="#c9d3e0"/>`,
       `<rect x="${x}" y="${y}" width="5" height="${b.h}" rx="2" fill="${esc(d.color)}"/>`,
-      `<text x="${x + 10}" y="${y + 20}" font-size="13" font-weight="600" fill="#1a202c">${esc(d.type)} <tspan font-weight="400" fill="#718096">${esc(d.id)}</tspan></text>`,
+      `<text x="${x + 10}" y="${y + 20}" font-size="13" font-weight="600" fill="#1a202c">${esc(d.block ? `▣ ${d.block.name}` : d.type)} <tspan font-weight="400" fill="#718096">${esc(d.id)}</tspan></text>`,
       ...lines,
     );
   }

@@ -13,33 +13,54 @@ export interface Sized {
   height?: number;
 }
 
+// An expanded block is laid out as an ELK compound node, so its frame (drawn around its
+// layers, with the label above) gets room of its own instead of overlapping its neighbours.
+const SPACING = { "elk.layered.spacing.nodeNodeBetweenLayers": "48", "elk.spacing.nodeNode": "36" };
+const FRAME_PADDING = "[top=44,left=20,bottom=20,right=20]";
+
+export interface Frame {
+  id: string;
+  nodes: string[];
+}
+
 /** Node id -> top-left position, laid out top-down (DOWN) or left-to-right (RIGHT). */
 export async function elkPositions(
   nodes: Sized[],
   edges: { id: string; source: string; target: string }[],
   direction: Direction,
+  frames: Frame[] = [],
 ): Promise<Record<string, [number, number]>> {
+  const sized = (n: Sized): ElkNode => ({ id: n.id, width: n.width ?? NODE_WIDTH, height: n.height ?? NODE_HEIGHT });
+  const framed = new Map<string, string>();
+  for (const f of frames) for (const id of f.nodes) framed.set(id, f.id);
+  const compounds: ElkNode[] = frames.map((f) => ({
+    id: `frame:${f.id}`,
+    layoutOptions: { ...SPACING, "elk.padding": FRAME_PADDING },
+    children: nodes.filter((n) => framed.get(n.id) === f.id).map(sized),
+  }));
   const graph: ElkNode = {
     id: "root",
     layoutOptions: {
       "elk.algorithm": "layered",
       "elk.direction": direction,
-      "elk.layered.spacing.nodeNodeBetweenLayers": "48",
-      "elk.spacing.nodeNode": "36",
+      ...SPACING,
       "elk.layered.nodePlacement.strategy": "BRANDES_KOEPF",
       "elk.layered.considerModelOrder.strategy": "NODES_AND_EDGES",
+      ...(frames.length ? { "elk.hierarchyHandling": "INCLUDE_CHILDREN" } : {}),
     },
-    children: nodes.map((n) => ({
-      id: n.id,
-      width: n.width ?? NODE_WIDTH,
-      height: n.height ?? NODE_HEIGHT,
-    })),
+    children: [...nodes.filter((n) => !framed.has(n.id)).map(sized), ...compounds.filter((c) => c.children?.length)],
     edges: edges.map((e) => ({ id: e.id, sources: [e.source], targets: [e.target] })),
   };
   const laid = await elk.layout(graph);
   const out: Record<string, [number, number]> = {};
-  for (const child of laid.children ?? []) {
-    out[child.id] = [Math.round(child.x ?? 0), Math.round(child.y ?? 0)];
-  }
+  const place = (children: ElkNode[] | undefined, dx: number, dy: number) => {
+    for (const child of children ?? []) {
+      const x = dx + (child.x ?? 0);
+      const y = dy + (child.y ?? 0);
+      if (child.id.startsWith("frame:")) place(child.children, x, y);
+      else out[child.id] = [Math.round(x), Math.round(y)];
+    }
+  };
+  place(laid.children, 0, 0);
   return out;
 }

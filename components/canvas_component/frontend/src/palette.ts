@@ -3,24 +3,33 @@
 // "st-key-<prefix><Type>"); a click still goes to Streamlit and inserts after the selection.
 
 export const DRAG_MIME = "application/x-layercraft-layer";
+export const BLOCK_MIME = "application/x-layercraft-block"; // a saved block from My blocks
+const BLOCK_PREFIX = "block_"; // My blocks buttons: st.button key "block_<slug>"
 let observer: MutationObserver | null = null;
 let currentPrefix = "add_";
 
-function decorate(root: ParentNode): void {
-  root.querySelectorAll<HTMLElement>(`[class*="st-key-${currentPrefix}"]`).forEach((box) => {
-    const cls = Array.from(box.classList).find((c) => c.startsWith(`st-key-${currentPrefix}`));
+/** Gives each button keyed "<prefix><name>" the data attribute `attr` = name, draggable. */
+function decorateKeyed(root: ParentNode, prefix: string, attr: "layerType" | "block"): void {
+  root.querySelectorAll<HTMLElement>(`[class*="st-key-${prefix}"]`).forEach((box) => {
+    const cls = Array.from(box.classList).find((c) => c.startsWith(`st-key-${prefix}`));
     const button = box.querySelector<HTMLElement>("button");
-    if (!cls || !button || button.dataset.layerType) return;
-    button.dataset.layerType = cls.slice(`st-key-${currentPrefix}`.length);
+    if (!cls || !button || button.dataset[attr]) return;
+    button.dataset[attr] = cls.slice(`st-key-${prefix}`.length);
     button.draggable = true;
   });
 }
 
+function decorate(root: ParentNode): void {
+  decorateKeyed(root, currentPrefix, "layerType");
+  decorateKeyed(root, BLOCK_PREFIX, "block");
+}
+
 function onDragStart(event: DragEvent): void {
   const target = event.target as HTMLElement | null;
-  const item = target?.closest?.<HTMLElement>("[data-layer-type]");
+  const item = target?.closest?.<HTMLElement>("[data-layer-type], [data-block]");
   if (!item || !event.dataTransfer) return;
-  event.dataTransfer.setData(DRAG_MIME, item.dataset.layerType ?? "");
+  if (item.dataset.block) event.dataTransfer.setData(BLOCK_MIME, item.dataset.block);
+  else event.dataTransfer.setData(DRAG_MIME, item.dataset.layerType ?? "");
   event.dataTransfer.effectAllowed = "copy";
 }
 

@@ -33,7 +33,17 @@ export type NodePayload = {
   searched?: boolean;
   tint?: string | null;
   stat?: string | null;
+  block?: { name: string; layers: number }; // a collapsed composite block, not a layer
 };
+
+/** A composite block: its layers, and whether the canvas shows it folded into one node. */
+export interface GroupPayload {
+  id: string;
+  name: string;
+  nodes: string[];
+  collapsed: boolean;
+  param_count: string;
+}
 
 export interface EdgePayload {
   id: string;
@@ -42,6 +52,7 @@ export interface EdgePayload {
   target_port: number;
   source_handle?: string; // "out" or "out:<name>" for a named output port
   label: string;
+  ends?: { source: string; target: string }; // the real layers, where an end is a block
 }
 
 export interface Refusal {
@@ -62,6 +73,7 @@ export interface CanvasData {
   rev: number; // changes whenever the graph or the selection Python holds changes
   nodes: NodePayload[];
   edges: EdgePayload[];
+  groups?: GroupPayload[];
   selected: string[];
   direction: Direction;
   layout_request: number; // a new number asks the canvas to run ELK and send positions
@@ -114,4 +126,8 @@ export type Intent =
   | { kind: "undo" }
   | { kind: "redo" }
   | { kind: "fix"; node: string; fix: string }
-  | { kind: "direction"; direction: Direction };
+  | { kind: "direction"; direction: Direction }
+  | { kind: "group"; nodes: string[] }
+  | { kind: "ungroup"; group: string }
+  | { kind: "collapse"; group: string; collapsed: boolean }
+  | { kind: "add_block"; block: string; x: number; y: number };

@@ -1,0 +1,122 @@
+"""Composite blocks on the canvas: a collapsed block is drawn as one node, an expanded one
+as a frame around its layers. Nothing here imports Streamlit.
+
+A collapsed block's node has the group's id; its target handles are the block's entries
+(`builder.groups.entries`: in0, in1 ...) and its source handles its exits (`out`, or
+`out:<member>` when it has several). Edges keep their real ends in `ends`, so deleting or
+dropping onto an edge that touches a block acts on the real layers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from builder import groups
+from builder.errors import sentences
+from builder.graph import Architecture
+from builder.shapes import Analysis, format_count, format_shape
+
+BLOCK_COLOUR = "#495057"
+
+
+def exit_handle(exits: list[str], member: str) -> str:
+    """The source handle an edge leaves a collapsed block from."""
+    return "out" if len(exits) == 1 else f"out:{member}"
+
+
+def block_payload(
+    arch: Architecture, group: dict[str, Any], analysis: Analysis | None
+) -> dict[str, Any]:
+    """The one node a collapsed block shows: its ports, total parameters and any error."""
+    entries = groups.entries(arch, group)
+    exits = groups.exits(arch, group)
+    infos = [analysis.nodes.get(n) for n in group["nodes"]] if analysis else []
+    total = sum(info.params for info in infos if info is not None)
+    broken = next((i for i in infos if i is not None and i.error is not None), None)
+    last = analysis.nodes.get(exits[0]) if analysis and len(exits) == 1 else None
+    pos = groups.anchor(arch, group)
+    return {
+        "id": group["id"],
+        "type": "Block",
+        "category": "block",
+        "color": BLOCK_COLOUR,
+        "params": {},
+        "summary": f"{len(group['nodes'])} layers",
+        "shape": format_shape(last.output_shape) if last and last.output_shape else None,
+        "param_count": format_count(total) if total else None,
+        "error": f"{broken.id}: {sentences(broken.error.message, broken.error.hint)}"
+        if broken
+        else None,
+        "fix": None,
+        "ports": [
+            {
+                "id": f"in{k}",
+                "label": member if port == 0 else f"{member}·{port + 1}",
+                "spare": False,
+            }
+            for k, (member, port) in enumerate(entries)
+        ],
+        "has_output": bool(exits),
+        "out_ports": []
+        if len(exits) < 2
+        else [{"id": exit_handle(exits, m), "label": m, "shape": ""} for m in exits],
+        "pos": list(pos) if pos is not None else None,
+        "tint": None,
+        "stat": None,
+        "block": {"name": group["name"], "layers": len(group["nodes"])},
+    }
+
+
+def group_summaries(arch: Architecture, analysis: Analysis | None) -> list[dict[str, Any]]:
+    """Every block for the canvas's frames and buttons: id, name, members, collapsed."""
+    summaries = []
+    for group in arch.groups:
+        total = sum(
+            info.params
+            for n in group["nodes"]
+            if analysis and (info := analysis.nodes.get(n)) is not None
+        )
+        summaries.append(
+            {
+                "id": group["id"],
+                "name": group["name"],
+                "nodes": list(group["nodes"]),
+                "collapsed": group["collapsed"],
+                "param_count": format_count(total),
+            }
+        )
+    return summaries
+
+
+def fold_collapsed(
+    arch: Architecture,
+    analysis: Analysis | None,
+    nodes: list[dict[str, Any]],
+    edges: list[dict[str, Any]],
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Nodes and edges as the canvas shows them: each collapsed block folded into one node,
+    the edges inside it hidden and the edges crossing its border moved onto its ports."""
+    folded = [g for g in arch.groups if g["collapsed"]]
+    for edge in edges:
+        edge["ends"] = {"source": edge["source"], "target": edge["target"]}
+    if not folded:
+        return nodes, edges
+    owner = {n: g for g in folded for n in g["nodes"]}
+    shown = [n for n in nodes if n["id"] not in owner]
+    shown += [block_payload(arch, g, analysis) for g in folded]
+    entries = {g["id"]: groups.entries(arch, g) for g in folded}
+    exits = {g["id"]: groups.exits(arch, g) for g in folded}
+    kept = []
+    for edge in edges:
+        src_group, dst_group = owner.get(edge["source"]), owner.get(edge["target"])
+        if src_group is not None and src_group is dst_group:
+            continue  # inside one collapsed block
+        if src_group is not None:
+            edge["source_handle"] = exit_handle(exits[src_group["id"]], edge["source"])
+            edge["source"] = src_group["id"]
+        if dst_group is not None:
+            slot = (edge["target"], edge["target_port"])
+            edge["target_port"] = entries[dst_group["id"]].index(slot)
+            edge["target"] = dst_group["id"]
+        kept.append(edge)
+    return shown, kept
