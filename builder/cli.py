@@ -188,4 +188,49 @@ def _read_json(path: str) -> dict:
         raise BuilderError(f"cannot read the file ({exc.strerror})", file=path) from None
     except ValueError as exc:
         raise BuilderError(f"not valid JSON ({exc})", file=path) from None
-    return check_settings(data, file=path)
+    return _check_config_file(check_settings(data, file=path), path)
+
+
+# What a bundle's config.json holds besides the training settings, so one can be passed back.
+BUNDLE_CONFIG_KEYS = {
+    "data_file",
+    "data_seed",
+    "dataset",
+    "dataset_options",
+    "frozen",
+    "input_dtype",
+    "input_noise",
+    "label_column",
+    "search",
+    "standardise",
+    "task",
+    "train_fraction",
+    "val_fraction",
+}
+
+
+def _check_config_file(data: dict, path: str) -> dict:
+    """Refuse a misspelt setting ("lrr") or an unknown dataset instead of quietly ignoring it."""
+    from dataclasses import fields
+
+    from .data.embedded import DATASETS
+    from .training.config import TrainConfig
+
+    known = {f.name for f in fields(TrainConfig)} | BUNDLE_CONFIG_KEYS
+    unknown = sorted(str(k)[:40] for k in data if k not in known)
+    if unknown:
+        raise BuilderError(
+            f"unknown training setting {unknown[0]!r}",
+            file=path,
+            field=unknown[0],
+            hint=f"Known settings: {', '.join(sorted(known))}.",
+        )
+    dataset = data.get("dataset")
+    if dataset is not None and dataset not in DATASETS:
+        raise BuilderError(
+            f"unknown dataset {str(dataset)[:40]!r}",
+            file=path,
+            field="dataset",
+            hint=f"Choose one of: {', '.join(DATASETS)}; or null for a data file.",
+        )
+    return data

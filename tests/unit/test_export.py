@@ -245,6 +245,42 @@ def test_export_command_includes_given_weights_and_keeps_the_configs_dataset(
     assert "weights.safetensors" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ({"lrr": 0.1}, "unknown training setting 'lrr'"),
+        ({"dataset": "mnistt"}, "unknown dataset 'mnistt'"),
+    ],
+)
+def test_export_refuses_a_config_it_would_silently_ignore(tmp_path, capsys, config, message):
+    graph = tmp_path / "g.json"
+    template("mlp_digits").save(graph)
+    (tmp_path / "c.json").write_text(json.dumps(config))
+    out = tmp_path / "out"
+    command = [
+        "export",
+        str(graph),
+        "-o",
+        str(out),
+        "--no-onnx",
+        "--config",
+        str(tmp_path / "c.json"),
+    ]
+    assert cli.main(command) == 1
+    error = capsys.readouterr().err
+    assert message in error and "c.json" in error
+    assert not out.exists()
+
+
+def test_a_bundles_own_config_json_is_accepted_back(tmp_path):
+    graph = tmp_path / "g.json"
+    template("mlp_digits").save(graph)
+    first, second = tmp_path / "first", tmp_path / "second"
+    assert cli.main(["export", str(graph), "-o", str(first), "--no-onnx"]) == 0
+    command = ["export", str(graph), "-o", str(second), "--no-onnx"]
+    assert cli.main([*command, "--config", str(first / "config.json")]) == 0
+
+
 def test_a_given_dataset_is_rebuilt_with_the_seed_that_made_it():
     arch = template("mlp_moons")
     made_with_default_seed = load_dataset("moons")  # the app loads embedded sets with seed 0
