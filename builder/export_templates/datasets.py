@@ -112,11 +112,17 @@ def make_friedman(rng, n_samples=1000, noise=1.0):
     return x.astype(np.float32), y.astype(np.float32)
 
 
-def make_synthetic(rng, n_samples=8192, noise=0, channels=1, height=32, width=32, num_classes=10):
+def make_synthetic(
+    rng, n_samples=8192, noise=0, channels=1, height=32, width=32, num_classes=10
+):
     """Random C×H×W images with a class-dependent offset, so the labels are learnable."""
     y = rng.integers(0, int(num_classes), n_samples)
-    x = rng.standard_normal((n_samples, int(channels), int(height), int(width)), dtype=np.float32)
-    x += (y[:, None, None, None] / max(1, int(num_classes) - 1) - 0.5).astype(np.float32)
+    x = rng.standard_normal(
+        (n_samples, int(channels), int(height), int(width)), dtype=np.float32
+    )
+    x += (y[:, None, None, None] / max(1, int(num_classes) - 1) - 0.5).astype(
+        np.float32
+    )
     return x, y
 
 

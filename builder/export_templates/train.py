@@ -92,22 +92,39 @@ def read_idx(path):
     opener = gzip.open if str(path).lower().endswith(".gz") else open
     with opener(path, "rb") as file:
         data = file.read()
-    dtypes = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+    dtypes = {
+        0x08: np.uint8,
+        0x09: np.int8,
+        0x0B: ">i2",
+        0x0C: ">i4",
+        0x0D: ">f4",
+        0x0E: ">f8",
+    }
     dtype, rank = np.dtype(dtypes[data[2]]), data[3]
-    shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(rank))
+    shape = tuple(
+        int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(rank)
+    )
     return np.frombuffer(data, dtype=dtype, offset=4 + 4 * rank).reshape(shape)
 
 
 def read_csv(path, label_column=None):
     """Numeric feature columns and the label column (label/target/y/class, else the last)."""
     with open(path, newline="") as file:
-        header, *rows = [[cell.strip() for cell in row] for row in csv.reader(file) if row]
+        header, *rows = [
+            [cell.strip() for cell in row] for row in csv.reader(file) if row
+        ]
     if label_column is None:
         lowered = [name.lower() for name in header]
-        guesses = [lowered.index(g) for g in ("label", "target", "y", "class") if g in lowered]
+        guesses = [
+            lowered.index(g) for g in ("label", "target", "y", "class") if g in lowered
+        ]
         label = guesses[0] if guesses else len(header) - 1
     else:
-        label = header.index(str(label_column)) if str(label_column) in header else label_column
+        label = (
+            header.index(str(label_column))
+            if str(label_column) in header
+            else label_column
+        )
     x = np.array([[float(v) for i, v in enumerate(row) if i != label] for row in rows])
     return x.astype(np.float32), np.array([row[label] for row in rows])
 
@@ -143,7 +160,9 @@ def load_file(path, label_column=None):
                 y = read_idx(path.with_name(path.name.replace(old, new)))
                 break
         else:
-            raise SystemExit(f"{path}: the labels file must sit beside it (…-labels-idx1-ubyte)")
+            raise SystemExit(
+                f"{path}: the labels file must sit beside it (…-labels-idx1-ubyte)"
+            )
     else:
         raise SystemExit(f"{path}: expected a .csv, an .npz or an IDX (-ubyte) file")
     if SETTINGS["task"] == "reconstruction":
@@ -193,7 +212,11 @@ def as_tensors(x_train, y_train, x_val, y_val, seed):
         if SETTINGS["input_noise"] > 0:
             # One fixed draw of noise for validation, so val loss is comparable across epochs.
             generator = torch.Generator().manual_seed(seed + 1)
-            x_val = x_val + torch.randn(x_val.shape, generator=generator) * SETTINGS["input_noise"]
+            x_val = (
+                x_val
+                + torch.randn(x_val.shape, generator=generator)
+                * SETTINGS["input_noise"]
+            )
     return x_train, y_train, x_val, y_val
 
 
@@ -205,7 +228,9 @@ def load_data(data_file, device):
         rng = np.random.default_rng(SETTINGS["data_seed"])
         x, y = make_dataset(rng, **SETTINGS["dataset_options"])
     else:
-        raise SystemExit("This model was trained on a data file: pass it with --data PATH")
+        raise SystemExit(
+            "This model was trained on a data file: pass it with --data PATH"
+        )
     seed = SETTINGS["data_seed"]
     tensors = as_tensors(*split_and_standardise(x, np.asarray(y), seed), seed)
     return [tensor.to(device) for tensor in tensors]
@@ -221,7 +246,9 @@ def augment(x, generator=None):
     if SETTINGS["augment_hflip"]:
         x = random_hflip(x, generator)
     if SETTINGS["augment_noise"]:
-        noise = torch.randn(x.shape, device=x.device, dtype=x.dtype, generator=generator)
+        noise = torch.randn(
+            x.shape, device=x.device, dtype=x.dtype, generator=generator
+        )
         x = x + SETTINGS["augment_noise"] * noise
     return x
 
@@ -265,7 +292,11 @@ def make_optimizer(parameters, lr):
         return torch.optim.SGD(parameters, lr=lr, momentum=momentum, weight_decay=decay)
     if name == "nesterov":
         return torch.optim.SGD(
-            parameters, lr=lr, momentum=momentum or 0.9, nesterov=True, weight_decay=decay
+            parameters,
+            lr=lr,
+            momentum=momentum or 0.9,
+            nesterov=True,
+            weight_decay=decay,
         )
     if name == "adagrad":
         return torch.optim.Adagrad(parameters, lr=lr, weight_decay=decay)
@@ -286,7 +317,9 @@ def make_scheduler(optimizer, lr, epochs, steps_per_epoch):
     if name == "none":
         return None
     if name == "step":
-        return torch.optim.lr_scheduler.StepLR(optimizer, SETTINGS["step_size"], gamma=gamma)
+        return torch.optim.lr_scheduler.StepLR(
+            optimizer, SETTINGS["step_size"], gamma=gamma
+        )
     if name == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
     if name == "onecycle":
@@ -307,7 +340,9 @@ def compute_loss(output, target):
     if name == "cross_entropy":
         return F.cross_entropy(output, target)
     if name == "bce":
-        return F.binary_cross_entropy_with_logits(output, target.float().view_as(output))
+        return F.binary_cross_entropy_with_logits(
+            output, target.float().view_as(output)
+        )
     target = target.view_as(output)
     if name == "mse":
         return F.mse_loss(output, target)
@@ -337,7 +372,9 @@ def first_output(output):
 def kl_loss(model):
     """A VAE's KL terms (each Reparameterize node leaves `self.<node>_kl` in forward), weighted."""
     inner = getattr(model, "module", model)  # DistributedDataParallel wraps the model
-    terms = [v for k, v in vars(inner).items() if k.endswith("_kl") and torch.is_tensor(v)]
+    terms = [
+        v for k, v in vars(inner).items() if k.endswith("_kl") and torch.is_tensor(v)
+    ]
     return SETTINGS.get("kl_weight", 1.0) * sum(terms) if terms else 0.0
 
 
@@ -395,18 +432,26 @@ def keep_frozen_norms_fixed(net):
 def train_one_epoch(model, optimizer, scheduler, data, epoch, context):
     """One pass over this rank's shard; returns (mean loss, accuracy) over all ranks."""
     x_train, y_train = data[0], data[1]
-    rank, world_size, batch_size = context["rank"], context["world_size"], context["batch"]
+    rank, world_size, batch_size = (
+        context["rank"],
+        context["world_size"],
+        context["batch"],
+    )
     indices = shard_indices(len(x_train), epoch, rank, world_size, x_train.device)
     batches = indices.split(batch_size)
-    totals = torch.zeros(3, device=x_train.device)  # loss sum, correct, count; no per-step sync
+    # Loss sum, correct, count: summed on the device, so no per-step sync.
+    totals = torch.zeros(3, device=x_train.device)
     model.train()
     keep_frozen_norms_fixed(getattr(model, "module", model))
     for step, batch in enumerate(batches, start=1):
         x, y = x_train[batch], y_train[batch]
         if SETTINGS["input_noise"] > 0 and SETTINGS["task"] == "reconstruction":
-            x = x + torch.randn_like(x) * SETTINGS["input_noise"]  # a denoising autoencoder
+            # A denoising autoencoder: noisy inputs, clean targets.
+            x = x + torch.randn_like(x) * SETTINGS["input_noise"]
         x = augment(x)
-        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=context["amp"]):
+        with torch.autocast(
+            x.device.type, dtype=torch.bfloat16, enabled=context["amp"]
+        ):
             output = first_output(model(x))
             loss = compute_loss(output.float(), y) + kl_loss(model)
         if SETTINGS["l1"]:  # the L1 penalty applies to weights, not biases
@@ -423,7 +468,9 @@ def train_one_epoch(model, optimizer, scheduler, data, epoch, context):
         totals[1] += count_correct(output.detach(), y)
         totals[2] += len(batch)
         if rank == 0 and len(batches) >= 100 and step % (len(batches) // 4) == 0:
-            print(f"  epoch {epoch + 1} step {step}/{len(batches)} loss {loss.item():.4f}")
+            print(
+                f"  epoch {epoch + 1} step {step}/{len(batches)} loss {loss.item():.4f}"
+            )
     loss_sum, correct, count = all_sum(totals, world_size).tolist()
     return loss_sum / count, correct / count
 
@@ -438,7 +485,9 @@ def evaluate(net, data, context):
     net.eval()
     for batch in indices.split(max(context["batch"], 256)):
         x, y = x_val[batch], y_val[batch]
-        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=context["amp"]):
+        with torch.autocast(
+            x.device.type, dtype=torch.bfloat16, enabled=context["amp"]
+        ):
             output = first_output(net(x)).float()
         loss = compute_loss(output, y) + kl_loss(net)
         totals[0] += loss * len(batch)
@@ -459,7 +508,9 @@ def save_checkpoint(path, state):
 
 
 def cpu_state(net):
-    return {name: tensor.detach().cpu().clone() for name, tensor in net.state_dict().items()}
+    return {
+        name: tensor.detach().cpu().clone() for name, tensor in net.state_dict().items()
+    }
 
 
 # ---- main ----------------------------------------------------------------------------------
@@ -470,11 +521,21 @@ def parse_args(argv=None):
     parser.add_argument("--epochs", type=int, default=SETTINGS["epochs"])
     parser.add_argument("--batch-size", type=int, default=SETTINGS["batch_size"])
     parser.add_argument("--lr", type=float, default=SETTINGS["lr"])
-    parser.add_argument("--data", help="a data file (.npz with x and y, .csv, IDX images)")
-    parser.add_argument("--out", default="runs", help="folder for checkpoints and weights")
-    parser.add_argument("--resume", action="store_true", help="continue from the checkpoint")
-    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
-    parser.add_argument("--no-amp", action="store_true", help="no bf16 autocast on CUDA")
+    parser.add_argument(
+        "--data", help="a data file (.npz with x and y, .csv, IDX images)"
+    )
+    parser.add_argument(
+        "--out", default="runs", help="folder for checkpoints and weights"
+    )
+    parser.add_argument(
+        "--resume", action="store_true", help="continue from the checkpoint"
+    )
+    parser.add_argument(
+        "--device", default="auto", choices=["auto", "cpu", "cuda", "mps"]
+    )
+    parser.add_argument(
+        "--no-amp", action="store_true", help="no bf16 autocast on CUDA"
+    )
     return parser.parse_args(argv)
 
 
@@ -486,7 +547,8 @@ def main(argv=None):
     data = load_data(args.data or SETTINGS["data_file"], device)
 
     net = Net().to(device)
-    for name in SETTINGS.get("frozen", []):  # layers frozen in LayerCraft keep their weights
+    # Layers frozen in LayerCraft keep their weights.
+    for name in SETTINGS.get("frozen", []):
         getattr(net, name).requires_grad_(False)
     # DDP broadcasts rank 0's initial weights, so every rank starts from the same model.
     if world_size > 1:
@@ -497,7 +559,9 @@ def main(argv=None):
         model = net
     batch = max(1, math.ceil(args.batch_size / world_size))
     steps_per_epoch = math.ceil(math.ceil(len(data[0]) / world_size) / batch)
-    optimizer = make_optimizer([p for p in model.parameters() if p.requires_grad], args.lr)
+    optimizer = make_optimizer(
+        [p for p in model.parameters() if p.requires_grad], args.lr
+    )
     scheduler = make_scheduler(optimizer, args.lr, args.epochs, steps_per_epoch)
     context = {
         "rank": rank,
@@ -508,10 +572,17 @@ def main(argv=None):
 
     out = Path(args.out)
     checkpoint_path = out / "checkpoint.pt"
-    progress = {"epoch": 0, "best_val_loss": math.inf, "best_state": None, "bad_epochs": 0}
+    progress = {
+        "epoch": 0,
+        "best_val_loss": math.inf,
+        "best_state": None,
+        "bad_epochs": 0,
+    }
     if args.resume:
         if not checkpoint_path.exists():
-            raise SystemExit(f"no checkpoint at {checkpoint_path}: run once without --resume")
+            raise SystemExit(
+                f"no checkpoint at {checkpoint_path}: run once without --resume"
+            )
         checkpoint = torch.load(checkpoint_path, map_location=device)
         net.load_state_dict(checkpoint["model"])
         optimizer.load_state_dict(checkpoint["optimizer"])
@@ -523,7 +594,9 @@ def main(argv=None):
             torch.cuda.set_rng_state(checkpoint["cuda_rng"].cpu(), device)
     if rank == 0:
         out.mkdir(parents=True, exist_ok=True)
-        print(f"training on {device} x {world_size}, {len(data[0])} samples, {args.epochs} epochs")
+        print(
+            f"training on {device} x {world_size}, {len(data[0])} samples, {args.epochs} epochs"
+        )
 
     patience = SETTINGS["early_stopping_patience"]
     stopped_early = False
@@ -543,7 +616,9 @@ def main(argv=None):
 
         progress["epoch"] = epoch + 1
         if val_loss < progress["best_val_loss"]:
-            progress.update(best_val_loss=val_loss, best_state=cpu_state(net), bad_epochs=0)
+            progress.update(
+                best_val_loss=val_loss, best_state=cpu_state(net), bad_epochs=0
+            )
         else:
             progress["bad_epochs"] += 1
         record = {
@@ -559,7 +634,9 @@ def main(argv=None):
         }
         if rank == 0:
             accuracy = (
-                f"  val_acc {val_accuracy:.3f}" if SETTINGS["task"] == "classification" else ""
+                f"  val_acc {val_accuracy:.3f}"
+                if SETTINGS["task"] == "classification"
+                else ""
             )
             print(
                 f"epoch {epoch + 1}/{args.epochs}  train_loss {train_loss:.4f}  "
@@ -572,11 +649,15 @@ def main(argv=None):
                 {
                     "model": net.state_dict(),
                     "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict() if scheduler is not None else None,
+                    "scheduler": scheduler.state_dict()
+                    if scheduler is not None
+                    else None,
                     "progress": progress,
                     # The random states, so dropout continues exactly on resume.
                     "rng": torch.get_rng_state(),
-                    "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
+                    "cuda_rng": torch.cuda.get_rng_state(device)
+                    if device.type == "cuda"
+                    else None,
                 },
             )
         # Every rank sees the same combined val_loss, so they all stop at the same epoch.
@@ -586,7 +667,8 @@ def main(argv=None):
             stopped_early = True
             break
 
-    if stopped_early:  # like the app: early stopping restores the best validated weights
+    # Like the app: early stopping restores the best validated weights.
+    if stopped_early:
         net.load_state_dict(progress["best_state"])
     if rank == 0:
         torch.save(net.state_dict(), out / "model.pt")

@@ -137,12 +137,18 @@ def test_bundled_train_and_model_scripts_pass_ruff(tmp_path):
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert check.returncode == 0, check.stdout
-    train_files = [str(f) for f in files if f.name == "train.py"]
-    formatted = subprocess.run(
-        [str(RUFF), "format", "--check", *config, *train_files],
+    # A user's ruff or black with no config of ours sees nothing to change or flag.
+    isolated = subprocess.run(
+        [str(RUFF), "format", "--check", "--isolated", *map(str, files)],
         capture_output=True, text=True, check=False,
     )  # fmt: skip
-    assert formatted.returncode == 0, formatted.stdout
+    assert isolated.returncode == 0, isolated.stdout
+    for folder in {f.parent for f in files}:  # run inside the bundle: model.py is local
+        plain = subprocess.run(
+            [str(RUFF), "check", "--isolated", "."],
+            capture_output=True, text=True, check=False, cwd=folder,
+        )  # fmt: skip
+        assert plain.returncode == 0, plain.stdout
 
 
 def import_bundle_train(folder: Path, monkeypatch):
