@@ -64,7 +64,33 @@ def block_payload(
         "tint": None,
         "stat": None,
         "block": {"name": group["name"], "layers": len(group["nodes"])},
+        "clip": block_clip(arch, group),
     }
+
+
+def block_clip(arch: Architecture, group: dict[str, Any]) -> dict[str, Any]:
+    """What Ctrl/Cmd+C copies for a folded block: its layers and the edges among them."""
+    inside = set(group["nodes"])
+    nodes = []
+    edges = []
+    for member in groups.members_in_order(arch, group):
+        pos = arch.pos_of(member)
+        nodes.append(
+            {
+                "id": member,
+                "type": arch.type_of(member),
+                "params": arch.user_params_of(member),
+                "pos": list(pos) if pos is not None else None,
+            }
+        )
+        pairs = zip(arch.inputs_of(member), arch.input_ports_of(member), strict=True)
+        for port, (src, source_port) in enumerate(pairs):
+            if src in inside:
+                edge = {"source": src, "target": member, "port": port}
+                if source_port is not None:
+                    edge["source_port"] = source_port
+                edges.append(edge)
+    return {"nodes": nodes, "edges": edges}
 
 
 def group_summaries(arch: Architecture, analysis: Analysis | None) -> list[dict[str, Any]]:
@@ -98,7 +124,12 @@ def fold_collapsed(
     the edges inside it hidden and the edges crossing its border moved onto its ports."""
     folded = [g for g in arch.groups if g["collapsed"]]
     for edge in edges:
-        edge["ends"] = {"source": edge["source"], "target": edge["target"]}
+        edge["ends"] = {
+            "source": edge["source"],
+            "target": edge["target"],
+            "port": edge["target_port"],
+            "source_port": edge["source_port"],
+        }
     if not folded:
         return nodes, edges
     owner = {n: g for g in folded for n in g["nodes"]}

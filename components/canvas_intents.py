@@ -286,6 +286,23 @@ def _paste(arch: Architecture, intent: dict, result: IntentResult) -> None:
     for _, src, dst, source_port in sorted(wired):
         arch.connect(src, dst, source_port=source_port or None)
     result.selected = list(fresh.values())
+    _paste_groups(arch, intent.get("groups") or [], fresh, result)
+
+
+def _paste_groups(arch: Architecture, pasted: Any, fresh: dict[str, str], result) -> None:
+    """Copied blocks come back as blocks of the fresh layers, folded as they were."""
+    if not isinstance(pasted, list):
+        raise BuilderError("expected a list of blocks", field="groups")
+    for item in pasted[: groups.MAX_GROUPS]:
+        if not isinstance(item, dict):
+            raise BuilderError("expected a block", field="groups")
+        members = [fresh[n] for n in _ids(item.get("nodes"), "groups") if n in fresh]
+        if not members:
+            continue
+        gid = groups.create(arch, members, item.get("name"))
+        if item.get("collapsed") is True:
+            groups.set_collapsed(arch, gid, True)
+            result.selected = [n for n in result.selected if n not in members] + [gid]
 
 
 def _group(arch: Architecture, intent: dict, result: IntentResult) -> None:

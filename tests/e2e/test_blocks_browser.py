@@ -69,6 +69,19 @@ def test_group_collapse_and_expand_a_block(page, app_url):
     assert_model_matches(graph)
     screenshot(page, "canvas_block_collapsed")
 
+    # Copy and paste the folded block: a second folded block of fresh layers.
+    block.click()
+    wait_idle(page)
+    page.keyboard.press(f"{MOD}+c")
+    page.keyboard.press(f"{MOD}+v")
+    graph = wait_saved(page, app_url, lambda g: len(g.get("groups", [])) == 2)
+    copy = graph["groups"][1]
+    assert copy["collapsed"] and copy["name"] == "Hidden layer"
+    assert len(copy["nodes"]) == 2 and not {"fc1", "relu1"} & set(copy["nodes"])
+    node(page, copy["id"]).wait_for()
+    page.keyboard.press(f"{MOD}+z")
+    wait_saved(page, app_url, lambda g: len(g.get("groups", [])) == 1)
+
     block.get_by_role("button", name="Expand").click()
     wait_saved(page, app_url, lambda g: not g["groups"][0]["collapsed"])
     node(page, "fc1").wait_for()

@@ -39,7 +39,7 @@ def test_a_collapsed_block_is_one_node_with_its_ports_and_total_params():
     into = sorted((e["source"], e["target_port"]) for e in data["edges"] if e["target"] == "block1")
     assert into == [("stem_relu", 0), ("stem_relu", 1)]
     out = next(e for e in data["edges"] if e["source"] == "block1")
-    assert out["ends"] == {"source": "b1_out", "target": "b2_conv1"}
+    assert out["ends"] == {"source": "b1_out", "target": "b2_conv1", "port": 0, "source_port": None}
     assert not any(e["source"] in BLOCK1 or e["target"] in BLOCK1 for e in data["edges"])
 
 
@@ -152,3 +152,22 @@ def test_a_chain_block_can_be_searched_repeated_and_a_residual_one_is_refused(ho
     assert any("must be a chain" in m.value for m in at.error)
     assert at.session_state["arch"].search is None
     assert not at.toggle(key="repeat_on_block1").value
+
+
+def test_a_copied_folded_block_pastes_back_as_a_folded_block_of_fresh_layers():
+    arch = resnet(collapsed=True)
+    block = next(n for n in payload(arch)["nodes"] if n["id"] == "block1")
+    clip = block["clip"]
+    assert [n["id"] for n in clip["nodes"]] == BLOCK1
+    assert {"source": "b1_bn2", "target": "b1_add", "port": 0} in clip["edges"]
+    intent = {
+        "kind": "paste",
+        **clip,
+        "groups": [{"name": "Residual block 1", "nodes": BLOCK1, "collapsed": True}],
+    }
+    pasted = apply_intent(arch, intent, [])
+    assert pasted.refusal is None
+    new = pasted.arch.groups[-1]
+    assert new["collapsed"] and new["name"] == "Residual block 1" and len(new["nodes"]) == 7
+    assert not set(new["nodes"]) & set(BLOCK1)
+    assert pasted.selected == [new["id"]]

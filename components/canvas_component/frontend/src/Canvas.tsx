@@ -23,7 +23,7 @@ import { canvasSvg, downloadPng, downloadSvg } from "./exportImage";
 import { LayerNode, onlyHere, type LayerFlowNode } from "./LayerNode";
 import { NODE_HEIGHT, NODE_WIDTH, elkPositions } from "./layout";
 import { BLOCK_MIME, DRAG_MIME } from "./palette";
-import type { CanvasData, EdgePayload, GroupPayload, Intent, NodePayload } from "./types";
+import type { CanvasData, EdgePayload, Ends, GroupPayload, Intent, NodePayload } from "./types";
 
 const NODE_TYPES = { layer: LayerNode };
 const MIN_READABLE_ZOOM = 0.8; // fit-view never shrinks text below this; long nets scroll
@@ -34,10 +34,7 @@ const SELECT_DEBOUNCE_MS = 120;
 const LIVE_TICK_MS = 1000;
 const FRAME_PAD = 14; // room between an expanded block's frame and its layers
 
-interface Clip {
-  nodes: { id: string; type: string; params: Record<string, unknown>; pos: [number, number] }[];
-  edges: { source: string; target: string; port: number }[];
-}
+type Clip = Omit<Extract<Intent, { kind: "paste" }>, "kind">;
 let clipboard: Clip | null = null; // shared by every canvas on the page, like a real clipboard
 
 type Send = (intent: Intent) => void;
@@ -52,8 +49,36 @@ export function Canvas(props: { data: CanvasData; send: Send }) {
 
 /** The real layers an edge joins (on the canvas one end may be a collapsed block). */
 function realEnds(e: Edge): { source: string; target: string } {
-  const ends = (e.data as { ends?: { source: string; target: string } } | undefined)?.ends;
-  return ends ?? { source: e.source, target: e.target };
+  const ends = (e.data as { ends?: Ends } | undefined)?.ends;
+  return ends ? { source: ends.source, target: ends.target } : { source: e.source, target: e.target };
+}
+
+/** An edge as the clipboard keeps it: real layers, their port, the output it reads. */
+function clipEdge(e: Edge, fromBlock: boolean): Clip["edges"][number] {
+  const ends = (e.data as { ends?: Ends } | undefined)?.ends;
+  return {
+    ...realEnds(e),
+    port: ends?.port ?? (Number(e.targetHandle?.slice(2)) || 0),
+    source_port: fromBlock ? (ends?.source_port ?? undefined) : outputName(e.sourceHandle),
+  };
+}
+
+/** A folded block's layers for the clipboard, laid out as they are, at the block's spot. */
+function blockClip(n: LayerFlowNode, offset: number): Clip {
+  const clip = n.data.clip!;
+  const spots = clip.nodes.map((m) => m.pos ?? [0, 0]);
+  const left = Math.min(...spots.map((p) => p[0]));
+  const top = Math.min(...spots.map((p) => p[1]));
+  return {
+    nodes: clip.nodes.map((m, i) => ({
+      id: m.id,
+      type: m.type,
+      params: m.params,
+      pos: [Math.round(n.position.x + spots[i][0] - left + offset), Math.round(n.position.y + spots[i][1] - top + offset)],
+    })),
+    edges: clip.edges,
+    groups: [{ name: n.data.block!.name, nodes: clip.nodes.map((m) => m.id), collapsed: true }],
+  };
 }
 
 function toEdge(e: EdgePayload): Edge {
@@ -327,7 +352,7 @@ function Editor({ data, send }: { data: CanvasData; send: Send }) {
     [rf, send],
   );
 
-  // A collapsed block is not copied: expand it to copy its layers.
+  // The selected layers; a folded block is not a layer (it cannot be grouped again).
   const selectedNodes = useCallback(() => rf.getNodes().filter((n) => n.selected && !n.data.block), [rf]);
 
   // Selecting all of a block's layers shows the block in the inspector.
@@ -344,28 +369,33 @@ function Editor({ data, send }: { data: CanvasData; send: Send }) {
     if (picked.length) send({ kind: "group", nodes: picked });
   }, [selectedNodes, send]);
 
+  // A folded block is copied as its layers and pasted back as a folded block.
   const copySelection = useCallback(() => {
-    const picked = selectedNodes();
+    const picked = rf.getNodes().filter((n) => n.selected);
     if (!picked.length) return;
     const ids = new Set(picked.map((n) => n.id));
+    const blocks = picked.filter((n) => n.data.block && n.data.clip).map((n) => blockClip(n, PASTE_OFFSET));
+    const layers = picked.filter((n) => !n.data.block);
     clipboard = {
-      nodes: picked.map((n) => ({
-        id: n.id,
-        type: n.data.type,
-        params: n.data.params,
-        pos: [Math.round(n.position.x + PASTE_OFFSET), Math.round(n.position.y + PASTE_OFFSET)],
-      })),
-      edges: rf
-        .getEdges()
-        .filter((e) => ids.has(e.source) && ids.has(e.target))
-        .map((e) => ({
-          source: e.source,
-          target: e.target,
-          port: Number(e.targetHandle?.slice(2)) || 0,
-          source_port: outputName(e.sourceHandle),
+      nodes: [
+        ...layers.map((n) => ({
+          id: n.id,
+          type: n.data.type,
+          params: n.data.params,
+          pos: [Math.round(n.position.x + PASTE_OFFSET), Math.round(n.position.y + PASTE_OFFSET)] as [number, number],
         })),
+        ...blocks.flatMap((b) => b.nodes),
+      ],
+      edges: [
+        ...blocks.flatMap((b) => b.edges),
+        ...rf
+          .getEdges()
+          .filter((e) => ids.has(e.source) && ids.has(e.target))
+          .map((e) => clipEdge(e, !!rf.getNode(e.source)?.data.block)),
+      ],
+      groups: blocks.flatMap((b) => b.groups ?? []),
     };
-  }, [rf, selectedNodes]);
+  }, [rf]);
 
   const clearSelection = useCallback(() => {
     setNodes((ns) => ns.map((n) => (n.selected ? { ...n, selected: false } : n)));

@@ -34,7 +34,21 @@ export type NodePayload = {
   tint?: string | null;
   stat?: string | null;
   block?: { name: string; layers: number }; // a collapsed composite block, not a layer
+  clip?: ClipPayload; // a folded block's layers and inner edges, for copy
 };
+
+export interface ClipPayload {
+  nodes: { id: string; type: string; params: Record<string, unknown>; pos: [number, number] | null }[];
+  edges: { source: string; target: string; port: number; source_port?: string }[];
+}
+
+/** An edge's real layers (where a canvas end is a folded block), port and output read. */
+export interface Ends {
+  source: string;
+  target: string;
+  port?: number;
+  source_port?: string | null;
+}
 
 /** A composite block: its layers, and whether the canvas shows it folded into one node. */
 export interface GroupPayload {
@@ -52,7 +66,7 @@ export interface EdgePayload {
   target_port: number;
   source_handle?: string; // "out" or "out:<name>" for a named output port
   label: string;
-  ends?: { source: string; target: string }; // the real layers, where an end is a block
+  ends?: Ends; // the real layers, where an end is a block
 }
 
 export interface Refusal {
@@ -121,6 +135,7 @@ export type Intent =
       kind: "paste";
       nodes: { id: string; type: string; params: Record<string, unknown>; pos: [number, number] }[];
       edges: { source: string; target: string; port: number; source_port?: string }[];
+      groups?: { name: string; nodes: string[]; collapsed: boolean }[];
     }
   | { kind: "tick" }
   | { kind: "undo" }
