@@ -82,7 +82,9 @@ def generate_source(
         "",
         *(line for helper in helpers for line in (*helper.splitlines(), "", "")),
         f"class {class_name}(nn.Module):",
-        *_class_docstring(summary, _describe_inputs(analysis, inputs)),
+        *_class_docstring(
+            summary, _describe_inputs(analysis, inputs), _describe_outputs(arch, analysis)
+        ),
         "",
         "    def __init__(self):",
         "        super().__init__()",
@@ -163,15 +165,25 @@ def _split_top_level(text: str) -> list[str]:
     return [*parts, current.strip()] if current.strip() else parts
 
 
-def _class_docstring(summary: str, inputs: list[tuple[str, str]]) -> list[str]:
+def _class_docstring(
+    summary: str, inputs: list[tuple[str, str]], outputs: list[tuple[str, str]]
+) -> list[str]:
+    """The class docstring: parameter count, the inputs, and the named outputs in the order
+    forward returns them (a graph without Output nodes names none)."""
     described = [f"{name} {what}" for name, what in inputs]
-    one_line = f'    """{summary}. Input {", ".join(described)}."""'
+    returned = [f"{name} {what}" for name, what in outputs]
+    returns = f" Returns {', '.join(returned)}." if returned else ""
+    one_line = f'    """{summary}. Input {", ".join(described)}.{returns}"""'
     if len(one_line) <= LINE_LENGTH:
         return [one_line]
-    lines = [f'    """{summary}.', "", "    Inputs:"]
-    for (name, what), text in zip(inputs, described, strict=True):
-        fits = len(text) + 8 <= LINE_LENGTH
-        lines += [f"        {text}"] if fits else [f"        {name}:", f"            {what}"]
+    lines = [f'    """{summary}.']
+    for title, parts, texts in (("Inputs", inputs, described), ("Returns", outputs, returned)):
+        if not parts:
+            continue
+        lines += ["", f"    {title}:"]
+        for (name, what), text in zip(parts, texts, strict=True):
+            fits = len(text) + 8 <= LINE_LENGTH
+            lines += [f"        {text}"] if fits else [f"        {name}:", f"            {what}"]
     return [*lines, '    """']
 
 
@@ -182,6 +194,14 @@ def _describe_inputs(analysis: Analysis, inputs: list[str]) -> list[tuple[str, s
         shape = "(N, " + ", ".join(map(str, info.output_shape)) + ")"
         parts.append((n, shape + (" token ids" if info.dtype == "int64" else "")))
     return parts
+
+
+def _describe_outputs(arch: Architecture, analysis: Analysis) -> list[tuple[str, str]]:
+    """Each Output node's name (its id) and shape, in return order."""
+    outputs = arch.output_nodes()
+    if not any(arch.type_of(n) == "Output" for n in outputs):
+        return []
+    return [(n, _batch_shape(analysis.nodes[n].output_shape)) for n in outputs]
 
 
 def _helpers_called(arch: Architecture, lines: list[str]) -> list[str]:

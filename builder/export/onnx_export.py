@@ -32,11 +32,15 @@ def onnx_bytes(arch, model=None) -> bytes:
     module = copy.deepcopy(model).cpu().float().eval()
     inputs = tuple(example_inputs(arch, batch_size=2))
     names = [f"input_{i}" if len(inputs) > 1 else "input" for i in range(len(inputs))]
+    # Named outputs (Output nodes) keep their names in the ONNX graph, in return order.
+    outputs = arch.output_nodes()
+    named = any(arch.type_of(n) == "Output" for n in outputs)
+    output_names = list(outputs) if named else None
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "model.onnx"
         try:
             with _quiet_onnx_registry():
-                _export_onnx(torch, module, inputs, names, path)
+                _export_onnx(torch, module, inputs, names, output_names, path)
         except Exception as err:  # the exporter raises many types; the user needs one message
             raise BuilderError(
                 f"model.onnx was not written: torch.onnx.export failed ({_first_line(err)})",
@@ -57,7 +61,7 @@ def _quiet_onnx_registry():
         logger.setLevel(level)
 
 
-def _export_onnx(torch, module, inputs, names, path: Path) -> None:
+def _export_onnx(torch, module, inputs, names, output_names, path: Path) -> None:
     """The torch.export-based exporter first; the TorchScript one for models it cannot trace."""
     batch = torch.export.Dim("batch", min=1)
     try:
@@ -68,6 +72,7 @@ def _export_onnx(torch, module, inputs, names, path: Path) -> None:
                 inputs,
                 str(path),
                 input_names=names,
+                output_names=output_names,
                 dynamic_shapes=tuple({0: batch} for _ in inputs),
                 dynamo=True,
                 verbose=False,
@@ -83,6 +88,7 @@ def _export_onnx(torch, module, inputs, names, path: Path) -> None:
             inputs,
             str(path),
             input_names=names,
+            output_names=output_names,
             dynamic_axes={n: {0: "batch"} for n in names},
             dynamo=False,
         )

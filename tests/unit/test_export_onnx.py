@@ -55,3 +55,26 @@ def test_onnx_runtime_matches_torch_for_feed_forward_and_conv_templates(stem):
 @pytest.mark.parametrize("stem", SEQUENCE)
 def test_onnx_runtime_matches_torch_for_sequence_templates(stem):
     onnx_matches_torch(stem)
+
+
+def two_named_outputs() -> Architecture:
+    arch = Architecture("Two heads")
+    arch.add_node("Input", {"shape": [8]}, id="x")
+    for head, width in (("scores", 3), ("embedding", 4)):
+        arch.add_node("Linear", {"out_features": width}, id=f"fc_{head}")
+        arch.connect("x", f"fc_{head}")
+        arch.add_node("Output", id=head)
+        arch.connect(f"fc_{head}", head)
+    return arch
+
+
+def test_named_outputs_keep_their_names_in_model_py_and_in_onnx():
+    from builder.export import model_source
+
+    arch = two_named_outputs()
+    source = model_source(arch)
+    assert "    Returns:\n        scores (N, 3)\n        embedding (N, 4)\n" in source
+    assert "return fc_scores, fc_embedding" in source  # the same order
+    torch.manual_seed(0)
+    session = ort.InferenceSession(onnx_bytes(arch, compile_model(arch).eval()))
+    assert [o.name for o in session.get_outputs()] == ["scores", "embedding"]
