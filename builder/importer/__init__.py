@@ -20,6 +20,7 @@ from ..layout import apply_layout
 from ..shapes import analyse
 from .capture import capture, example_inputs
 from .convert import Converter
+from .inits import apply_source_inits
 from .problems import Problem, problems_error
 from .target import instantiate, parse_target
 from .verify import TOLERANCE, Comparison, compare, load_original_weights, rename_state_dict
@@ -70,6 +71,7 @@ def import_module(
     if analysis.errors:
         problems = [Problem(e.where or "graph", e.message, e.hint) for e in analysis.errors]
         raise problems_error(problems, what, file)
+    apply_source_inits(arch, conversion.sources, source, what)
     apply_layout(arch)
     result = ImportResult(arch, conversion.sources, compare(arch, conversion.sources, model), model)
     if not result.comparison.matched:

@@ -62,3 +62,20 @@ def test_imported_model_loads_the_original_state_dict_directly(tmp_path):
     imported.load_state_dict(original.state_dict())  # same names: no renaming needed
     x = example_inputs(template)[0]
     torch.testing.assert_close(imported(x), original.eval()(x), rtol=0, atol=0)
+
+
+def test_per_node_weight_init_survives_export_then_import(tmp_path):
+    template = load_template("lenet5")
+    template.update_params("conv1", weight_init="normal(0, 0.02)", bias_init="zeros")
+    template.update_params("fc1", weight_init="uniform(-0.1, 0.1)")
+    source = generate_source(template)
+    assert "nn.init.normal_(self.conv1.weight, 0.0, 0.02)" in source
+    path = tmp_path / "model.py"
+    path.write_text(source, encoding="utf-8")
+
+    result = import_file(f"{path}:{class_name_for(template)}", [(1, 32, 32)])
+
+    conv1 = result.arch.params_of("conv1")
+    assert conv1["weight_init"] == "normal(0, 0.02)" and conv1["bias_init"] == "zeros"
+    assert result.arch.params_of("fc1")["weight_init"] == "uniform(-0.1, 0.1)"
+    assert generate_source(result.arch) == source
