@@ -37,6 +37,7 @@ from .train_settings import (
     _reconstruction_choice,
     _settings,
     config_from_widgets,
+    idle_timeout_s,
     suggest_for_template,
 )
 
@@ -107,7 +108,7 @@ def _try_start() -> None:
 def _launch(owner: str, trainer) -> None:
     """Start trainer in owner's slot as the project's current run, and show it here."""
     SLOTS.attach(owner, trainer)
-    live_runs.register(S.get("project_id"), "train", trainer)
+    live_runs.register(S.get("project_id"), "train", trainer, idle_timeout_s=idle_timeout_s())
     leave_a_core_for_the_page()
     _show(trainer)
     trainer.start()
@@ -312,6 +313,7 @@ def _live_view() -> None:
             "Pick a dataset and press **Train**: the curves, the live diagram and the predictions appear here."
         )
         return
+    live_runs.watch(trainer)
     events, S.cursor = trainer.events_since(S.cursor)
     add_events(S.curves, events, S.steps_per_epoch)
     for ev in events:

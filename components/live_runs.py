@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import threading
+import time
 
 from builder.runs import RunStore, default_home
 
@@ -31,14 +32,63 @@ def run_store() -> RunStore:
     return _store_for(str(default_home()))
 
 
-def register(project: str, panel: str, trainer: object) -> None:
-    """Make trainer the project's current run in `panel` ("train" or "gan")."""
+def register(project: str, panel: str, trainer: object, idle_timeout_s: float = 0) -> None:
+    """Make trainer the project's current run in `panel` ("train" or "gan").
+
+    With an idle timeout (seconds, 0: none) the run is stopped once no page has shown it
+    for that long, so a run whose tabs were all closed never holds a slot unseen.
+    """
     with _lock:
-        _latest.pop((project, panel), None)
+        previous = _latest.pop((project, panel), None)
+        _watched.pop(id(previous), None)
         _latest[(project, panel)] = trainer
         ended = [k for k, t in _latest.items() if getattr(t, "ended", False)]
         for key in ended[: max(0, len(ended) - KEEP_ENDED)]:
-            del _latest[key]
+            _watched.pop(id(_latest.pop(key)), None)
+        _watched[id(trainer)] = (time.monotonic(), float(idle_timeout_s))
+    if idle_timeout_s:
+        _start_watchdog()
+
+
+# id(trainer) -> (when a page last showed it, idle timeout in seconds; 0: none)
+_watched: dict[int, tuple[float, float]] = {}
+WATCHDOG_EVERY_S = 5.0
+_watchdog: threading.Thread | None = None
+
+
+def watch(trainer: object, clock=time.monotonic) -> None:
+    """A page is showing this run now (the Train tab calls it on every poll)."""
+    with _lock:
+        if id(trainer) in _watched:
+            _watched[id(trainer)] = (clock(), _watched[id(trainer)][1])
+
+
+def stop_unwatched(clock=time.monotonic) -> list[object]:
+    """Stop every live run no page has shown for longer than its idle timeout."""
+    now = clock()
+    with _lock:
+        live = [t for t in _latest.values() if getattr(t, "state", None) in ("running", "paused")]
+        idle = [
+            t for t in live if (seen := _watched.get(id(t))) and seen[1] and now - seen[0] > seen[1]
+        ]
+    for trainer in idle:
+        trainer.stop()
+    return idle
+
+
+def _start_watchdog() -> None:
+    global _watchdog
+    with _lock:
+        if _watchdog is not None:
+            return
+        _watchdog = threading.Thread(target=_watch_forever, name="idle-runs", daemon=True)
+    _watchdog.start()
+
+
+def _watch_forever() -> None:
+    while True:
+        time.sleep(WATCHDOG_EVERY_S)
+        stop_unwatched()
 
 
 def latest(project: str | None, panel: str):

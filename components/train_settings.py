@@ -153,7 +153,7 @@ def _settings() -> None:
             key="cfg_shift",
             help="Images only: random shifts.",
         )
-        f1, f2, _, _ = st.columns(4)
+        f1, f2, f3, _ = st.columns(4)
         f1.checkbox(
             "Random horizontal flips",
             _saved("cfg_hflip", False),
@@ -163,12 +163,22 @@ def _settings() -> None:
         f2.number_input(
             "Input noise std", 0.0, 2.0, _saved("cfg_noise", 0.0), format="%g", key="cfg_noise"
         )
+        f3.number_input(
+            "Stop if unwatched (min, 0 = never)",
+            0,
+            24 * 60,
+            _saved("cfg_idle", 0),
+            key="cfg_idle",
+            help="Stop the run when no open page has shown it for this long, so a run "
+            "left behind in closed tabs frees its training slot.",
+        )
     _persist_settings()
 
 
 # Widget keys whose values are kept per project across reloads (besides epochs and lr).
 KEPT_KEYS = ("cfg_batch", "cfg_opt", "cfg_wd", "cfg_sched", "cfg_patience", "cfg_seed", "cfg_l1")
 KEPT_KEYS += ("cfg_clip", "cfg_loss", "cfg_shift", "cfg_hflip", "cfg_noise", "dataset_pick")
+KEPT_KEYS += ("cfg_idle",)
 
 
 def _saved(key: str, default):
@@ -223,6 +233,11 @@ def _suggested(name: str):
 
 def _setting_key(name: str) -> str:
     return f"cfg_{name}_{S.get('settings_generation', 0)}"
+
+
+def idle_timeout_s() -> float:
+    """The Train tab's "stop if unwatched" setting in seconds (0: never)."""
+    return 60.0 * int(S.get("cfg_idle", 0) or 0)
 
 
 def config_from_widgets() -> TrainConfig:

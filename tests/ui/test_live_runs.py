@@ -21,3 +21,41 @@ def test_registry_keeps_the_newest_run_per_project_and_forgets_old_ended_ones(mo
     newer = SimpleNamespace(run_id="newer", state="running", ended=False)
     live_runs.register("p0", "train", newer)
     assert live_runs.latest("p0", "train") is newer
+
+
+class FakeRun(SimpleNamespace):
+    def stop(self):
+        self.state = "stopped"
+
+
+def test_a_run_no_page_has_shown_for_its_idle_timeout_is_stopped(monkeypatch):
+    monkeypatch.setattr(live_runs, "_latest", {})
+    monkeypatch.setattr(live_runs, "_watched", {})
+    monkeypatch.setattr(live_runs, "_start_watchdog", lambda: None)
+    watched = FakeRun(run_id="watched", state="running", ended=False)
+    forgotten = FakeRun(run_id="forgotten", state="paused", ended=False)
+    forever = FakeRun(run_id="forever", state="running", ended=False)
+    live_runs.register("a", "train", watched, idle_timeout_s=60)
+    live_runs.register("b", "train", forgotten, idle_timeout_s=60)
+    live_runs.register("c", "train", forever)  # no timeout chosen: runs until it ends
+    start = live_runs.time.monotonic()
+    live_runs.watch(watched, clock=lambda: start + 50)
+    stopped = live_runs.stop_unwatched(clock=lambda: start + 100)
+    assert stopped == [forgotten] and forgotten.state == "stopped"
+    assert watched.state == "running" and forever.state == "running"
+
+
+def test_an_idle_timeout_stops_a_real_run_and_frees_it(home, monkeypatch):
+    from builder.data import load_dataset
+    from builder.graph import Architecture
+    from builder.training import TrainConfig, Trainer
+
+    monkeypatch.setattr(live_runs, "_latest", {})
+    monkeypatch.setattr(live_runs, "_watched", {})
+    monkeypatch.setattr(live_runs, "_start_watchdog", lambda: None)
+    arch = Architecture.load("assets/templates/mlp_digits.json")
+    trainer = Trainer(arch, load_dataset("digits"), TrainConfig(epochs=10_000, device="cpu"))
+    live_runs.register("p", "train", trainer, idle_timeout_s=1)
+    trainer.start()
+    assert live_runs.stop_unwatched(clock=lambda: live_runs.time.monotonic() + 5) == [trainer]
+    assert trainer.join(timeout=60) and trainer.state == "stopped"
