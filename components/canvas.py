@@ -14,6 +14,7 @@ from builder.errors import sentences
 from builder.graph import Architecture
 from builder.layers import get_spec
 from builder.layers.base import LayerSpec
+from builder.search.space import searched_nodes
 from builder.shapes import Analysis, format_count, format_shape
 
 from .canvas_blocks import fold_collapsed, group_summaries
@@ -187,10 +188,14 @@ def canvas_payload(
 ) -> dict[str, Any]:
     """The whole `data` the component gets. `view` sets the non-graph fields."""
     extras = node_extras or {}
+    marks = graph_badges(arch)
     nodes, edges = fold_collapsed(
         arch,
         analysis,
-        [node_payload(arch, n, analysis, extras.get(n)) for n in arch.node_ids],
+        [
+            node_payload(arch, n, analysis, {**marks.get(n, {}), **extras.get(n, {})})
+            for n in arch.node_ids
+        ],
         edge_payloads(arch, analysis),
     )
     data = {
@@ -213,6 +218,17 @@ def canvas_payload(
     }
     data.update(view)
     return data
+
+
+def graph_badges(arch: Architecture) -> dict[str, dict[str, bool]]:
+    """The badges the graph itself sets: ❄ on a frozen layer, ⚲ on a node AutoML searches."""
+    badges: dict[str, dict[str, bool]] = {}
+    for node_id in searched_nodes(arch) if arch.search else ():
+        badges.setdefault(node_id, {})["searched"] = True
+    for node_id in arch.node_ids:
+        if not arch.trainable_of(node_id):
+            badges.setdefault(node_id, {})["frozen"] = True
+    return badges
 
 
 def layout_direction(arch: Architecture) -> str:

@@ -171,3 +171,13 @@ def test_a_copied_folded_block_pastes_back_as_a_folded_block_of_fresh_layers():
     assert new["collapsed"] and new["name"] == "Residual block 1" and len(new["nodes"]) == 7
     assert not set(new["nodes"]) & set(BLOCK1)
     assert pasted.selected == [new["id"]]
+
+
+def test_the_canvas_marks_searched_and_frozen_layers():
+    arch = load_template("search_digits")
+    searched = {n["id"] for n in payload(arch)["nodes"] if n["searched"]}
+    assert searched and searched <= set(arch.node_ids)
+    frozen_id = next(n for n in arch.node_ids if arch.type_of(n) == "Linear")
+    arch.set_trainable(frozen_id, False)
+    frozen = {n["id"] for n in payload(arch)["nodes"] if n["frozen"]}
+    assert frozen == {frozen_id}
