@@ -15,8 +15,10 @@ from builder.errors import BuilderError
 
 JOURNAL_SUFFIXES = (".log", ".journal")
 # Workers started together on a fresh database race to create its tables; the loser sees
-# a constraint error for a schema that now exists, and opens it fine a moment later.
+# a constraint error, or "table ... already exists", for a schema that now exists, and
+# opens it fine a moment later.
 OPEN_ATTEMPTS = 5
+SCHEMA_RACE = ("UNIQUE constraint", "already exists")
 
 
 def default_storage_url(home: str | Path | None = None) -> str:
@@ -56,7 +58,7 @@ def _rdb_storage(optuna, url: str):
         try:
             return optuna.storages.RDBStorage(url, engine_kwargs=_engine_kwargs(url))
         except Exception as err:
-            if attempt == OPEN_ATTEMPTS - 1 or "UNIQUE constraint" not in str(err):
+            if attempt == OPEN_ATTEMPTS - 1 or not any(m in str(err) for m in SCHEMA_RACE):
                 raise
             time.sleep(0.2 * (attempt + 1))
     raise AssertionError("unreachable")

@@ -221,3 +221,26 @@ def test_hyperband_pruner_runs_a_search(tmp_path, digits):
     )
     summary = search.optimize()
     assert summary["n_trials"] == 2 and summary["n_complete"] + summary["n_pruned"] == 2
+
+
+@pytest.mark.parametrize(
+    "race", ["UNIQUE constraint failed: version_info", "table study_directions already exists"]
+)
+def test_a_worker_that_loses_the_schema_race_opens_the_storage_a_moment_later(
+    tmp_path, monkeypatch, race
+):
+    from builder.search import storage as storage_module
+
+    real = optuna.storages.RDBStorage
+    calls = []
+
+    def racing(url, **kwargs):
+        calls.append(url)
+        if len(calls) == 1:  # the other worker created the tables first
+            raise RuntimeError(f"(sqlite3.OperationalError) {race}")
+        return real(url, **kwargs)
+
+    monkeypatch.setattr(optuna.storages, "RDBStorage", racing)
+    monkeypatch.setattr(storage_module.time, "sleep", lambda _: None)
+    assert storage_module.open_storage(None, home=tmp_path) is not None
+    assert len(calls) == 2
