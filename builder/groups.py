@@ -19,6 +19,7 @@ from .layers import get_spec
 
 if TYPE_CHECKING:
     from .graph import Architecture
+    from .shapes import Analysis
 
 GROUP_KEYS = {"id", "name", "nodes", "collapsed"}
 MAX_NAME = 64
@@ -52,6 +53,18 @@ def selected_block(arch: Architecture, selection: list[str]) -> str | None:
         return selection[0]
     picked = set(selection)
     return next((g["id"] for g in arch.groups if picked and set(g["nodes"]) == picked), None)
+
+
+def selectable(arch: Architecture, ident: Any) -> bool:
+    """True for a node or a block of the graph: what the canvas can select."""
+    return ident in arch or find(arch, ident) is not None
+
+
+def param_total(group: dict[str, Any], analysis: Analysis | None) -> int:
+    """The trainable parameters of the block's layers, as the analysis counted them."""
+    if analysis is None:
+        return 0
+    return sum(info.params for n in group["nodes"] if (info := analysis.nodes.get(n)))
 
 
 def members_in_order(arch: Architecture, group: dict[str, Any]) -> list[str]:

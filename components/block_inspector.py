@@ -40,13 +40,14 @@ def render_block_inspector(group_id: str) -> None:
     arch = state.arch()
     group = groups.get(arch, group_id)
     analysis = state.analysis()
-    total = sum(info.params for n in group["nodes"] if (info := analysis.nodes.get(n)))
+    total = groups.param_total(group, analysis)
+    members = groups.members_in_order(arch, group)
     exits = groups.exits(arch, group)
     st.markdown(f"**{group['name']}** · block `{group_id}` of {len(group['nodes'])} layers")
     out = analysis.nodes.get(exits[0]) if len(exits) == 1 else None
     shape = f"Output `{format_shape(out.output_shape)}` · " if out and out.output_shape else ""
     st.markdown(f"{shape}{format_count(total)} params")
-    st.caption(", ".join(groups.members_in_order(arch, group)))
+    st.caption(", ".join(members))
     key = f"block_name_{group_id}"
     if S.get(key) != group["name"]:  # show the graph's name (after undo, a refused name ...)
         S[key] = group["name"]
@@ -63,7 +64,7 @@ def render_block_inspector(group_id: str) -> None:
     c2.button(
         "Save to My blocks", key="block_save", on_click=_save, args=(group_id,), width="stretch"
     )
-    _render_repeat(group_id, groups.members_in_order(arch, group))
+    _render_repeat(group_id, members)
     c3, c4 = st.columns(2)
     c3.button(
         "Ungroup",

@@ -203,7 +203,7 @@ def canvas_payload(
         "nodes": nodes,
         "edges": edges,
         "groups": group_summaries(arch, analysis),
-        "selected": [n for n in (selected or []) if n in arch or groups.find(arch, n)],
+        "selected": [n for n in (selected or []) if groups.selectable(arch, n)],
         "direction": layout_direction(arch),
         "layout_request": 0,
         "refusal": None,

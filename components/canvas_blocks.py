@@ -25,13 +25,16 @@ def exit_handle(exits: list[str], member: str) -> str:
 
 
 def block_payload(
-    arch: Architecture, group: dict[str, Any], analysis: Analysis | None
+    arch: Architecture,
+    group: dict[str, Any],
+    analysis: Analysis | None,
+    entries: list[tuple[str, int]],
+    exits: list[str],
 ) -> dict[str, Any]:
-    """The one node a collapsed block shows: its ports, total parameters and any error."""
-    entries = groups.entries(arch, group)
-    exits = groups.exits(arch, group)
+    """The one node a collapsed block shows: its ports (its `entries` and `exits`), total
+    parameters and any error."""
     infos = [analysis.nodes.get(n) for n in group["nodes"]] if analysis else []
-    total = sum(info.params for info in infos if info is not None)
+    total = groups.param_total(group, analysis)
     broken = next((i for i in infos if i is not None and i.error is not None), None)
     last = analysis.nodes.get(exits[0]) if analysis and len(exits) == 1 else None
     pos = groups.anchor(arch, group)
@@ -95,23 +98,16 @@ def block_clip(arch: Architecture, group: dict[str, Any]) -> dict[str, Any]:
 
 def group_summaries(arch: Architecture, analysis: Analysis | None) -> list[dict[str, Any]]:
     """Every block for the canvas's frames and buttons: id, name, members, collapsed."""
-    summaries = []
-    for group in arch.groups:
-        total = sum(
-            info.params
-            for n in group["nodes"]
-            if analysis and (info := analysis.nodes.get(n)) is not None
-        )
-        summaries.append(
-            {
-                "id": group["id"],
-                "name": group["name"],
-                "nodes": list(group["nodes"]),
-                "collapsed": group["collapsed"],
-                "param_count": format_count(total),
-            }
-        )
-    return summaries
+    return [
+        {
+            "id": group["id"],
+            "name": group["name"],
+            "nodes": list(group["nodes"]),
+            "collapsed": group["collapsed"],
+            "param_count": format_count(groups.param_total(group, analysis)),
+        }
+        for group in arch.groups
+    ]
 
 
 def fold_collapsed(
@@ -133,10 +129,10 @@ def fold_collapsed(
     if not folded:
         return nodes, edges
     owner = {n: g for g in folded for n in g["nodes"]}
-    shown = [n for n in nodes if n["id"] not in owner]
-    shown += [block_payload(arch, g, analysis) for g in folded]
     entries = {g["id"]: groups.entries(arch, g) for g in folded}
     exits = {g["id"]: groups.exits(arch, g) for g in folded}
+    shown = [n for n in nodes if n["id"] not in owner]
+    shown += [block_payload(arch, g, analysis, entries[g["id"]], exits[g["id"]]) for g in folded]
     kept = []
     for edge in edges:
         src_group, dst_group = owner.get(edge["source"]), owner.get(edge["target"])

@@ -67,7 +67,7 @@ def apply_intent(arch: Architecture, intent: Any, selected: list[str]) -> Intent
             "the canvas sent an edit LayerCraft does not know", field="intent", hint="Reload."
         )
     new = arch.copy()
-    result = IntentResult(new, [n for n in selected if shown(new, n)])
+    result = IntentResult(new, [n for n in selected if groups.selectable(new, n)])
     try:
         HANDLERS[intent["kind"]](new, intent, result)
     except BuilderError as err:
@@ -79,13 +79,8 @@ def apply_intent(arch: Architecture, intent: Any, selected: list[str]) -> Intent
             refusal=err,
             at=_point(intent, default=(0.0, 0.0)),
         )
-    result.selected = [n for n in result.selected if shown(result.arch, n)]
+    result.selected = [n for n in result.selected if groups.selectable(result.arch, n)]
     return result
-
-
-def shown(arch: Architecture, ident: str) -> bool:
-    """True for a node or a block of the graph: what the canvas can select."""
-    return ident in arch or groups.find(arch, ident) is not None
 
 
 # ---- checking what the browser sent --------------------------------------------------------
@@ -251,7 +246,7 @@ def _move(arch: Architecture, intent: dict, result: IntentResult) -> None:
 
 
 def _select(arch: Architecture, intent: dict, result: IntentResult) -> None:
-    result.selected = [n for n in _ids(intent.get("ids"), "ids") if shown(arch, n)]
+    result.selected = [n for n in _ids(intent.get("ids"), "ids") if groups.selectable(arch, n)]
     result.record = False
     result.redraw = False
 

@@ -214,7 +214,7 @@ def _install(new: Architecture, *, redraw: bool = True, save: bool = True) -> No
     if S.get(name_key()) != new.name:
         S[name_key()] = new.name  # the name box shows the graph's name (set before it is drawn)
     S.version = S.get("version", 0) + 1
-    if S.get("selected") not in new and not groups.find(new, S.get("selected")):
+    if not groups.selectable(new, S.get("selected")):
         S.selected = None
     if redraw:
         refresh_canvas()
