@@ -12,6 +12,7 @@ import contextlib
 import copy
 import io
 import warnings
+import zipfile
 
 import torch
 from torch import nn
@@ -148,9 +149,9 @@ def torchscript_bytes(model: nn.Module, example: tuple[torch.Tensor, ...]) -> by
     inlined into one forward graph, the int8 weights become its constants) and the archive is
     written without its `.debug_pkl` source-range tables, which only serve error messages
     pointing into the code; on small models the code and those tables outweighed the int8
-    weights. The archive is loaded back and must give the scripted model's outputs on the
-    example before it is returned; if freezing fails or changes the outputs, the unfrozen
-    module is saved instead.
+    weights (see _slimmed). The archive is loaded back and must give the scripted model's
+    outputs on the example before it is returned; candidates are tried in order: frozen and
+    repacked, frozen as torch saved it, then the unfrozen module the same two ways.
     """
     try:
         with warnings.catch_warnings():
@@ -159,17 +160,25 @@ def torchscript_bytes(model: nn.Module, example: tuple[torch.Tensor, ...]) -> by
             with torch.no_grad():
                 expected = scripted(*example)
             for candidate in _frozen_then_plain(scripted):
-                data = _slimmed(_saved(candidate))
-                with torch.no_grad():
-                    got = torch.jit.load(io.BytesIO(data))(*example)
-                if _same_outputs(got, expected):
-                    return data
+                saved = _saved(candidate)
+                for data in (_slimmed(saved), saved):
+                    if _reproduces(data, example, expected):
+                        return data
             raise RuntimeError("the saved archive does not reproduce the model's outputs")
     except Exception as err:
         raise BuilderError(
             f"the int8 model could not be saved as TorchScript ({str(err).splitlines()[0][:200]})",
             field="quantize",
         ) from None
+
+
+def _reproduces(data: bytes, example, expected) -> bool:
+    try:
+        with torch.no_grad():
+            got = torch.jit.load(io.BytesIO(data))(*example)
+    except RuntimeError:  # torch refused the repacked archive: fall back to its own
+        return False
+    return _same_outputs(got, expected)
 
 
 def _frozen_then_plain(scripted):
@@ -188,33 +197,41 @@ def _saved(scripted) -> bytes:
     return buffer.getvalue()
 
 
-# Records torch's archive writer adds by itself when the archive is closed.
-_WRITER_RECORDS = {"version", ".data/version", ".data/serialization_id"}
+# Records torch.jit.load does without: source-range tables that only serve error messages,
+# and the archive's random id (it only tells two saves apart).
+_DROPPED_RECORDS = {".data/serialization_id"}
+# A one-letter root folder: every record's name carries it twice (local and central header).
+_ARCHIVE_ROOT = "m"
 
 
 def _slimmed(data: bytes) -> bytes:
-    """The archive without its debug tables, or as it is if torch's archive API refuses
-    (it is internal, so a future torch may change it; the load-back check still runs)."""
+    """The archive repacked smaller, or as it is if it cannot be read as a zip.
+
+    A TorchScript file is a zip archive whose records torch.jit.save stores uncompressed and
+    pads to 64-byte boundaries (so large tensors can be memory-mapped); on a model of a few
+    kilobytes those headers, the padding and the pickled code outweighed the int8 weights.
+    Python's zipfile rewrites it deflated, unpadded, under a one-letter root, without the
+    records listed above or empty ones (the stub module torch writes for its own C++
+    classes). torch's reader (miniz) inflates deflated records; the caller loads the result
+    back and compares outputs before keeping it.
+    """
     try:
-        return _without_debug_tables(data)
-    except Exception:
+        return _repacked(data)
+    except (zipfile.BadZipFile, IndexError, KeyError):
         return data
 
 
-def _without_debug_tables(data: bytes) -> bytes:
-    """The same archive, rewritten by torch's own writer, minus the `*.debug_pkl` records."""
-    reader = torch._C.PyTorchFileReader(io.BytesIO(data))
+def _repacked(data: bytes) -> bytes:
     buffer = io.BytesIO()
-    writer = torch._C.PyTorchFileWriter(buffer)
-    for name in ("version", ".data/version"):  # keep the format version torch.jit.save chose
-        if reader.has_record(name):
-            writer.set_min_version(int(bytes(reader.get_record(name)).decode().strip()))
-    for name in reader.get_all_records():
-        if name.endswith(".debug_pkl") or name in _WRITER_RECORDS:
-            continue
-        record = reader.get_record(name)
-        writer.write_record(name, record, len(record))
-    writer.write_end_of_file()
+    with (
+        zipfile.ZipFile(io.BytesIO(data)) as source,
+        zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as target,
+    ):
+        for info in source.infolist():
+            name = info.filename.split("/", 1)[1]
+            if name.endswith(".debug_pkl") or name in _DROPPED_RECORDS or info.file_size == 0:
+                continue
+            target.writestr(f"{_ARCHIVE_ROOT}/{name}", source.read(info))
     return buffer.getvalue()
 
 

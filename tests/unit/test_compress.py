@@ -190,6 +190,24 @@ def test_int8_archive_without_debug_tables_still_loads_and_matches():
     loaded = torch.jit.load(io.BytesIO(data))
     with torch.no_grad():
         assert torch.equal(loaded(x), model(x))
+    import zipfile
+
+    records = zipfile.ZipFile(io.BytesIO(data)).infolist()
+    assert {r.compress_type for r in records} == {zipfile.ZIP_DEFLATED}
+    assert not [r.filename for r in records if "serialization_id" in r.filename]
+
+
+def test_int8_archive_falls_back_to_torchs_own_when_the_repacked_one_is_refused(monkeypatch):
+    import io
+
+    from torch import nn
+
+    model = quantize.quantize_dynamic(nn.Sequential(nn.Linear(8, 4)))
+    x = torch.randn(2, 8)
+    monkeypatch.setattr(quantize, "_slimmed", lambda data: b"not a zip archive")
+    data = quantize.torchscript_bytes(model, (x,))
+    with torch.no_grad():
+        assert torch.equal(torch.jit.load(io.BytesIO(data))(x), model(x))
 
 
 def test_distillation_refuses_a_teacher_with_other_outputs_naming_both_shapes(lenet, digits):
