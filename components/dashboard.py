@@ -264,13 +264,7 @@ def render_train_tab() -> None:
 
 
 def _fits(arch, dataset):
-    """check_compatibility, once per graph revision and dataset (every rerun draws this tab)."""
-    cached = S.get("fit_check")
-    # Identity, not equality: the cache holds the graph and dataset it was computed for.
-    version = S.get("version")
-    if cached is None or cached[0] is not arch or cached[1] is not dataset or cached[2] != version:
-        cached = S.fit_check = (arch, dataset, version, check_compatibility(arch, dataset))
-    return cached[3]
+    return state.per_revision("fits", check_compatibility, arch, dataset)
 
 
 def _compatibility(arch, analysis, dataset) -> None:
@@ -282,7 +276,7 @@ def _compatibility(arch, analysis, dataset) -> None:
         st.success("The network fits this dataset.", icon=":material/check_circle:")
         return
     st.error(str(problem), icon=":material/error:")
-    if suggest_fix(arch, dataset) is not None:
+    if state.per_revision("fix", suggest_fix, arch, dataset) is not None:
         st.button(
             "Fix it for me",
             icon=":material/build:",

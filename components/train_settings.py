@@ -55,7 +55,10 @@ def _reconstruction_choice(arch, analysis, name: str) -> tuple[str | None, float
     )
     if mirrors:
         native = _load_dataset(name)
-        mirrors = native is None or check_compatibility(arch, native) is not None
+        mirrors = (
+            native is None
+            or state.per_revision("fits_native", check_compatibility, arch, native) is not None
+        )
     on = st.toggle(
         "Reconstruct the input (autoencoder)",
         value=mirrors,
