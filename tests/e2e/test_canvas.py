@@ -70,17 +70,44 @@ def saved_ids(graph: dict) -> tuple[set[str], set[str]]:
     )
 
 
-def wait_agreed(page, app_url, timeout: float = 15) -> dict:
-    """Wait until the canvas shows exactly the autosaved graph; return that graph."""
+def wait_agreed(page, app_url, until=None, timeout: float = 15) -> dict:
+    """Wait until the canvas shows exactly the autosaved graph, and that graph satisfies
+    `until` when given; return that graph. `until` names the edit's effect: on a slow machine
+    the intent may reach Python after the first idle check, when canvas and file still agree
+    on the graph from before the edit."""
     deadline = time.monotonic() + timeout
     while True:
         wait_idle(page)
         graph = saved(page, app_url)
-        if canvas_ids(page) == saved_ids(graph):
+        agreed = canvas_ids(page) == saved_ids(graph)
+        if agreed and (until is None or until(graph)):
             return graph
         if time.monotonic() > deadline:
             assert canvas_ids(page) == saved_ids(graph)
+            assert until is None or until(graph), (
+                f"the edit never reached the saved graph: {saved_ids(graph)}"
+            )
         page.wait_for_timeout(200)
+
+
+def has_node(node_id: str):
+    return lambda graph: any(n["id"] == node_id for n in graph["nodes"])
+
+
+def lacks_node(node_id: str):
+    return lambda graph: not has_node(node_id)(graph)
+
+
+def inputs_of(graph: dict, node_id: str) -> set[str]:
+    return {e["source"] for e in graph["edges"] if e["target"] == node_id}
+
+
+def params_of(graph: dict, node_id: str) -> dict:
+    return next(n["params"] for n in graph["nodes"] if n["id"] == node_id)
+
+
+def node_count(n: int):
+    return lambda graph: len(graph["nodes"]) == n
 
 
 def palette_item(page, layer_type: str):
@@ -156,7 +183,7 @@ def test_palette_drag_drops_the_layer_at_the_drop_point(page, app_url):
     palette_item(page, "ReLU").drag_to(
         page.locator(".react-flow__pane"), target_position={"x": 120, "y": 420}
     )
-    graph = wait_agreed(page, app_url)
+    graph = wait_agreed(page, app_url, until=node_count(len(before["nodes"]) + 1))
     added = [n for n in graph["nodes"] if n["id"] not in saved_ids(before)[0]]
     assert [n["type"] for n in added] == ["ReLU"]
     box = node(page, added[0]["id"]).bounding_box()
@@ -168,9 +195,11 @@ def test_palette_drag_drops_the_layer_at_the_drop_point(page, app_url):
 
 def test_drop_on_an_edge_inserts_the_layer_into_it(page, app_url):
     open_canvas(page, app_url)
+    item = palette_item(page, "Dropout")
+    # Measured after the palette search's rerun, which may move the canvas.
     at = pane_point(page, edge_center(page, "fc1", "relu1"))
-    palette_item(page, "Dropout").drag_to(page.locator(".react-flow__pane"), target_position=at)
-    graph = wait_agreed(page, app_url)
+    item.drag_to(page.locator(".react-flow__pane"), target_position=at)
+    graph = wait_agreed(page, app_url, until=has_node("dropout1"))
     edges = {(e["source"], e["target"]) for e in graph["edges"]}
     assert ("fc1", "dropout1") in edges and ("dropout1", "relu1") in edges
     assert ("fc1", "relu1") not in edges
@@ -186,9 +215,9 @@ def test_connecting_to_port_two_of_a_concat_sets_the_input_order(page, app_url):
     node(page, "concat1").wait_for()
     assert target_handle(page, "concat1", 2).count() == 1  # two ports and a spare
     drag_handle(page, source_handle(page, "fc2"), target_handle(page, "concat1", 1))
-    wait_agreed(page, app_url)
+    wait_agreed(page, app_url, until=lambda g: inputs_of(g, "concat1") == {"fc2"})
     drag_handle(page, source_handle(page, "relu1"), target_handle(page, "concat1", 0))
-    graph = wait_agreed(page, app_url)
+    graph = wait_agreed(page, app_url, until=lambda g: inputs_of(g, "concat1") == {"fc2", "relu1"})
     ports = {e["source"]: e.get("target_port") for e in graph["edges"] if e["target"] == "concat1"}
     assert ports == {"relu1": 0, "fc2": 1}
     node(page, "concat1").filter(has_text="(74,)").wait_for()
@@ -210,7 +239,9 @@ def test_connecting_from_a_named_output_port_reads_that_output(page, app_url):
     node(page, "fc2").wait_for()  # a Linear is named fc<n>
     h_n = page.locator(".react-flow__handle.source[data-nodeid='lstm1'][data-handleid='out:h_n']")
     drag_handle(page, h_n, target_handle(page, "fc2"))
-    graph = wait_agreed(page, app_url)
+    graph = wait_agreed(
+        page, app_url, until=lambda g: any(e["target"] == "fc2" for e in g["edges"])
+    )
     [edge] = [e for e in graph["edges"] if e["target"] == "fc2"]
     assert edge["source"] == "lstm1" and edge["source_port"] == "h_n"
     page.locator(".react-flow__edge[data-id='lstm1->fc2-h_n']").wait_for()
@@ -224,7 +255,7 @@ def test_delete_and_backspace_remove_nodes_everywhere(page, app_url):
     for key, victim in (("Delete", "fc3"), ("Backspace", "relu4")):
         node(page, victim).click()
         page.keyboard.press(key)
-        graph = wait_agreed(page, app_url)
+        graph = wait_agreed(page, app_url, until=lacks_node(victim))
         assert victim not in saved_ids(graph)[0]
         assert node(page, victim).count() == 0
         assert f"self.{victim}" not in model_source(Architecture.from_json(graph))
@@ -232,12 +263,12 @@ def test_delete_and_backspace_remove_nodes_everywhere(page, app_url):
     # The context menu and the inspector take the same path.
     node(page, "fc2").click(button="right")
     page.locator(".lc-menu").get_by_role("button", name="Delete").click()
-    graph = wait_agreed(page, app_url)
+    graph = wait_agreed(page, app_url, until=lacks_node("fc2"))
     assert "fc2" not in saved_ids(graph)[0]
     node(page, "relu3").click()
     wait_idle(page)
     page.get_by_role("button", name="Delete", exact=True).click()
-    graph = wait_agreed(page, app_url)
+    graph = wait_agreed(page, app_url, until=lacks_node("relu3"))
     assert "relu3" not in saved_ids(graph)[0]
     assert_model_matches(graph)
     # The Export tab's model.py is the same code.
@@ -256,12 +287,12 @@ def test_undo_and_redo_keys(page, app_url):
     wait_idle(page)
     node(page, "relu1").click()
     page.keyboard.press("Delete")
-    assert "relu1" not in saved_ids(wait_agreed(page, app_url))[0]
+    wait_agreed(page, app_url, until=lacks_node("relu1"))
     page.keyboard.press(f"{MOD}+z")
-    assert "relu1" in saved_ids(wait_agreed(page, app_url))[0]
+    wait_agreed(page, app_url, until=has_node("relu1"))
     page.locator(".lc-canvas").focus()
     page.keyboard.press(f"{MOD}+Shift+z")
-    assert "relu1" not in saved_ids(wait_agreed(page, app_url))[0]
+    wait_agreed(page, app_url, until=lacks_node("relu1"))
 
 
 def test_copy_and_paste_a_subgraph_with_fresh_ids(page, app_url):
@@ -271,7 +302,7 @@ def test_copy_and_paste_a_subgraph_with_fresh_ids(page, app_url):
     wait_idle(page)
     page.keyboard.press(f"{MOD}+c")
     page.keyboard.press(f"{MOD}+v")
-    graph = wait_agreed(page, app_url)
+    graph = wait_agreed(page, app_url, until=has_node("relu2"))
     ids = saved_ids(graph)[0]
     assert {"fc3", "relu2"} <= ids
     edges = {(e["source"], e["target"]) for e in graph["edges"]}
@@ -412,7 +443,7 @@ def test_one_click_fix_on_the_node(page, app_url):
     assert "fit digits" in fix.inner_text()
     screenshot(page, "canvas_fix_button")
     fix.click()
-    graph = wait_agreed(page, app_url)
+    graph = wait_agreed(page, app_url, until=lambda g: params_of(g, "fc2")["out_features"] == 10)
     fc2 = next(n for n in graph["nodes"] if n["id"] == "fc2")
     assert fc2["params"]["out_features"] == 10
     node(page, "fc2").locator(".lc-fix").wait_for(state="detached")
