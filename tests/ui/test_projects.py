@@ -71,6 +71,47 @@ def test_owner_is_none_without_sign_in_configured():
     assert owner_from({"is_logged_in": True, "email": "ada@example.org"}) == "ada@example.org"
 
 
+# ---- signed-in users (st.login configured) --------------------------------------------------
+
+
+def start_as(user: dict, project: str | None = None) -> AppTest:
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.user = user
+    if project:
+        at.query_params["project"] = project
+    return at.run()
+
+
+ADA = {"is_logged_in": True, "email": "ada@example.org", "name": "Ada"}
+EVE = {"is_logged_in": True, "email": "eve@example.org", "name": "Eve"}
+
+
+def test_a_signed_in_users_project_is_theirs_and_refused_to_another_user(home):
+    ada = start_as(ADA)
+    project = ada.query_params["project"]
+    _rename(ada, "Ada's net")
+    assert store.read_meta(project)["owner"] == "ada@example.org"
+
+    eve = start_as(EVE, project)
+    assert not eve.exception
+    assert any("belongs to another user" in e.value for e in eve.error)
+    assert eve.query_params["project"] != project  # Eve works in a new project of her own
+    _rename(eve, "Eve's net")
+    assert store.load_project(project).name == "Ada's net"  # nothing of Ada's overwritten
+    assert store.read_meta(eve.query_params["project"])["owner"] == "eve@example.org"
+
+    again = start_as(ADA, project)
+    assert not again.error and again.session_state["arch"].name == "Ada's net"
+
+
+def test_with_sign_in_configured_nobody_signed_in_gets_only_the_log_in_button(home):
+    at = start_as({"is_logged_in": False})
+    assert not at.exception
+    assert any("Sign in" in i.value for i in at.info)
+    assert [b.label for b in at.button] == ["Log in"]
+    assert not (home / "projects").exists() or not list((home / "projects").glob("*.json"))
+
+
 # ---- two tabs --------------------------------------------------------------------------------
 
 
