@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import re
+import struct
+from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 
 from builder.export import model_source
 from builder.graph import Architecture
 
-from .conftest import HOMES, screenshot
+from .conftest import HOMES, SCREENSHOTS, screenshot
 from .test_canvas import (
     MOD,
     assert_model_matches,
@@ -140,3 +143,34 @@ def test_a_block_saved_to_my_blocks_is_dropped_back_with_fresh_ids(page, app_url
     assert "b1_conv1" not in saved_ids(graph)[0]
     page.get_by_role("tab", name=re.compile("Export")).click()
     assert page.get_by_test_id("stException").count() == 0
+
+
+def test_the_svg_and_png_downloads_draw_every_layer_and_each_expanded_blocks_frame(page, app_url):
+    open_canvas(page, app_url, "Small ResNet")
+    graph = saved(page, app_url)
+    toolbar = page.locator(".lc-canvas")
+    with page.expect_download() as info:
+        toolbar.get_by_role("button", name="SVG", exact=True).click()
+    svg = Path(info.value.path()).read_text()
+    root = ElementTree.fromstring(svg)  # well-formed, standalone
+    text = " ".join("".join(t.itertext()) for t in root.iter("{http://www.w3.org/2000/svg}text"))
+    for n in graph["nodes"]:
+        assert n["id"] in text
+    for group in graph["groups"]:
+        assert f"▣ {group['name']}" in text and f"{len(group['nodes'])} layers" in text
+    frames = [r for r in root.iter("{http://www.w3.org/2000/svg}rect") if r.get("stroke-dasharray")]
+    assert len(frames) == len(graph["groups"])
+    # Every frame lies inside the drawing, its label included.
+    width, height = float(root.get("width")), float(root.get("height"))
+    for r in frames:
+        assert float(r.get("y")) >= 20 and float(r.get("x")) >= 0
+        assert float(r.get("x")) + float(r.get("width")) <= width
+        assert float(r.get("y")) + float(r.get("height")) <= height
+    (SCREENSHOTS / "canvas_resnet_export.svg").write_text(svg)
+
+    with page.expect_download() as info:
+        toolbar.get_by_role("button", name="PNG", exact=True).click()
+    png = Path(info.value.path()).read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    png_width, png_height = struct.unpack(">II", png[16:24])
+    assert (png_width, png_height) == (2 * int(width), 2 * int(height))  # twice, for slides

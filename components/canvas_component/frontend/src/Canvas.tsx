@@ -21,18 +21,19 @@ import {
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { canvasSvg, downloadPng, downloadSvg } from "./exportImage";
 import { LayerNode, onlyHere, type LayerFlowNode } from "./LayerNode";
-import { NODE_HEIGHT, NODE_WIDTH, elkPositions } from "./layout";
+import { RoutedEdge } from "./RoutedEdge";
+import { NODE_HEIGHT, NODE_WIDTH, elkPositions, frameBox } from "./layout";
 import { BLOCK_MIME, DRAG_MIME } from "./palette";
 import type { CanvasData, EdgePayload, Ends, GroupPayload, Intent, NodePayload } from "./types";
 
 const NODE_TYPES = { layer: LayerNode };
+const EDGE_TYPES = { routed: RoutedEdge };
 const MIN_READABLE_ZOOM = 0.8; // fit-view never shrinks text below this; long nets scroll
 const MAX_FIT_ZOOM = 1.1;
 const PASTE_OFFSET = 40;
 const TOOLBAR_ROOM = 56; // a long net starts below the toolbar
 const SELECT_DEBOUNCE_MS = 120;
 const LIVE_TICK_MS = 1000;
-const FRAME_PAD = 14; // room between an expanded block's frame and its layers
 
 type Clip = Omit<Extract<Intent, { kind: "paste" }>, "kind">;
 let clipboard: Clip | null = null; // shared by every canvas on the page, like a real clipboard
@@ -84,6 +85,7 @@ function blockClip(n: LayerFlowNode, offset: number): Clip {
 function toEdge(e: EdgePayload): Edge {
   return {
     id: e.id,
+    type: "routed",
     data: { ends: e.ends ?? { source: e.source, target: e.target } },
     source: e.source,
     target: e.target,
@@ -465,6 +467,7 @@ function Editor({ data, send }: { data: CanvasData; send: Send }) {
         nodes={nodes}
         edges={edges}
         nodeTypes={NODE_TYPES}
+        edgeTypes={EDGE_TYPES}
         onNodesChange={onNodesChange}
         onEdgesChange={onEdgesChange}
         onBeforeDelete={onBeforeDelete}
@@ -530,10 +533,10 @@ function Editor({ data, send }: { data: CanvasData; send: Send }) {
           >
             ▣ Group
           </button>
-          <button type="button" title="Download the canvas as SVG" onClick={() => downloadSvg(canvasSvg(rf.getNodes(), rf.getEdges(), data.direction), data.file_stem)}>
+          <button type="button" title="Download the canvas as SVG" onClick={() => downloadSvg(canvasSvg(rf.getNodes(), rf.getEdges(), data.direction, data.groups ?? []), data.file_stem)}>
             SVG
           </button>
-          <button type="button" title="Download the canvas as PNG" onClick={() => downloadPng(canvasSvg(rf.getNodes(), rf.getEdges(), data.direction), data.file_stem)}>
+          <button type="button" title="Download the canvas as PNG" onClick={() => downloadPng(canvasSvg(rf.getNodes(), rf.getEdges(), data.direction, data.groups ?? []), data.file_stem)}>
             PNG
           </button>
         </Panel>
@@ -595,19 +598,10 @@ function Frames(props: {
       {groups
         .filter((g) => !g.collapsed)
         .map((g) => {
-          const members = g.nodes.map((id) => byId.get(id)).filter((n): n is LayerFlowNode => !!n);
-          if (!members.length) return null;
-          const left = Math.min(...members.map((n) => n.position.x)) - FRAME_PAD;
-          const top = Math.min(...members.map((n) => n.position.y)) - FRAME_PAD;
-          const right = Math.max(...members.map((n) => n.position.x + (n.measured?.width ?? NODE_WIDTH)));
-          const bottom = Math.max(...members.map((n) => n.position.y + (n.measured?.height ?? NODE_HEIGHT)));
+          const box = frameBox(g.nodes, byId);
+          if (!box) return null;
           return (
-            <div
-              key={g.id}
-              className="lc-frame"
-              data-group={g.id}
-              style={{ left, top, width: right - left + FRAME_PAD, height: bottom - top + FRAME_PAD }}
-            >
+            <div key={g.id} className="lc-frame" data-group={g.id} style={box}>
               <div className="lc-frame-label nodrag nopan">
                 <button
                   type="button"

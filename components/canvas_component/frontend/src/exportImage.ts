@@ -2,10 +2,11 @@
 // no controls, minimap or selection, for slides and papers.
 import type { Edge } from "@xyflow/react";
 import type { LayerFlowNode } from "./LayerNode";
-import { NODE_HEIGHT, NODE_WIDTH } from "./layout";
-import type { Direction } from "./types";
+import { frameBox, NODE_HEIGHT, NODE_WIDTH } from "./layout";
+import type { Direction, GroupPayload } from "./types";
 
 const PAD = 24;
+const FRAME_LABEL = 26; // the block's name sits above its frame, as on the canvas
 
 function esc(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -18,7 +19,29 @@ interface Box {
   h: number;
 }
 
-export function canvasSvg(nodes: LayerFlowNode[], edges: Edge[], direction: Direction): string {
+/** Dashed frames with the block's name above, for the expanded blocks (drawn first, beneath). */
+function frameParts(groups: GroupPayload[], nodes: LayerFlowNode[]): { boxes: Box[]; draw: (minX: number, minY: number) => string[] } {
+  const byId = new Map(nodes.map((n) => [n.id, n]));
+  const framed = groups
+    .filter((g) => !g.collapsed)
+    .map((g) => ({ g, box: frameBox(g.nodes, byId) }))
+    .filter((f): f is { g: GroupPayload; box: NonNullable<ReturnType<typeof frameBox>> } => f.box !== null);
+  return {
+    // The label's room counts toward the drawing's extent.
+    boxes: framed.map(({ box }) => ({ x: box.left, y: box.top - FRAME_LABEL, w: box.width, h: box.height + FRAME_LABEL })),
+    draw: (minX, minY) =>
+      framed.flatMap(({ g, box }) => {
+        const x = box.left - minX;
+        const y = box.top - minY;
+        return [
+          `<rect x="${x}" y="${y}" width="${box.width}" height="${box.height}" rx="10" fill="#495057" fill-opacity="0.04" stroke="#868e96" stroke-width="1.5" stroke-dasharray="6 4"/>`,
+          `<text x="${x + 8}" y="${y - 9}" font-size="12" fill="#343a40"><tspan font-weight="600">▣ ${esc(g.name)}</tspan><tspan dx="8" fill="#868e96">${g.nodes.length} layers · ${esc(g.param_count)} params</tspan></text>`,
+        ];
+      }),
+  };
+}
+
+export function canvasSvg(nodes: LayerFlowNode[], edges: Edge[], direction: Direction, groups: GroupPayload[] = []): string {
   const boxes = new Map<string, Box>();
   for (const n of nodes) {
     boxes.set(n.id, {
@@ -28,16 +51,25 @@ export function canvasSvg(nodes: LayerFlowNode[], edges: Edge[], direction: Dire
       h: n.measured?.height ?? NODE_HEIGHT,
     });
   }
-  const all = [...boxes.values()];
+  const frames = frameParts(groups, nodes);
+  const all = [...boxes.values(), ...frames.boxes];
   const minX = Math.min(...all.map((b) => b.x)) - PAD;
   const minY = Math.min(...all.map((b) => b.y)) - PAD;
   const width = Math.max(...all.map((b) => b.x + b.w)) - minX + PAD;
   const height = Math.max(...all.map((b) => b.y + b.h)) - minY + PAD;
-  const parts: string[] = [];
+  const parts: string[] = frames.draw(minX, minY);
   for (const e of edges) {
     const s = boxes.get(e.source);
     const t = boxes.get(e.target);
     if (!s || !t) continue;
+    const drawn = renderedPath(e.id);
+    if (drawn) {
+      // The canvas's own route (in flow coordinates), so a skip keeps its lane beside the layers.
+      parts.push(
+        `<path d="${esc(drawn)}" transform="translate(${-minX} ${-minY})" fill="none" stroke="#8a94a6" stroke-width="1.5" marker-end="url(#arrow)"/>`,
+      );
+      continue;
+    }
     const [x1, y1, x2, y2] =
       direction === "DOWN"
         ? [s.x + s.w / 2, s.y + s.h, t.x + t.w / 2, t.y]
@@ -53,7 +85,7 @@ export function canvasSvg(nodes: LayerFlowNode[], edges: Edge[], direction: Dire
     const d = n.data;
     const lines = [d.summary, d.error ? `⚠ ${d.error}` : [d.shape, d.param_count ? `${d.param_count} params` : ""].filter(Boolean).join(" · ")]
       .filter(Boolean)
-      .map((text, i) => `<text x="${x + 10}" y="${y + 40 + i * 16}" font-size="11" fill="${d.error ? "#b3261e" : "#4a5568"}">${esc(text.slice(0, 60))}</text>`);
+      .map((text, i) => `<text x="${x + 10}" y="${y + 40 + i * 16}" font-size="11" fill="${d.error ? "#b3261e" : "#4a5568"}">${esc(fit(text))}</text>`);
     parts.push(
       `<rect x="${x}" y="${y}" width="${b.w}" height="${b.h}" rx="8" fill="${d.error ? "#fde8e8" : "#ffffff"}" stroke="#c9d3e0"/>`,
       `<rect x="${x}" y="${y}" width="5" height="${b.h}" rx="2" fill="${esc(d.color)}"/>`,
@@ -67,6 +99,17 @@ export function canvasSvg(nodes: LayerFlowNode[], edges: Edge[], direction: Dire
     `<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#8a94a6"/></marker></defs>` +
     `<rect width="100%" height="100%" fill="#ffffff"/>${parts.join("")}</svg>`
   );
+}
+
+/** The path the canvas draws for an edge, when it is on the page. */
+function renderedPath(id: string): string | null {
+  const el = document.querySelector(`.react-flow__edge[data-id="${CSS.escape(id)}"] .react-flow__edge-path`);
+  return el?.getAttribute("d") ?? null;
+}
+
+/** Cut to what fits a node's width at 11px, marked with an ellipsis as on the canvas. */
+function fit(text: string, chars = 32): string {
+  return text.length > chars ? `${text.slice(0, chars - 1)}…` : text;
 }
 
 function save(blob: Blob, name: string): void {

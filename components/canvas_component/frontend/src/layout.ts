@@ -23,6 +23,29 @@ export interface Frame {
   nodes: string[];
 }
 
+export interface Positioned {
+  id: string;
+  position: { x: number; y: number };
+  measured?: { width?: number; height?: number };
+}
+
+const FRAME_PAD = 14; // room between an expanded block's frame and its layers
+
+/** The rectangle drawn around an expanded block's layers (flow coordinates), or null when
+ * none of them is on the canvas. The canvas and the SVG export draw the same frame. */
+export function frameBox(
+  members: string[],
+  byId: Map<string, Positioned>,
+): { left: number; top: number; width: number; height: number } | null {
+  const shown = members.map((id) => byId.get(id)).filter((n): n is Positioned => !!n);
+  if (!shown.length) return null;
+  const left = Math.min(...shown.map((n) => n.position.x)) - FRAME_PAD;
+  const top = Math.min(...shown.map((n) => n.position.y)) - FRAME_PAD;
+  const right = Math.max(...shown.map((n) => n.position.x + (n.measured?.width ?? NODE_WIDTH)));
+  const bottom = Math.max(...shown.map((n) => n.position.y + (n.measured?.height ?? NODE_HEIGHT)));
+  return { left, top, width: right - left + FRAME_PAD, height: bottom - top + FRAME_PAD };
+}
+
 /** Node id -> top-left position, laid out top-down (DOWN) or left-to-right (RIGHT). */
 export async function elkPositions(
   nodes: Sized[],
