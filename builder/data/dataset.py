@@ -129,16 +129,55 @@ def split_and_standardise(
 
 
 def _standardise_inputs(ds: Dataset) -> None:
-    x_train = ds.x_train.astype(np.float64)
-    if len(ds.input_shape) >= 2:
-        mean, std = float(x_train.mean()), float(x_train.std())
-    else:
-        mean, std = x_train.mean(axis=0), x_train.std(axis=0)
+    # The exported train.py (export_templates) computes this the same way, to the last bit.
+    images = len(ds.input_shape) >= 2
+    ds.x_train, ds.x_val = (_floats(x) for x in (ds.x_train, ds.x_val))
+    mean, std = _moments(ds.x_train, per_column=not images)
     # Constant features (std 0) would divide by zero; leave them centred instead.
-    std = np.where(np.asarray(std) > 1e-12, std, 1.0)
-    ds.input_mean, ds.input_std = mean, std
-    ds.x_train = (ds.x_train - mean) / std
-    ds.x_val = (ds.x_val - mean) / std
+    std = np.where(std > 1e-12, std, 1.0)
+    for part in (ds.x_train, ds.x_val):
+        _standardise_in_place(part, mean, std)
+    ds.input_mean, ds.input_std = (float(mean), float(std)) if images else (mean, std)
+
+
+def _floats(x: np.ndarray) -> np.ndarray:
+    return x if np.issubdtype(x.dtype, np.floating) else x.astype(np.float32)
+
+
+_CHUNK_VALUES = 1 << 20  # the exported train.py uses the same size: same sums, same bits
+
+
+def row_chunks(x: np.ndarray):
+    """(first row, view) for consecutive rows of x, each view about _CHUNK_VALUES values:
+    passes over a large upload then need only a few MiB of temporaries."""
+    per_row = max(1, x[0].size if len(x) else 1)
+    step = max(1, _CHUNK_VALUES // per_row)
+    for start in range(0, len(x), step):
+        yield start, x[start : start + step]
+
+
+def _moments(x: np.ndarray, per_column: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard deviation in float64 (per column, or of all values), accumulated
+    chunk by chunk in two passes, so a large upload is never copied whole into float64."""
+    axis = 0 if per_column else None
+    total = np.zeros(x.shape[1:] if per_column else ())
+    for _, chunk in row_chunks(x):
+        total += chunk.sum(axis=axis, dtype=np.float64)
+    count = max(1, len(x) if per_column else x.size)
+    mean = total / count
+    squares = np.zeros_like(mean)
+    for _, chunk in row_chunks(x):
+        squares += np.square(chunk - mean, dtype=np.float64).sum(axis=axis)
+    return mean, np.sqrt(squares / count)
+
+
+def _standardise_in_place(x: np.ndarray, mean: np.ndarray, std: np.ndarray) -> None:
+    # In place: the split made x (fancy indexing copies), and a whole-array expression would
+    # hold one more copy of the data.
+    mean, std = mean.astype(x.dtype), std.astype(x.dtype)
+    for _, chunk in row_chunks(x):
+        chunk -= mean
+        chunk /= std
 
 
 def _standardise_targets(ds: Dataset) -> None:

@@ -14,7 +14,7 @@ import pandas as pd
 
 from builder.errors import BuilderError
 
-from .dataset import Dataset, split_and_standardise
+from .dataset import Dataset, row_chunks, split_and_standardise
 from .headers import check_csv_shape, check_npz_members, is_idx, read_idx, sniff_not_npz
 
 MAX_FILE_BYTES = 512 * 1024 * 1024
@@ -74,10 +74,11 @@ def load_file(
         raise _error(path, "the labels are not whole numbers", "Use task regression.")
     if task == "regression":
         classes = []
+    x = x.astype(np.float32, copy=False)  # the readers give float32 already: no second copy
     return split_and_standardise(
         shown,
-        x.astype(np.float32),
-        x.astype(np.float32) if task == "reconstruction" else y,
+        x,
+        x if task == "reconstruction" else y,
         task=task,
         class_names=classes,
         seed=seed,
@@ -108,12 +109,17 @@ def _check_readable(path: Path, max_bytes: int) -> None:
 def _check_finite(path: Path, values: np.ndarray, what: str) -> None:
     if not np.issubdtype(values.dtype, np.floating):
         return
-    bad = ~np.isfinite(values)
-    if bad.any():
-        row = int(np.argwhere(bad)[0][0])
+    first, count = None, 0
+    for start, chunk in row_chunks(values):  # a whole-array mask would be one more copy
+        bad = ~np.isfinite(chunk)
+        found = int(bad.sum())
+        if found and first is None:
+            first = start + int(np.argwhere(bad)[0][0])
+        count += found
+    if count:
         raise _error(
             path,
-            f"{what} contain {int(bad.sum()):,} NaN or infinite values (first in sample {row})",
+            f"{what} contain {count:,} NaN or infinite values (first in sample {first})",
             "Remove or fill the missing values before loading.",
         )
 
@@ -331,7 +337,7 @@ def _read_npz(path: Path, max_bytes: int, task=None, ask_task=False):
     y = y.reshape(-1) if y.ndim == 2 and y.shape[1] == 1 and y.dtype.kind in "iu" else y
     _check_samples(path, x, y)
     y, task, classes = _labels(path, y, task, ask_task)
-    return x.astype(np.float32), y, task, classes
+    return x.astype(np.float32, copy=False), y, task, classes
 
 
 def _read_idx(path: Path, max_bytes: int) -> np.ndarray:

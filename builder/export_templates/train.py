@@ -170,6 +170,35 @@ def load_file(path, label_column=None):
     return x, as_targets(y)
 
 
+def row_chunks(x, values=1 << 20):
+    """Consecutive rows of x, about `values` numbers at a time (views, not copies)."""
+    step = max(1, values // max(1, x[0].size if len(x) else 1))
+    for start in range(0, len(x), step):
+        yield x[start : start + step]
+
+
+def moments(x, per_column):
+    """Mean and std in float64, summed chunk by chunk so a large dataset is never copied
+    whole into float64 (the app computes them the same way, to the last bit)."""
+    axis = 0 if per_column else None
+    total = np.zeros(x.shape[1:] if per_column else ())
+    for chunk in row_chunks(x):
+        total += chunk.sum(axis=axis, dtype=np.float64)
+    count = max(1, len(x) if per_column else x.size)
+    mean = total / count
+    squares = np.zeros_like(mean)
+    for chunk in row_chunks(x):
+        squares += np.square(chunk - mean, dtype=np.float64).sum(axis=axis)
+    return mean, np.sqrt(squares / count)
+
+
+def standardise_in_place(x, mean, std):
+    mean, std = mean.astype(x.dtype), std.astype(x.dtype)
+    for chunk in row_chunks(x):
+        chunk -= mean
+        chunk /= std
+
+
 def split_and_standardise(x, y, seed):
     """A seeded train/validation split, standardised with the training part's statistics only."""
     n, val_fraction = len(x), SETTINGS["val_fraction"]
@@ -179,14 +208,16 @@ def split_and_standardise(x, y, seed):
     train = train[: max(1, round(len(train) * SETTINGS.get("train_fraction", 1.0)))]
     x_train, y_train, x_val, y_val = x[train], y[train], x[val], y[val]
     if SETTINGS["input_dtype"] == "float32" and SETTINGS["standardise"]:
-        statistics = x_train.astype(np.float64)
-        if x.ndim >= 3:  # images: one mean and std for all pixels
-            mean, std = float(statistics.mean()), float(statistics.std())
-        else:  # features: one per column
-            mean, std = statistics.mean(axis=0), statistics.std(axis=0)
+        x_train, x_val = (
+            x if np.issubdtype(x.dtype, np.floating) else x.astype(np.float32)
+            for x in (x_train, x_val)
+        )
+        # Images: one mean and std for all pixels; features: one per column.
+        mean, std = moments(x_train, per_column=x.ndim < 3)
         # Constant features (std 0) would divide by zero; leave them centred instead.
-        std = np.where(np.asarray(std) > 1e-12, std, 1.0)
-        x_train, x_val = (x_train - mean) / std, (x_val - mean) / std
+        std = np.where(std > 1e-12, std, 1.0)
+        for part in (x_train, x_val):
+            standardise_in_place(part, mean, std)
     if SETTINGS["task"] == "regression" and SETTINGS["standardise"]:
         mean, std = float(y_train.mean()), float(y_train.std())
         std = std if std > 1e-12 else 1.0

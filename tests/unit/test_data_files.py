@@ -3,6 +3,7 @@
 import gzip
 import pickle
 import struct
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -165,3 +166,25 @@ def test_non_idx_bytes_are_rejected(tmp_path):
     path = tmp_path / "train-images-idx3-ubyte"
     path.write_bytes(b"hello world, not idx")
     _bad(path, "bad magic number")
+
+
+@pytest.mark.parametrize("shape", [(4096, 1, 64, 64), (131072, 128)], ids=["images", "columns"])
+def test_loading_a_large_npz_holds_little_more_than_the_split_data(tmp_path, shape):
+    """Peak allocations while loading stay near the data's own size: the split's train and
+    validation copies plus the archive's array, not float64 copies of it (was ~7x)."""
+    x = np.zeros(shape, np.float32)
+    x[:, 0] = np.arange(shape[0]).reshape(-1, *([1] * (len(shape) - 2))) % 5
+    path = tmp_path / "large.npz"
+    np.savez_compressed(path, x=x, y=np.arange(shape[0]) % 3)
+    size = x.nbytes
+    del x
+    tracemalloc.start()
+    try:
+        ds = load_file(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert ds.x_train.dtype == torch.float32 and len(ds.x_train) + len(ds.x_val) == shape[0]
+    first = ds.x_train[:, 0]  # the feature (or channel) that varies: standardised
+    assert abs(float(first.mean())) < 1e-2 and abs(float(first.std()) - 1) < 1e-2
+    assert peak < 2.3 * size, f"peak {peak / size:.2f}x the data"
