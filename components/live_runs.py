@@ -20,6 +20,9 @@ _latest: dict[tuple[str, str], object] = {}  # (project, panel) -> trainer, olde
 # Ended runs kept for tabs that come back (each holds its model and dataset); live ones are
 # always kept. Older ended runs are still in the store, so the Runs tab shows them.
 KEEP_ENDED = 16
+# An ended run no page has shown for this long is dropped too: its model and dataset (up to
+# a large upload's size) would otherwise stay in memory until 16 newer runs pushed it out.
+ENDED_TTL_S = 15 * 60
 
 
 @functools.lru_cache(maxsize=8)
@@ -44,7 +47,7 @@ def register(project: str, panel: str, trainer: object, idle_timeout_s: float = 
         _latest[(project, panel)] = trainer
         ended = [k for k, t in _latest.items() if getattr(t, "ended", False)]
         for key in ended[: max(0, len(ended) - KEEP_ENDED)]:
-            _watched.pop(id(_latest.pop(key)), None)
+            _forget(key)
         _watched[id(trainer)] = (time.monotonic(), float(idle_timeout_s))
     if idle_timeout_s:
         _start_watchdog()
@@ -91,12 +94,28 @@ def _watch_forever() -> None:
         stop_unwatched()
 
 
-def latest(project: str | None, panel: str):
+def latest(project: str | None, panel: str, clock=time.monotonic):
     """The project's current (live or last ended) run in `panel` in this process, or None."""
     if project is None:
         return None
     with _lock:
+        _drop_unseen_ended(clock())
         return _latest.get((project, panel))
+
+
+def _forget(key: tuple[str, str]) -> None:
+    _watched.pop(id(_latest.pop(key)), None)
+
+
+def _drop_unseen_ended(now: float) -> None:
+    """Forget ended runs no page has shown for ENDED_TTL_S (the store still has them)."""
+    stale = [
+        key
+        for key, t in _latest.items()
+        if getattr(t, "ended", False) and now - _watched.get(id(t), (now, 0))[0] > ENDED_TTL_S
+    ]
+    for key in stale:
+        _forget(key)
 
 
 def live_run_ids() -> set[str]:

@@ -1,5 +1,6 @@
 """The process-wide registry of current runs: newest per project and panel, bounded."""
 
+import time
 from types import SimpleNamespace
 
 from components import live_runs
@@ -59,3 +60,18 @@ def test_an_idle_timeout_stops_a_real_run_and_frees_it(home, monkeypatch):
     trainer.start()
     assert live_runs.stop_unwatched(clock=lambda: live_runs.time.monotonic() + 5) == [trainer]
     assert trainer.join(timeout=60) and trainer.state == "stopped"
+
+
+def test_an_ended_run_no_page_has_shown_for_a_while_is_forgotten(monkeypatch):
+    monkeypatch.setattr(live_runs, "_latest", {})
+    monkeypatch.setattr(live_runs, "_watched", {})
+    unseen = SimpleNamespace(run_id="unseen", ended=True)
+    shown = SimpleNamespace(run_id="shown", ended=True)
+    live = SimpleNamespace(run_id="live", state="running", ended=False)
+    for project, trainer in (("a", unseen), ("b", shown), ("c", live)):
+        live_runs.register(project, "train", trainer)
+    later = time.monotonic() + live_runs.ENDED_TTL_S
+    live_runs.watch(shown, clock=lambda: later - 5)  # a tab still shows b's run
+    assert live_runs.latest("a", "train", clock=lambda: later + 1) is None
+    assert live_runs.latest("b", "train", clock=lambda: later + 1) is shown
+    assert live_runs.latest("c", "train", clock=lambda: later + 1) is live  # live: always kept
