@@ -17,9 +17,13 @@ def positional_node(converter, node) -> Mapped | None:
     if getattr(node.target, "_opname", None) not in ("add", "add_") or len(node.args) < 2:
         return None
     x, table = node.args[0], node.args[1]
-    if table not in converter.constant:
+
+    def fixed(value) -> bool:  # a table itself (`x + self.pos`) or a slice of one
+        return value in converter.constant or converter._is_weight(value)
+
+    if not fixed(table):
         x, table = table, x
-    if table not in converter.constant or x in converter.constant:
+    if not fixed(table) or fixed(x):
         return None
     placeholder = _table_placeholder(converter, table)
     if placeholder is None:

@@ -219,6 +219,35 @@ def test_functional_activations_and_a_resize_to_a_size_import_exactly(tmp_path):
     assert result.comparison.matched
 
 
+def test_a_whole_learned_position_table_added_to_the_embeddings_imports_exactly(tmp_path):
+    # ViT / GPT style: `x + self.pos` with pos an nn.Parameter of (1, length, dim), no slice.
+    path = write(
+        tmp_path,
+        """
+        import torch
+        from torch import nn
+
+
+        class Encoder(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.emb = nn.Embedding(50, 16)
+                self.pos = nn.Parameter(torch.randn(1, 10, 16))
+                self.head = nn.Linear(16, 3)
+
+            def forward(self, x):
+                return self.head((self.emb(x) + self.pos).mean(dim=1))
+        """,
+    )
+    result = import_file(f"{path}:Encoder", [(10,)], ["int64"])
+    arch = result.arch
+    assert [arch.type_of(n) for n in arch.topological_order()] == [
+        "Input", "Embedding", "PositionalEmbedding", "SequenceMean", "Linear"
+    ]  # fmt: skip
+    assert arch.params_of("pos")["max_len"] == 10
+    assert result.comparison.matched and result.comparison.max_diff == 0
+
+
 def test_an_lstm_cell_passes_its_cell_state_through_the_c_port(tmp_path):
     path = write(
         tmp_path,
