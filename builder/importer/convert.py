@@ -25,7 +25,7 @@ from .mapped import Alias, Mapped
 from .module_calls import ModuleCalls
 from .modules import is_torch_leaf
 from .nodes import Conversion, Downstream, Pending, flat_args, getitem, sanitise, swaps_batch
-from .positional import positional_node
+from .positional import class_token_node, positional_node
 from .problems import Problem, Unsupported
 from .reparameterize import reparameterize_node
 from .source_lines import assigned_name, describe, user_frame
@@ -48,6 +48,7 @@ class Converter(ModuleCalls, Assembly):
         self.problems: list[Problem] = []
         self.taken: set[str] = set()
         self.constant: set[Any] = set()  # fx nodes computed without any input
+        self.values_and_indices: set[str] = set()  # torch.max(x, dim) nodes: (values, indices)
         self.skip: set[Any] = set()  # ops already folded into a module's node
         self.swapped: dict[Any, Any] = {}  # x.transpose(0, 1) -> x (recurrent states)
         self.ties: list[tuple[str, str]] = []  # module paths sharing one weight
@@ -173,7 +174,9 @@ class Converter(ModuleCalls, Assembly):
             self.skip.update(covered)
             node, names_line = covered[-1], True  # z's own line names the node
         else:
-            mapped = positional_node(self, node) or map_function(node)
+            mapped = (
+                positional_node(self, node) or class_token_node(self, node) or map_function(node)
+            )
         if isinstance(mapped, Alias) and mapped.source in self.swapped:
             self.swapped[node] = self.swapped[mapped.source]
             return
@@ -190,6 +193,8 @@ class Converter(ModuleCalls, Assembly):
         inputs = [self._value(a, node) for a in mapped.inputs]
         pending = Pending(node_id, mapped.type, mapped.params, inputs, describe(node, self.source))
         pending.param_target = mapped.extra.get("param_target")
+        if mapped.extra.get("values_and_indices"):
+            self.values_and_indices.add(node_id)
         self._add(pending, [node])
 
     def _merge_chain(self, node, mapped: Mapped) -> Mapped | None:
@@ -227,6 +232,15 @@ class Converter(ModuleCalls, Assembly):
         source_id, port = self._value(node.args[0], node)
         if port is None and self.nodes[source_id].type in ("split", "chunk"):
             return source_id, f"part{node.args[1]}"
+        if port is None and source_id in self.values_and_indices:
+            if node.args[1] == 0:
+                return source_id, None
+            if not node.users:  # torch.export unpacks both items; unread indices are fine
+                return source_id, "indices"
+            raise Unsupported(
+                "reads the indices of torch.max(x, dim), which have no layer type",
+                "Use only the values (torch.max(x, dim)[0], or x.amax(dim)).",
+            )
         raise Unsupported("takes one part of a multi-output op that has no output ports")
 
     def _value(self, arg, user) -> tuple[str, str | None]:

@@ -192,16 +192,31 @@ def _reduce(reduce: str):
 
 def _select(node):
     dim, index = node.args[1], node.args[2]
-    if index != -1 or dim in (0, -len(shape_of(node.args[0]))):
+    if index not in (0, -1) or dim in (0, -len(shape_of(node.args[0]))):
         raise Unsupported(
             f"indexing [{index}] along dim {dim} has no layer type",
-            "Only the last step along a dim (x[:, -1]) maps to SequenceMean(reduce='last').",
+            "Only the first or last step along a dim (x[:, 0], x[:, -1]) maps to "
+            "SequenceMean(reduce='first' / 'last').",
         )
+    reduce = "first" if index == 0 else "last"
     return Mapped(
         "SequenceMean",
-        without_defaults("SequenceMean", {"dim": dim, "reduce": "last"}),
+        without_defaults("SequenceMean", {"dim": dim, "reduce": reduce}),
         [node.args[0]],
     )
+
+
+def _max(node):
+    """torch.max(x, dim): its values (item [0]) are SequenceMean(reduce='max'); the indices
+    (item [1]) have no layer type, which the converter says where they are read."""
+    dim = arg(node, 1, "dim", None)
+    if not isinstance(dim, int) or arg(node, 2, "keepdim", False):
+        raise Unsupported(
+            "torch.max over the whole tensor, or with keepdim, has no layer type",
+            "Take the max over one dim: torch.max(x, dim=2).values (SequenceMean, reduce max).",
+        )
+    params = without_defaults("SequenceMean", {"dim": dim, "reduce": "max"})
+    return Mapped("SequenceMean", params, [node.args[0]], {"values_and_indices": True})
 
 
 def _dropout(node):
@@ -302,6 +317,7 @@ HANDLERS = {
     "unflatten": _unflatten,
     "mean": _reduce("mean"),
     "amax": _reduce("max"),
+    "max": _max,
     "select": _select,
     "dropout": _dropout,
     "dropout_": _dropout,

@@ -1,4 +1,5 @@
-"""`x + self.pos[:, : x.shape[1]]` -> a PositionalEmbedding node that owns that table."""
+"""`x + self.pos[:, : x.shape[1]]` -> a PositionalEmbedding node that owns that table, and
+`torch.cat([self.cls.expand(N, -1, -1), x], dim=1)` -> a ClassToken node that owns that vector."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from .mapped import Mapped, shape_of
 from .problems import Unsupported
 
 SLICING = {"slice", "alias", "detach", "narrow"}
+BROADCASTING = {"expand", "alias", "detach"}
 
 
 def positional_node(converter, node) -> Mapped | None:
@@ -53,6 +55,32 @@ def positional_node(converter, node) -> Mapped | None:
     if encoding != "learned":
         params["encoding"] = encoding
     return Mapped("PositionalEmbedding", params, [x], {"id": _id(target), "param_target": target})
+
+
+def class_token_node(converter, node) -> Mapped | None:
+    """A ClassToken when node puts a broadcast (1, 1, dim) parameter before x's sequence."""
+    if getattr(node.target, "_opname", None) not in ("cat", "concat") or len(node.args[0]) != 2:
+        return None
+    token, x = node.args[0]
+    dim = node.args[1] if len(node.args) > 1 else node.kwargs.get("dim", 0)
+    if len(shape_of(x)) != 3 or dim not in (1, -2) or x in converter.constant:
+        return None
+    source = token
+    while getattr(source, "op", None) == "call_function":
+        if getattr(source.target, "_opname", None) not in BROADCASTING:
+            return None
+        source = source.args[0]
+    if not converter._is_weight(source):
+        return None
+    kind, target = converter.kinds[source.name]
+    vector = converter.program.state_dict.get(target)
+    if (
+        kind != InputKind.PARAMETER
+        or vector is None
+        or tuple(vector.shape) != (1, 1, shape_of(x)[2])
+    ):
+        return None
+    return Mapped("ClassToken", {}, [x], {"id": _id(target), "param_target": target})
 
 
 def _table_placeholder(converter, node):

@@ -130,13 +130,15 @@ def _pool_expression(x: str, p) -> str:
         return f"{x}.amax(dim={dim})"
     if reduce == "last":
         return f"{x}.select({dim}, -1)"
+    if reduce == "first":  # a class token's position (ViT, BERT's [CLS])
+        return f"{x}.select({dim}, 0)"
     return f"{x}.mean(dim={dim})"
 
 
 SEQUENCE_MEAN = LayerSpec(
     type="SequenceMean",
     category="sequence",
-    help="Pools over the sequence: (sequence, features) to (features), by mean, max or last step.",
+    help="Pools over the sequence: (sequence, features) to (features), by mean, max, or the last or first step.",
     params=(
         Param(
             "dim",
@@ -150,8 +152,9 @@ SEQUENCE_MEAN = LayerSpec(
             "reduce",
             "choice",
             "mean",
-            "mean: average; max: largest value; last: the final position (front-padded text).",
-            choices=("mean", "max", "last"),
+            "mean: average; max: largest value; last: the final position (front-padded "
+            "text); first: the first position (a class token).",
+            choices=("mean", "max", "last", "first"),
         ),
     ),
     infer_shape=_mean_shape,
@@ -159,6 +162,28 @@ SEQUENCE_MEAN = LayerSpec(
     count_macs=lambda s, out, p: numel(s[0]),
     input_dtype="float32",
     id_prefix="mean",
+)
+
+
+def _class_token_shape(shapes, p):
+    length, dim = expect_rank(shapes, (2,), "a (sequence, features) input", SEQUENCE_HINT)
+    return (length + 1, dim)
+
+
+CLASS_TOKEN = LayerSpec(
+    type="ClassToken",
+    category="sequence",
+    help="Puts one learned vector in front of the sequence (ViT's class token, BERT's [CLS]); "
+    "after attention, SequenceMean with reduce 'first' reads it out.",
+    infer_shape=_class_token_shape,
+    # Zeros, as in ViT: attention makes the token differ from the first step on.
+    emit_init=lambda shapes, p: f"nn.Parameter(torch.zeros(1, 1, {shapes[0][1]}))",
+    emit_forward=lambda attr, xs, p: (
+        f"torch.cat([self.{attr}.expand(len({xs[0]}), -1, -1), {xs[0]}], dim=1)"
+    ),
+    count_params=lambda s, p: s[0][1],
+    count_macs=lambda s, out, p: numel(out),
+    id_prefix="cls",
 )
 
 SPECS = (
@@ -175,5 +200,6 @@ SPECS = (
     TRANSFORMER_ENCODER_LAYER,
     TRANSFORMER_DECODER_LAYER,
     POSITIONAL_EMBEDDING,
+    CLASS_TOKEN,
     SEQUENCE_MEAN,
 )

@@ -248,6 +248,72 @@ def test_a_whole_learned_position_table_added_to_the_embeddings_imports_exactly(
     assert result.comparison.matched and result.comparison.max_diff == 0
 
 
+def test_a_vit_class_token_and_its_read_out_import_exactly(tmp_path):
+    path = write(
+        tmp_path,
+        """
+        import torch
+        from torch import nn
+
+
+        class TinyViT(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.patch = nn.Conv2d(1, 16, 4, 4)
+                self.cls = nn.Parameter(torch.randn(1, 1, 16))
+                self.pos = nn.Parameter(torch.randn(1, 5, 16))
+                self.block = nn.TransformerEncoderLayer(16, 2, 32, dropout=0.0, batch_first=True)
+                self.head = nn.Linear(16, 10)
+
+            def forward(self, x):
+                x = self.patch(x).flatten(2).transpose(1, 2)
+                x = torch.cat([self.cls.expand(x.shape[0], -1, -1), x], dim=1) + self.pos
+                return self.head(self.block(x)[:, 0])
+        """,
+    )
+    result = import_file(f"{path}:TinyViT", [(1, 8, 8)])
+    arch = result.arch
+    types = [arch.type_of(n) for n in arch.topological_order()]
+    assert types[-5:] == [
+        "ClassToken", "PositionalEmbedding", "TransformerEncoderLayer", "SequenceMean", "Linear"
+    ]  # fmt: skip
+    read_out = next(n for n in arch.node_ids if arch.type_of(n) == "SequenceMean")
+    assert arch.params_of(read_out)["reduce"] == "first"
+    assert result.comparison.matched and result.comparison.max_diff <= 1e-6
+
+
+def test_torch_max_over_a_dim_imports_its_values_and_refuses_its_indices(tmp_path):
+    path = write(
+        tmp_path,
+        """
+        import torch
+        from torch import nn
+
+
+        class MaxOverTime(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.conv = nn.Conv1d(4, 8, 3, padding=1)
+                self.fc = nn.Linear(8, 2)
+
+            def forward(self, x):
+                return self.fc(torch.max(self.conv(x), dim=2)[0])
+
+
+        class ArgMax(nn.Module):
+            def forward(self, x):
+                values, indices = torch.max(x, dim=2)
+                return values + indices.float()
+        """,
+    )
+    result = import_file(f"{path}:MaxOverTime", [(4, 12)])
+    pooled = next(n for n in result.arch.node_ids if result.arch.type_of(n) == "SequenceMean")
+    assert result.arch.params_of(pooled) == {"dim": 2, "reduce": "max"}
+    assert result.comparison.matched
+    with pytest.raises(BuilderError, match=r"indices of torch\.max"):
+        import_file(f"{path}:ArgMax", [(4, 12)])
+
+
 def test_an_lstm_cell_passes_its_cell_state_through_the_c_port(tmp_path):
     path = write(
         tmp_path,

@@ -95,6 +95,8 @@ CASES = [
     ("SequenceMean", (3, 10, 16), "float32", {"dim": 2}),
     ("SequenceMean", (10, 16), "float32", {"reduce": "max"}),
     ("SequenceMean", (3, 10, 16), "float32", {"dim": 2, "reduce": "last"}),
+    ("SequenceMean", (10, 16), "float32", {"reduce": "first"}),
+    ("ClassToken", (10, 16), "float32", {}),
 ]
 
 MERGE_CASES = [
