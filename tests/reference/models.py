@@ -446,3 +446,29 @@ class TransformerNet(nn.Module):
         y = self.relu(self.in4(self.deconv1(y)))
         y = self.relu(self.in5(self.deconv2(y)))
         return self.deconv3(y)
+
+
+class VisionTransformer(nn.Module):
+    """ViT (Dosovitskiy et al., "An Image is Worth 16x16 Words", 2021): non-overlapping
+    patches embedded by a strided conv, a learned class token in front, learned positions,
+    pre-norm Transformer encoder layers, a final LayerNorm and a Linear head on the class
+    token's output. Small sizes; the structure of the paper's ViT-B/16."""
+
+    def __init__(self, image=32, patch=8, channels=3, dim=32, depth=2, heads=4, mlp=64, classes=10):
+        super().__init__()
+        self.patch_embed = nn.Conv2d(channels, dim, patch, stride=patch)
+        self.cls_token = nn.Parameter(torch.randn(1, 1, dim) * 0.02)
+        self.pos_embed = nn.Parameter(torch.randn(1, (image // patch) ** 2 + 1, dim) * 0.02)
+        layer = nn.TransformerEncoderLayer(
+            dim, heads, mlp, dropout=0.1, activation="gelu", batch_first=True, norm_first=True
+        )
+        self.encoder = nn.TransformerEncoder(layer, depth, enable_nested_tensor=False)
+        self.norm = nn.LayerNorm(dim)
+        self.head = nn.Linear(dim, classes)
+
+    def forward(self, images):
+        x = self.patch_embed(images).flatten(2).transpose(1, 2)
+        cls = self.cls_token.expand(x.shape[0], -1, -1)
+        x = torch.cat([cls, x], dim=1) + self.pos_embed
+        x = self.norm(self.encoder(x))
+        return self.head(x[:, 0])

@@ -308,3 +308,21 @@ def vae():
     for name, node in (("recon", recon), ("mu", mu), ("logvar", logvar)):
         r.add("Output", id=f"{name}_out", inputs=[node])
     return r
+
+
+def vision_transformer(image=32, patch=8, dim=32, depth=2, heads=4, mlp=64, classes=10):
+    r = Recipe("VisionTransformer", [3, image, image])
+    r.add(
+        "Conv2d", {"out_channels": dim, "kernel_size": patch, "stride": patch}, path="patch_embed"
+    )
+    r.add("Flatten", {"start_dim": 2})
+    r.add("transpose", {"dim0": 1, "dim1": 2})
+    r.add("ClassToken", path="cls_token")
+    r.add("PositionalEmbedding", {"max_len": (image // patch) ** 2 + 1}, path="pos_embed")
+    for i in range(depth):
+        params = {"nhead": heads, "dim_feedforward": mlp, "activation": "gelu", "norm_first": True}
+        r.add("TransformerEncoderLayer", params, path=f"encoder.layers.{i}")
+    r.add("LayerNorm", path="norm")
+    r.add("SequenceMean", {"reduce": "first"})
+    r.add("Linear", {"out_features": classes}, path="head")
+    return r

@@ -104,6 +104,12 @@ CASES = [
         ((3, 32, 32),),
         recipe=recipes.fast_neural_style,
     ),
+    Case(
+        "vision_transformer",
+        "VisionTransformer()",
+        ((3, 32, 32),),
+        recipe=recipes.vision_transformer,
+    ),
 ]
 
 
