@@ -110,7 +110,8 @@ def render_export() -> None:
     cols[1].download_button(
         "graph.json",
         icon=":material/download:",
-        data=arch.to_json_string() + "\n",
+        # Deferred: serialised on click, not on every rerun (the graph as drawn now).
+        data=lambda: arch.to_json_string() + "\n",
         file_name=download_name(arch, "json"),
         mime="application/json",
         key="dl_graph",

@@ -158,7 +158,8 @@ def render_project() -> None:
     c4.download_button(
         "",
         icon=":material/save:",
-        data=arch.to_json_string() + "\n",
+        # Deferred: serialised on click, not on every rerun (the graph as drawn now).
+        data=lambda: arch.to_json_string() + "\n",
         file_name=download_name(arch, "json"),
         mime="application/json",
         key="save_graph",

@@ -277,6 +277,13 @@ def test_delete_and_backspace_remove_nodes_everywhere(page, app_url):
         page.get_by_role("button", name=re.compile("model.py")).click()
     text = Path(info.value.path()).read_text()
     assert "self.fc1" in text and "self.fc2" not in text and "self.relu3" not in text
+    # So are graph.json here and the sidebar's Save (both serialised on click).
+    with page.expect_download() as info:
+        page.get_by_role("button", name=re.compile("graph.json")).click()
+    assert saved_ids(json.loads(Path(info.value.path()).read_text())) == saved_ids(graph)
+    with page.expect_download() as info:
+        page.get_by_test_id("stSidebar").get_by_role("button", name="Save").click()
+    assert saved_ids(json.loads(Path(info.value.path()).read_text())) == saved_ids(graph)
 
 
 def test_undo_and_redo_keys(page, app_url):
