@@ -8,18 +8,19 @@ import streamlit as st
 from components import state
 from components.canvas_view import render_canvas
 from components.compress_view import render_compress_view
-from components.dashboard import render_train_tab
+from components.dashboard import keep_training_going, render_train_tab
 from components.export_tab import render_export
 from components.gan_panel import render_gan_panel
 from components.guard import guarded
 from components.import_panel import render_import_panel
 from components.inspector import render_inspector
-from components.layout import header, setup_page
+from components.layout import BUILD_TAB, TAB_KEY, header, setup_page
 from components.palette import render_palette
 from components.project import render_project
 from components.runs_view import render_runs_tab
 from components.search_view import render_search_tab
 from components.summary import render_summary
+from components.train_settings import uploads_in_use
 
 setup_page()
 state.init_session()
@@ -32,17 +33,19 @@ with st.sidebar:
 
 header()
 state.show_notices()
-build, train, gan, runs, search, export, compress = st.tabs(
-    [
-        ":material/account_tree: Build",
-        ":material/monitoring: Train",
-        ":material/auto_awesome: GAN",
-        ":material/history: Runs",
-        ":material/travel_explore: Search",
-        ":material/download: Export",
-        ":material/compress: Compress",
-    ]
-)
+# Only the open tab runs (Streamlit reruns on a tab switch): the Build tab's edits then
+# rerun the canvas, not five other tabs, and the first load draws one tab. Their widgets
+# keep their values while closed (persist_state), and what the Train tab's poll did for a
+# running or queued run goes on from keep_training_going().
+OTHER_TABS = {
+    ":material/monitoring: Train": ("Train", render_train_tab),
+    ":material/auto_awesome: GAN": ("GAN", render_gan_panel),
+    ":material/history: Runs": ("Runs", render_runs_tab),
+    ":material/travel_explore: Search": ("Search", render_search_tab),
+    ":material/download: Export": ("Export", render_export),
+    ":material/compress: Compress": ("Compress", render_compress_view),
+}
+build, *others = st.tabs([BUILD_TAB, *OTHER_TABS], key=TAB_KEY, on_change="rerun")
 
 with build:
     canvas_col, inspector_col = st.columns([3, 1.15], gap="medium")
@@ -52,20 +55,12 @@ with build:
         guarded("Inspector", render_inspector)
     guarded("Summary", lambda: render_summary(state.arch(), state.analysis()))
 
-with train:
-    guarded("Train", render_train_tab)
-
-with gan:
-    guarded("GAN", render_gan_panel)
-
-with runs:
-    guarded("Runs", render_runs_tab)
-
-with search:
-    guarded("Search", render_search_tab)
-
-with export:
-    guarded("Export", render_export)
-
-with compress:
-    guarded("Compress", render_compress_view)
+# The Train tab also runs closed while it holds uploaded data files: a file uploader that
+# is not drawn forgets its files.
+train_drawn = others[0].open or uploads_in_use()
+for tab, (title, render) in zip(others, OTHER_TABS.values(), strict=True):
+    if tab.open or (title == "Train" and train_drawn):
+        with tab:
+            guarded(title, render)
+if not train_drawn:
+    guarded("Train", keep_training_going)

@@ -112,7 +112,13 @@ def render_compress_view() -> None:
         )
         return
     labels = {r.id: _run_label(r) for r in runs}
-    run_id = st.selectbox("Finished run", list(labels), format_func=labels.get, key="compress_run")
+    run_id = st.selectbox(
+        "Finished run",
+        list(labels),
+        format_func=labels.get,
+        key="compress_run",
+        persist_state="session",
+    )
     original = store.get(run_id)
     _render_form(original)
     st.fragment(run_every=1.0 if _job_running() else None)(_render_results)(run_id)
@@ -128,19 +134,27 @@ def _run_label(record) -> str:
 def _render_form(original) -> None:
     # The button's callback reads these widgets from session state: arguments bound at
     # render time would hold the values from before the user's last change.
-    method = st.radio("Method", list(METHODS), key="compress_method", horizontal=True)
+    method = st.radio(
+        "Method", list(METHODS), key="compress_method", persist_state="session", horizontal=True
+    )
     kind = METHODS[method][0]
     c1, c2, c3 = st.columns(3)
     if kind == "prune":
         c1.slider(
-            "Fraction to remove", 0.05, 0.95, 0.5, 0.05, key="compress_sparsity",
+            "Fraction to remove", 0.05, 0.95, 0.5, 0.05, key="compress_sparsity", persist_state="session",
             help="Of all weights (global) or of each layer's channels (channel pruning).",
         )  # fmt: skip
-        c2.number_input("Fine-tune epochs", 0, 50, 2, key="compress_finetune")
+        c2.number_input(
+            "Fine-tune epochs", 0, 50, 2, key="compress_finetune", persist_state="session"
+        )
     if kind == "distill":
-        c1.number_input("Epochs", 1, 100, 10, key="compress_epochs")
-        c2.number_input("Temperature", 0.5, 20.0, 4.0, 0.5, key="compress_temperature")
-        c3.slider("Weight of the teacher", 0.0, 1.0, 0.7, key="compress_alpha")
+        c1.number_input("Epochs", 1, 100, 10, key="compress_epochs", persist_state="session")
+        c2.number_input(
+            "Temperature", 0.5, 20.0, 4.0, 0.5, key="compress_temperature", persist_state="session"
+        )
+        c3.slider(
+            "Weight of the teacher", 0.0, 1.0, 0.7, key="compress_alpha", persist_state="session"
+        )
         st.caption(
             f"The teacher is run {original.id}; the student is the graph on the canvas, "
             "trained once with the teacher and once alone (same start, epochs and seed)."

@@ -37,6 +37,7 @@ from .train_settings import (
     _reconstruction_choice,
     _settings,
     config_from_widgets,
+    default_dataset,
     idle_timeout_s,
     suggest_for_template,
 )
@@ -201,6 +202,26 @@ def _stop() -> None:
         trainer.stop()
 
 
+def keep_training_going() -> None:
+    """While the Train tab is closed (not drawn), what its poll did goes on: follow the
+    project's run, count a live run as watched (the idle timeout stops unwatched runs
+    only), and keep a queued run's place, starting it when a slot frees."""
+    _reattach()
+    trainer = S.get("trainer")
+    if trainer is not None and trainer.running:
+        live_runs.watch(trainer)
+    if "current_dataset" not in S:
+        S.current_dataset = default_dataset()
+    if S.get("pending") is not None:
+        st.fragment(run_every=POLL_SECONDS)(_start_when_free)()
+
+
+def _start_when_free() -> None:
+    _try_start()
+    if S.get("pending") is None:
+        st.rerun(scope="app")  # it started: the canvas follows the run from now on
+
+
 # ---- the tab ----------------------------------------------------------------------------------------
 
 
@@ -259,7 +280,9 @@ def render_train_tab() -> None:
     trained = trainer is not None and not busy and trainer.state in ("finished", "stopped")
     # A toggle, not an expander: Streamlit runs a closed expander's body on every rerun,
     # and these views run the model.
-    if trained and st.toggle("Look inside the trained model", key="look_inside"):
+    if trained and st.toggle(
+        "Look inside the trained model", key="look_inside", persist_state="session"
+    ):
         render_family_views(predictions.snapshot(trainer.model), trainer.arch, trainer.dataset)
 
 
@@ -353,7 +376,11 @@ def _status(trainer) -> None:
 
 def _live_diagram(trainer) -> None:
     metric = st.selectbox(
-        "Colour layers by", METRICS, format_func=METRIC_LABELS.get, key="diagram_metric"
+        "Colour layers by",
+        METRICS,
+        format_func=METRIC_LABELS.get,
+        key="diagram_metric",
+        persist_state="session",
     )
     st.graphviz_chart(
         render_dot(

@@ -61,6 +61,7 @@ def _plan(arch: Architecture, trainer):
         }.get,
         horizontal=True,
         key="export_which",
+        persist_state="session",
     )
     return export.plan_export(arch, trainer.arch, trainer.model, use=which)
 

@@ -199,10 +199,15 @@ def render_attention(model, arch, dataset, index: int = 0) -> None:
     )
     node_id = next(iter(weights))
     if len(weights) > 1:
-        node_id = st.selectbox("Attention layer", list(weights), key="fv_attn_node")
+        node_id = st.selectbox(
+            "Attention layer", list(weights), key="fv_attn_node", persist_state="session"
+        )
     heads = weights[node_id].shape[0]
     choice = st.selectbox(
-        "Head", ["mean of heads"] + [f"head {h}" for h in range(heads)], key="fv_attn_head"
+        "Head",
+        ["mean of heads"] + [f"head {h}" for h in range(heads)],
+        key="fv_attn_head",
+        persist_state="session",
     )
     head = None if choice == "mean of heads" else int(choice.split()[-1])
     st.plotly_chart(attention_figure(weights[node_id], tokens, head), key=_key("attn"))
@@ -247,6 +252,7 @@ def render_family_views(model, arch, dataset) -> None:
                 max_value=max(dataset.n_val - 1, 0),
                 value=0,
                 key="fv_example",
+                persist_state="session",
             )
         )
         if family["attention"]:

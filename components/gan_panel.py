@@ -108,10 +108,12 @@ def render_gan_panel() -> None:
     )
     choices = template_choices() + ([CANVAS] if "arch" in S else [])
     left, right = st.columns(2)
-    gen_choice = left.selectbox("Generator", choices, index=0, key="gan_gen_choice")
+    gen_choice = left.selectbox(
+        "Generator", choices, index=0, key="gan_gen_choice", persist_state="session"
+    )
     disc_default = choices.index(DISC_DEFAULT) if DISC_DEFAULT in choices else 0
     disc_choice = right.selectbox(
-        "Discriminator", choices, index=disc_default, key="gan_disc_choice"
+        "Discriminator", choices, index=disc_default, key="gan_disc_choice", persist_state="session"
     )
     try:
         gen, problem = _checked_pair(gen_choice, disc_choice)
@@ -150,11 +152,19 @@ def render_gan_panel() -> None:
 
 def _settings() -> None:
     cols = st.columns(5)
-    cols[0].number_input("Epochs", 1, 500, 30, key="gan_epochs")
-    cols[1].number_input("Batch size", 8, 1024, 64, step=8, key="gan_batch")
-    cols[2].number_input("lr G", 1e-6, 1.0, 2e-4, format="%.5f", key="gan_lr_g")
-    cols[3].number_input("lr D", 1e-6, 1.0, 2e-4, format="%.5f", key="gan_lr_d")
-    cols[4].number_input("Samples every (steps)", 1, 1000, 20, key="gan_every")
+    cols[0].number_input("Epochs", 1, 500, 30, key="gan_epochs", persist_state="session")
+    cols[1].number_input(
+        "Batch size", 8, 1024, 64, step=8, key="gan_batch", persist_state="session"
+    )
+    cols[2].number_input(
+        "lr G", 1e-6, 1.0, 2e-4, format="%.5f", key="gan_lr_g", persist_state="session"
+    )
+    cols[3].number_input(
+        "lr D", 1e-6, 1.0, 2e-4, format="%.5f", key="gan_lr_d", persist_state="session"
+    )
+    cols[4].number_input(
+        "Samples every (steps)", 1, 1000, 20, key="gan_every", persist_state="session"
+    )
 
 
 def _config_from_widgets() -> GanConfig:

@@ -6,6 +6,9 @@ from pathlib import Path
 
 import streamlit as st
 
+# The tab bar's widget key and first tab (tests open a tab by setting S[TAB_KEY]).
+TAB_KEY = "main_tab"
+BUILD_TAB = ":material/account_tree: Build"
 CSS = Path(__file__).resolve().parent.parent / "assets" / "css" / "app.css"
 
 

@@ -89,6 +89,7 @@ def render_runs_tab() -> None:
         list(by_id),
         format_func=lambda run: f"{run} · {by_id[run].status} · {by_id[run].dataset or ''}",
         key="runs_pick",
+        persist_state="session",
         placeholder="Pick one run to open or export it, two or more to compare them",
     )
     picked = [run for run in picked if run in by_id]

@@ -89,12 +89,19 @@ def _train_marks(arch) -> None:
     for name, (_param, default) in TRAIN_PARAMS.items():
         key, text_key = f"search_train_{name}", f"search_train_{name}_range"
         _sync(key, name in train)
-        st.toggle(f"search {name}", key=key, on_change=_toggle_train, args=(name, key, default))
+        st.toggle(
+            f"search {name}",
+            key=key,
+            persist_state="session",
+            on_change=_toggle_train,
+            args=(name, key, default),
+        )
         if name in train:
             _sync(text_key, spec_text(train[name]))
             st.text_input(
                 f"{name} range or choices",
                 key=text_key,
+                persist_state="session",
                 on_change=_set_train,
                 args=(name, text_key),
                 label_visibility="collapsed",
@@ -129,15 +136,38 @@ def _controls(arch) -> None:
         index=options.index(default) if default in options else options.index("digits"),
         format_func=lambda n: f"{n} — {dataset_help(n)}",
         key="search_dataset",
+        persist_state="session",
     )
-    c2.number_input("Trials", min_value=1, max_value=500, value=10, step=1, key="search_trials")
+    c2.number_input(
+        "Trials",
+        min_value=1,
+        max_value=500,
+        value=10,
+        step=1,
+        key="search_trials",
+        persist_state="session",
+    )
     c3, c4, c5 = st.columns(3)
-    c3.number_input("Epochs per trial", min_value=1, max_value=200, value=3, key="search_epochs")
-    c4.selectbox("Sampler", SAMPLERS, key="search_sampler", help="tpe: Optuna's default")
+    c3.number_input(
+        "Epochs per trial",
+        min_value=1,
+        max_value=200,
+        value=3,
+        key="search_epochs",
+        persist_state="session",
+    )
+    c4.selectbox(
+        "Sampler",
+        SAMPLERS,
+        key="search_sampler",
+        persist_state="session",
+        help="tpe: Optuna's default",
+    )
     c5.selectbox(
         "Pruner",
         PRUNERS,
         key="search_pruner",
+        persist_state="session",
         help="Stop weak trials early from their epoch metrics.",
     )
     job = S.get("search_job")

@@ -36,9 +36,22 @@ def _dataset_choice() -> str:
         index=index,
         format_func=lambda n: n if n == UPLOAD else f"{n} — {dataset_help(n)}",
         key="dataset_pick",
+        persist_state="session",
     )
     S.dataset_name = name
     return name
+
+
+def uploads_in_use() -> bool:
+    """Is the Train tab's dataset the user's uploaded files?"""
+    return S.get("dataset_name") == UPLOAD
+
+
+def default_dataset():
+    """The dataset the Train tab would pick, loaded without its widgets (for the canvas's
+    dataset-aware fixes before the tab was first opened)."""
+    name = S.get("dataset_name") or _saved("dataset_pick", "digits")
+    return None if name not in DATASETS else _load_dataset(name)
 
 
 def _reconstruction_choice(arch, analysis, name: str) -> tuple[str | None, float | None]:
@@ -63,12 +76,19 @@ def _reconstruction_choice(arch, analysis, name: str) -> tuple[str | None, float
         "Reconstruct the input (autoencoder)",
         value=mirrors,
         key=f"recon_{mirrors}",
+        persist_state="session",
         help="The target is the input itself; the live view shows inputs next to reconstructions.",
     )
     if not on:
         return None, None
     noise = st.slider(
-        "Denoising: noise added to the input only", 0.0, 1.0, 0.0, 0.05, key="recon_noise"
+        "Denoising: noise added to the input only",
+        0.0,
+        1.0,
+        0.0,
+        0.05,
+        key="recon_noise",
+        persist_state="session",
     )
     return "reconstruction", noise or None
 
@@ -98,10 +118,18 @@ def _apply_fix(dataset) -> None:
 
 def _settings() -> None:
     c1, c2, c3, c4 = st.columns(4)
-    c1.number_input("Epochs", 1, 1000, _suggested("epochs"), key=_setting_key("epochs"))
-    c2.number_input("Batch size", 1, 8192, _saved("cfg_batch", 64), key="cfg_batch")
+    c1.number_input(
+        "Epochs", 1, 1000, _suggested("epochs"), key=_setting_key("epochs"), persist_state="session"
+    )
+    c2.number_input(
+        "Batch size", 1, 8192, _saved("cfg_batch", 64), key="cfg_batch", persist_state="session"
+    )
     c3.selectbox(
-        "Optimizer", OPTIMIZERS, index=_saved_index("cfg_opt", OPTIMIZERS, "adam"), key="cfg_opt"
+        "Optimizer",
+        OPTIMIZERS,
+        index=_saved_index("cfg_opt", OPTIMIZERS, "adam"),
+        key="cfg_opt",
+        persist_state="session",
     )
     c4.number_input(
         "Learning rate",
@@ -111,17 +139,25 @@ def _settings() -> None:
         format="%g",
         step=1e-3,
         key=_setting_key("lr"),
+        persist_state="session",
     )
     with st.expander("More settings"):
         d1, d2, d3, d4 = st.columns(4)
         d1.number_input(
-            "Weight decay (L2)", 0.0, 1.0, _saved("cfg_wd", 0.0), format="%g", key="cfg_wd"
+            "Weight decay (L2)",
+            0.0,
+            1.0,
+            _saved("cfg_wd", 0.0),
+            format="%g",
+            key="cfg_wd",
+            persist_state="session",
         )
         d2.selectbox(
             "LR schedule",
             SCHEDULES,
             index=_saved_index("cfg_sched", SCHEDULES, "none"),
             key="cfg_sched",
+            persist_state="session",
         )
         d3.number_input(
             "Early stopping patience (0 = off)",
@@ -129,10 +165,21 @@ def _settings() -> None:
             100,
             _saved("cfg_patience", 0),
             key="cfg_patience",
+            persist_state="session",
         )
-        d4.number_input("Seed", 0, 2**31 - 1, _saved("cfg_seed", 0), key="cfg_seed")
+        d4.number_input(
+            "Seed", 0, 2**31 - 1, _saved("cfg_seed", 0), key="cfg_seed", persist_state="session"
+        )
         e1, e2, e3, e4 = st.columns(4)
-        e1.number_input("L1 penalty", 0.0, 1.0, _saved("cfg_l1", 0.0), format="%g", key="cfg_l1")
+        e1.number_input(
+            "L1 penalty",
+            0.0,
+            1.0,
+            _saved("cfg_l1", 0.0),
+            format="%g",
+            key="cfg_l1",
+            persist_state="session",
+        )
         e2.number_input(
             "Gradient clipping (0 = off)",
             0.0,
@@ -140,12 +187,14 @@ def _settings() -> None:
             _saved("cfg_clip", 0.0),
             format="%g",
             key="cfg_clip",
+            persist_state="session",
         )
         e3.selectbox(
             "Loss",
             LOSSES,
             index=_saved_index("cfg_loss", LOSSES, "auto"),
             key="cfg_loss",
+            persist_state="session",
             help="auto: cross-entropy for classes, MSE for values",
         )
         e4.number_input(
@@ -154,6 +203,7 @@ def _settings() -> None:
             4,
             _saved("cfg_shift", 0),
             key="cfg_shift",
+            persist_state="session",
             help="Images only: random shifts.",
         )
         f1, f2, f3, _ = st.columns(4)
@@ -161,10 +211,17 @@ def _settings() -> None:
             "Random horizontal flips",
             _saved("cfg_hflip", False),
             key="cfg_hflip",
+            persist_state="session",
             help="Images only.",
         )
         f2.number_input(
-            "Input noise std", 0.0, 2.0, _saved("cfg_noise", 0.0), format="%g", key="cfg_noise"
+            "Input noise std",
+            0.0,
+            2.0,
+            _saved("cfg_noise", 0.0),
+            format="%g",
+            key="cfg_noise",
+            persist_state="session",
         )
         f3.number_input(
             "Stop if unwatched (min, 0 = never)",
@@ -172,6 +229,7 @@ def _settings() -> None:
             24 * 60,
             _saved("cfg_idle", 0),
             key="cfg_idle",
+            persist_state="session",
             help="Stop the run when no open page has shown it for this long, so a run "
             "left behind in closed tabs frees its training slot.",
         )

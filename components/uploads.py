@@ -117,8 +117,11 @@ def _ask_task(question: TaskChoiceNeeded) -> None:
             columns,
             index=columns.index(question.label_column) if question.label_column in columns else 0,
             key="upload_label_pick",
+            persist_state="session",
         )
-    st.radio("Task", TASKS, horizontal=True, key="upload_task_pick", index=None)
+    st.radio(
+        "Task", TASKS, horizontal=True, key="upload_task_pick", persist_state="session", index=None
+    )
     st.button("Use these choices", key="upload_choose_btn", on_click=_choose)
 
 

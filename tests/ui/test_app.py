@@ -11,8 +11,10 @@ from streamlit.testing.v1 import AppTest
 
 from builder.graph import Architecture
 from builder.templates import list_templates
+from tests.ui.tabs import open_tab
 
 APP = Path(__file__).resolve().parents[2] / "app.py"
+TAB_NAMES = ("Train", "GAN", "Runs", "Search", "Export", "Compress")
 
 
 def start(project: str | None = None) -> AppTest:
@@ -54,6 +56,7 @@ def test_loading_a_template_points_the_train_tab_at_its_data_and_settings(home):
     at = start()
     at.sidebar.selectbox(key="template_pick").set_value("transformer_text")
     at.sidebar.button(key="load_template").click().run()
+    at = open_tab(at, "Train")
     assert not at.exception
     assert at.selectbox(key="dataset_pick").value == "sentiment"
     assert _setting(at, "lr") == 2e-3
@@ -130,7 +133,7 @@ def test_canvas_gets_the_analysed_graph_with_ports_and_edge_shapes(home):
 
 
 def test_export_tab_shows_the_generated_code(home):
-    at = start()
+    at = open_tab(start(), "Export")
     code = at.code[0].value
     assert "class MLPDigits(nn.Module)" in code and "def forward" in code
 
@@ -140,6 +143,7 @@ def test_train_tab_reports_compatibility_and_offers_a_fix(home):
     at.session_state["selected"] = "fc2"
     at.run()
     at.number_input(key="param_fc2_out_features").set_value(3).run()
+    at = open_tab(at, "Train")
     assert any("10" in e.value for e in at.error)  # digits has 10 classes
     at.button(key="fix_btn").click().run()
     assert at.session_state["arch"].params_of("fc2")["out_features"] == 10
@@ -152,6 +156,9 @@ def test_every_template_loads_and_renders_every_tab_without_errors(home):
         at.sidebar.button(key="load_template").click().run()
         assert not at.exception, (stem, at.exception)
         assert len(canvas_args(at)["nodes"]) == len(at.session_state["arch"])
+        for tab in TAB_NAMES:
+            assert not open_tab(at, tab).exception, (stem, tab, at.exception)
+        open_tab(at, "Build")
 
 
 def test_regression_training_draws_the_models_curve_over_the_data(home):
@@ -160,6 +167,7 @@ def test_regression_training_draws_the_models_curve_over_the_data(home):
     at = start()
     at.sidebar.selectbox(key="template_pick").set_value("mlp_sine")
     at.sidebar.button(key="load_template").click().run()
+    at = open_tab(at, "Train")
     # 1 feature in, 1 value out mirrors the input, yet it fits sine as it is: no autoencoder.
     assert not at.toggle[0].value
     next(w for w in at.number_input if w.key.startswith("cfg_epochs_")).set_value(3).run()

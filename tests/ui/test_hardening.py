@@ -6,6 +6,8 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
+from tests.ui.tabs import open_tab
+
 APP = Path(__file__).resolve().parents[2] / "app.py"
 
 
@@ -23,12 +25,15 @@ def test_a_failing_panel_shows_a_message_there_and_the_rest_of_the_page_works(ho
         raise OverflowError("int too large to convert to float /srv/secret/path.py")
 
     monkeypatch.setattr(export_tab, "render_export", broken)
-    at = start()
+    at = open_tab(start(), "Export")
     assert not at.exception
     errors = [e.value for e in at.error]
     assert any(e.startswith("Export could not be shown (OverflowError)") for e in errors)
     assert not any("/srv/secret" in e for e in errors)  # no server paths on the page
-    # The other panels still drew: the inspector, the Train button, the palette.
+    # The other panels still drew: the canvas, the inspector, the palette; then the Train tab.
+    assert any(e.type == "bidi_component" for e in at.main)
+    assert at.sidebar.text_input(key="palette_search") is not None
+    at = open_tab(at, "Train")
     assert at.button(key="train_btn") is not None
     assert any(w.key == "dataset_pick" for w in at.selectbox)
 
@@ -40,7 +45,7 @@ def test_train_tab_refuses_a_model_that_would_not_fit_and_offers_a_batch_that_do
     from tests.unit.test_budget import GIB, upsampling_model
 
     monkeypatch.setattr(budget, "free_memory", lambda device="cpu": 16 * GIB)
-    at = start()
+    at = open_tab(start(), "Train")
     at.session_state["arch"] = upsampling_model()
     at.session_state["version"] = at.session_state["version"] + 1
     at.run()
@@ -70,7 +75,7 @@ def test_upload_cache_returns_memory_when_the_session_drops_it(monkeypatch):
 
 
 def test_upload_states_the_size_limit_on_the_page(home):
-    at = start()
+    at = open_tab(start(), "Train")
     at.selectbox(key="dataset_pick").set_value("Upload a file…").run()
     assert not at.exception
     captions = " ".join(c.value for c in at.caption)
@@ -101,7 +106,7 @@ def test_export_tab_after_an_edit_says_so_and_offers_the_last_runs_graph(home):
         at.session_state[key] = value
     at.session_state["arch"] = edited
     at.session_state["version"] = at.session_state["version"] + 1
-    at.run()
+    at = open_tab(at, "Export")
     assert not at.exception
     assert not any("could not be shown" in e.value for e in at.error)
     assert any("changed since the last run" in w.value for w in at.warning)

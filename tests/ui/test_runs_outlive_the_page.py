@@ -9,15 +9,17 @@ from streamlit.testing.v1 import AppTest
 
 from builder.runs import RunStore
 from components import live_runs
+from tests.ui.tabs import open_tab
 
 APP = Path(__file__).resolve().parents[2] / "app.py"
 
 
-def start(project: str | None = None) -> AppTest:
+def start(project: str | None = None, tab: str | None = None) -> AppTest:
     at = AppTest.from_file(str(APP), default_timeout=60)
     if project:
         at.query_params["project"] = project
-    return at.run()
+    at.run()
+    return open_tab(at, tab) if tab else at
 
 
 def _epochs_widget(at):
@@ -25,7 +27,7 @@ def _epochs_widget(at):
 
 
 def test_a_second_session_reattaches_to_the_live_run_and_stops_it(home):
-    first = start()
+    first = start(tab="Train")
     project = first.query_params["project"]
     _epochs_widget(first).set_value(1000).run()
     first.button(key="train_btn").click().run()
@@ -38,7 +40,8 @@ def test_a_second_session_reattaches_to_the_live_run_and_stops_it(home):
         trainer.join(timeout=0.05)
     second = start(project)  # a reload is a new session on the same project
     assert not second.exception
-    assert second.session_state["trainer"] is trainer
+    assert second.session_state["trainer"] is trainer  # followed with the Train tab closed
+    second = open_tab(second, "Train")
     assert not second.button(key="stop_btn").disabled
     assert second.button(key="pause_btn").label == "Resume"  # Pause/Resume work from here too
     second.button(key="stop_btn").click().run()
@@ -48,13 +51,13 @@ def test_a_second_session_reattaches_to_the_live_run_and_stops_it(home):
 
 
 def test_training_settings_and_undo_survive_a_reload(home):
-    first = start()
+    first = start(tab="Train")
     project = first.query_params["project"]
     _epochs_widget(first).set_value(500).run()
     first.number_input(key="cfg_batch").set_value(32).run()
     first.sidebar.button(key="add_Dropout").click().run()
     assert first.sidebar.button(key="undo").disabled is False
-    again = start(project)
+    again = start(project, tab="Train")
     assert not again.exception
     assert _epochs_widget(again).value == 500
     assert again.number_input(key="cfg_batch").value == 32
@@ -88,7 +91,7 @@ def test_an_interrupted_run_shows_after_a_restart_and_resumes(home, monkeypatch)
     trainer._recorder.flush(checkpoint=False)
     trainer._recorder._closing.set()
     monkeypatch.setattr(live_runs, "_swept", set())
-    at = start(project)
+    at = start(project, tab="Train")
     assert not at.exception
     assert store.get(trainer.run_id).status == "interrupted"
     assert "interrupted after epoch 1" in " ".join(w.value for w in at.warning)

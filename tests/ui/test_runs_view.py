@@ -16,6 +16,7 @@ from builder.runs import RunStore
 from builder.runs.compare import graph_diff
 from builder.training import TrainConfig, Trainer
 from components.runs_view import ADDED, CHANGED, diff_colours, epoch_series, runs_table
+from tests.ui.tabs import open_tab
 
 APP = Path(__file__).resolve().parents[2] / "app.py"
 PROJECT = "runs_view_proj"
@@ -41,7 +42,7 @@ def _two_runs(home) -> tuple[str, str]:
 def _runs_app() -> AppTest:
     at = AppTest.from_file(str(APP), default_timeout=60)
     at.query_params["project"] = PROJECT
-    return at.run()
+    return open_tab(at.run(), "Runs")
 
 
 def test_runs_tab_lists_the_projects_runs_and_compares_two(home):

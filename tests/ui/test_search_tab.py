@@ -7,6 +7,7 @@ from pathlib import Path
 from streamlit.testing.v1 import AppTest
 
 from builder.runs import RunStore
+from tests.ui.tabs import open_tab
 
 APP = Path(__file__).resolve().parents[2] / "app.py"
 
@@ -25,6 +26,7 @@ def test_mark_two_params_run_trials_apply_the_best_then_undo(home):
         "params": {"fc1": {"out_features": {"low": 32, "high": 128}}}
     }
     at.text_input(key="search_range_fc1_out_features").set_value("8..24").run()
+    at = open_tab(at, "Search")
     at.toggle(key="search_train_lr").set_value(True).run()
     space = at.session_state["arch"].search
     assert space["params"]["fc1"]["out_features"] == {"low": 8, "high": 24}

@@ -1,0 +1,13 @@
+"""Open one of the app's tabs under AppTest: only the open tab runs, as in the browser."""
+
+from __future__ import annotations
+
+from streamlit.testing.v1 import AppTest
+
+from components.layout import TAB_KEY
+
+
+def open_tab(at: AppTest, name: str) -> AppTest:
+    """Switch to the tab whose label ends with `name`, as a click would, and rerun."""
+    at.session_state[TAB_KEY] = next(t.label for t in at.tabs if t.label.endswith(name))
+    return at.run()
