@@ -54,6 +54,7 @@ __all__ = [
 
 S = st.session_state
 POLL_SECONDS = 1.0
+WATCH_SECONDS = 10.0  # well inside the shortest idle timeout, a minute
 
 
 # ---- controls ------------------------------------------------------------------------------------
@@ -209,11 +210,19 @@ def keep_training_going() -> None:
     _reattach()
     trainer = S.get("trainer")
     if trainer is not None and trainer.running:
-        live_runs.watch(trainer)
+        # The canvas's ticks rerun the page only while the Build tab shows; on another tab
+        # this keeps the open page counting as watching the run.
+        st.fragment(run_every=WATCH_SECONDS)(_still_watching)()
     if "current_dataset" not in S:
         S.current_dataset = default_dataset()
     if S.get("pending") is not None:
         st.fragment(run_every=POLL_SECONDS)(_start_when_free)()
+
+
+def _still_watching() -> None:
+    trainer = S.get("trainer")
+    if trainer is not None and trainer.running:
+        live_runs.watch(trainer)
 
 
 def _start_when_free() -> None:
