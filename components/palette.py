@@ -150,17 +150,31 @@ def render_palette() -> None:
     if not groups:
         st.caption("No layer matches.")
     for category, specs in groups.items():
-        with st.expander(CATEGORY_TITLES.get(category, category), expanded=bool(query)):
-            cols = st.columns(2)
-            for i, spec in enumerate(specs):
-                cols[i % 2].button(
-                    spec.type,
-                    key=f"add_{spec.type}",
-                    help=spec.help,
-                    on_click=_on_click,
-                    args=(spec.type,),
-                    width="stretch",
-                )
+        # A closed category draws no buttons (opening one reruns): 88 buttons would otherwise
+        # be sent to the browser on every edit. A search opens the categories it matches
+        # (their own keys, so clearing it brings back what was open before).
+        section = st.expander(
+            CATEGORY_TITLES.get(category, category),
+            expanded=bool(query),
+            key=f"palette_{category}{'_found' if query else ''}",
+            on_change="rerun",
+        )
+        if section.open:
+            with section:
+                _layer_buttons(specs)
+
+
+def _layer_buttons(specs: list[LayerSpec]) -> None:
+    cols = st.columns(2)
+    for i, spec in enumerate(specs):
+        cols[i % 2].button(
+            spec.type,
+            key=f"add_{spec.type}",
+            help=spec.help,
+            on_click=_on_click,
+            args=(spec.type,),
+            width="stretch",
+        )
 
 
 __all__ = ["REGISTRY", "add_layer", "matching_specs", "render_palette"]

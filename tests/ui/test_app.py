@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 from builder.graph import Architecture
 from builder.templates import list_templates
-from tests.ui.tabs import open_tab
+from tests.ui.navigate import layer_button, open_tab
 
 APP = Path(__file__).resolve().parents[2] / "app.py"
 TAB_NAMES = ("Train", "GAN", "Runs", "Search", "Export", "Compress")
@@ -78,7 +78,7 @@ def test_palette_click_inserts_after_the_selected_node(home):
     at = start()
     at.session_state["selected"] = "fc1"
     at.run()
-    at.sidebar.button(key="add_Dropout").click().run()
+    layer_button(at, "Dropout").click().run()
     arch = at.session_state["arch"]
     assert arch.inputs_of("dropout1") == ["fc1"] and arch.inputs_of("relu1") == ["dropout1"]
     assert at.session_state["selected"] == "dropout1"
@@ -110,7 +110,7 @@ def test_invalid_parameter_is_refused_with_a_message_naming_the_field(home):
 
 def test_loading_a_template_over_an_edited_graph_asks_first(home):
     at = start()
-    at.sidebar.button(key="add_ReLU").click().run()
+    layer_button(at, "ReLU").click().run()
     at.sidebar.selectbox(key="template_pick").set_value("lenet5")
     at.sidebar.button(key="load_template").click().run()
     assert at.session_state["arch"].name == "MLP digits"  # not replaced yet

@@ -6,16 +6,18 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
+from tests.ui.navigate import layer_button
+
 APP = Path(__file__).resolve().parents[2] / "app.py"
 
 
 def test_tensor_ops_are_in_the_palette_and_reshape_takes_minus_one(home):
     at = AppTest.from_file(str(APP), default_timeout=60).run()
-    keys = {b.key for b in at.sidebar.button}
-    assert {"add_matmul", "add_split", "add_permute", "add_Output", "add_PadToMatch"} <= keys
+    for layer in ("matmul", "split", "permute", "Output", "PadToMatch"):
+        assert layer_button(at, layer) is not None
     at.session_state["selected"] = "fc1"
     at.run()
-    at.sidebar.button(key="add_Reshape").click().run()
+    layer_button(at, "Reshape").click().run()
     assert at.session_state["arch"].inputs_of("reshape1") == ["fc1"]
     at.text_input(key="param_reshape1_shape").set_value("-1, 8").run()
     assert not any("reshape1" in e.value for e in at.error), [e.value for e in at.error]

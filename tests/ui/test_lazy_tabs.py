@@ -1,5 +1,6 @@
-"""Only the open tab runs: closed tabs keep their widgets' values, and a run started on the
-Train tab is followed, kept watched and (when queued) started while that tab is closed."""
+"""Only the open tab and the open palette categories run: closed tabs keep their widgets'
+values, and a run started on the Train tab is followed, kept watched and (when queued)
+started while that tab is closed."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 from streamlit.testing.v1 import AppTest
 
 from components import jobs, live_runs
-from tests.ui.tabs import open_tab
+from tests.ui.navigate import layer_button, open_tab
 
 APP = Path(__file__).resolve().parents[2] / "app.py"
 
@@ -33,7 +34,7 @@ def test_a_closed_tab_is_not_run_and_keeps_its_settings(home):
     _epochs(at).set_value(7).run()
     at.number_input(key="cfg_batch").set_value(16).run()
     at = open_tab(at, "Build")
-    at.sidebar.button(key="add_Dropout").click().run()
+    layer_button(at, "Dropout").click().run()
     at = open_tab(at, "Search")
     at.number_input(key="search_trials").set_value(4).run()
     at = open_tab(at, "Train")
@@ -79,3 +80,15 @@ def test_a_queued_run_starts_when_a_slot_frees_with_the_train_tab_closed(home, m
     assert at.session_state.get("pending") is None
     trainer = at.session_state["trainer"]
     assert trainer.join(timeout=60) and trainer.state == "finished"
+
+
+def test_a_closed_palette_category_draws_no_buttons_and_a_search_opens_its_matches(home):
+    at = AppTest.from_file(str(APP), default_timeout=60).run()
+    assert not any(b.key.startswith("add_") for b in at.sidebar.button)
+    at.sidebar.text_input(key="palette_search").set_value("conv").run()
+    found = {b.key for b in at.sidebar.button if b.key.startswith("add_")}
+    assert "add_Conv2d" in found and "add_Linear" not in found
+    at.sidebar.text_input(key="palette_search").set_value("").run()
+    assert not any(b.key.startswith("add_") for b in at.sidebar.button)
+    layer_button(at, "Linear").click().run()  # opened, it draws and inserts
+    assert "fc3" in at.session_state["arch"].node_ids

@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from builder.runs import RunStore
 from components import live_runs
-from tests.ui.tabs import open_tab
+from tests.ui.navigate import layer_button, open_tab
 
 APP = Path(__file__).resolve().parents[2] / "app.py"
 
@@ -55,7 +55,7 @@ def test_training_settings_and_undo_survive_a_reload(home):
     project = first.query_params["project"]
     _epochs_widget(first).set_value(500).run()
     first.number_input(key="cfg_batch").set_value(32).run()
-    first.sidebar.button(key="add_Dropout").click().run()
+    layer_button(first, "Dropout").click().run()
     assert first.sidebar.button(key="undo").disabled is False
     again = start(project, tab="Train")
     assert not again.exception

@@ -16,7 +16,7 @@ from builder.runs import RunStore
 from builder.runs.compare import graph_diff
 from builder.training import TrainConfig, Trainer
 from components.runs_view import ADDED, CHANGED, diff_colours, epoch_series, runs_table
-from tests.ui.tabs import open_tab
+from tests.ui.navigate import open_tab
 
 APP = Path(__file__).resolve().parents[2] / "app.py"
 PROJECT = "runs_view_proj"

@@ -7,7 +7,7 @@ from pathlib import Path
 from streamlit.testing.v1 import AppTest
 
 from builder.runs import RunStore
-from tests.ui.tabs import open_tab
+from tests.ui.navigate import open_tab
 
 APP = Path(__file__).resolve().parents[2] / "app.py"
 
