@@ -103,6 +103,28 @@ function outputName(handle: string | null | undefined): string | undefined {
   return handle?.startsWith("out:") ? handle.slice(4) : undefined;
 }
 
+/** The new list of nodes (or edges) from Python's payloads. `build` learns whether each
+ * payload is the one its current object was built from, and may then keep that object:
+ * React Flow redraws only objects that changed, so an edit on 200 nodes redraws a few. */
+function keepUnchanged<P extends { id: string }, T extends { id: string }>(
+  builtFrom: Map<string, string>,
+  current: T[],
+  payloads: P[],
+  build: (payload: P, current: T | undefined, unchanged: boolean) => T,
+): T[] {
+  const byId = new Map(current.map((item) => [item.id, item]));
+  const made = new Map<string, string>();
+  const next = payloads.map((payload) => {
+    const key = JSON.stringify(payload);
+    made.set(payload.id, key);
+    const old = byId.get(payload.id);
+    return build(payload, old, builtFrom.get(payload.id) === key);
+  });
+  builtFrom.clear();
+  for (const [id, key] of made) builtFrom.set(id, key);
+  return next;
+}
+
 function sameIds(a: string[], b: string[]): boolean {
   return a.length === b.length && [...a].sort().join("\u0000") === [...b].sort().join("\u0000");
 }
@@ -113,6 +135,8 @@ function Editor({ data, send }: { data: CanvasData; send: Send }) {
   const [edges, setEdges, onEdgesChange] = useEdgesState<Edge>([]);
   const wrapper = useRef<HTMLDivElement>(null);
   const seenRev = useRef<number | null>(null);
+  const nodesFrom = useRef(new Map<string, string>()); // the payload each node was built from
+  const edgesFrom = useRef(new Map<string, string>());
   const seenLayout = useRef<number>(0);
   const pythonSelection = useRef<string[]>([]);
   const selectTimer = useRef<number | undefined>(undefined);
@@ -153,17 +177,24 @@ function Editor({ data, send }: { data: CanvasData; send: Send }) {
     // A click made since the last selection Python saw wins over the one Python sends, so
     // a reply to an older intent never moves the selection under the user's next key press.
     const keepLocal = selectPending.current;
-    const selected = new Set(data.selected);
     if (!keepLocal) pythonSelection.current = [...data.selected];
-    setNodes((prev) => {
-      const byId = new Map(prev.map((n) => [n.id, n]));
-      const picked = keepLocal ? new Set(prev.filter((n) => n.selected).map((n) => n.id)) : selected;
-      return data.nodes.map((p) => toNode(p, picked, byId.get(p.id)));
-    });
-    setEdges(data.edges.map(toEdge));
+    const prevNodes = rf.getNodes();
+    const picked = new Set(keepLocal ? prevNodes.filter((n) => n.selected).map((n) => n.id) : data.selected);
+    setNodes(
+      keepUnchanged(nodesFrom.current, prevNodes, data.nodes, (p, old, unchanged) =>
+        old && unchanged && old.selected === picked.has(p.id) && old.data.direction === data.direction
+          ? old
+          : toNode(p, picked, old),
+      ),
+    );
+    setEdges(
+      keepUnchanged(edgesFrom.current, rf.getEdges(), data.edges, (e, old, unchanged) =>
+        old && unchanged ? old : toEdge(e),
+      ),
+    );
     if (data.nodes.some((n) => n.pos === null)) setNeedsLayout(true);
     setMenu(null);
-  }, [data, setNodes, setEdges, toNode]);
+  }, [data, rf, setNodes, setEdges, toNode]);
 
   // Python's selection can change without a new revision (a select intent is no graph
   // edit). When it differs from what the canvas last took from Python and no local click
@@ -199,7 +230,11 @@ function Editor({ data, send }: { data: CanvasData; send: Send }) {
     setNodes((ns) =>
       ns.map((n) => {
         const p = byId.get(n.id);
-        return p ? { ...n, data: { ...n.data, tint: p.tint ?? null, stat: p.stat ?? null } } : n;
+        if (!p) return n;
+        const tint = p.tint ?? null;
+        const stat = p.stat ?? null;
+        if ((n.data.tint ?? null) === tint && (n.data.stat ?? null) === stat) return n;
+        return { ...n, data: { ...n.data, tint, stat } };
       }),
     );
   }, [data, setNodes]);

@@ -19,13 +19,23 @@ interface Outbox {
   seq: number;
   sent: number;
   pending: (Intent & { seq: number })[];
+  trigger: (intents: IntentBatch) => void; // the newest render's setTriggerValue
+  send: (intent: Intent) => void; // made once: a callback built on it never changes
 }
 const outboxes = new WeakMap<HTMLElement | ShadowRoot, Outbox>();
 
 function outboxFor(parent: HTMLElement | ShadowRoot): Outbox {
   let box = outboxes.get(parent);
   if (!box) {
-    box = { client: Math.random().toString(36).slice(2), seq: 0, sent: 0, pending: [] };
+    const made: Outbox = {
+      client: Math.random().toString(36).slice(2),
+      seq: 0,
+      sent: 0,
+      pending: [],
+      trigger: () => undefined,
+      send: (intent) => made.trigger(batch(made, intent)),
+    };
+    box = made;
     outboxes.set(parent, box);
   }
   return box;
@@ -58,8 +68,8 @@ const render: FrontendRenderer<{ intent: IntentBatch }, CanvasData> = ({ data, s
   }
   const box = outboxFor(parentElement);
   acknowledge(box, data);
-  const send = (intent: Intent) => setTriggerValue("intent", batch(box, intent));
-  root.render(<Canvas data={data} send={send} />);
+  box.trigger = (intents) => setTriggerValue("intent", intents);
+  root.render(<Canvas data={data} send={box.send} />);
   installPaletteDrag(data.palette_prefix);
   return () => {
     roots.get(parentElement)?.unmount();
