@@ -95,6 +95,10 @@ def _import() -> None:
         f"Imported “{arch.name}”: {summary['nodes']} nodes, {summary['params']:,} parameters; "
         f"outputs match the original (max difference {summary['max_diff']:.1e}).",
     )
+    if summary.get("init_notes"):
+        state.notify(
+            "warning", "Some inits were not carried over: " + "; ".join(summary["init_notes"]) + "."
+        )
 
 
 def render_import_panel() -> None:

@@ -9,7 +9,7 @@ and compares outputs: a graph that computes something else is refused.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from torch import nn
@@ -20,7 +20,7 @@ from ..layout import apply_layout
 from ..shapes import analyse
 from .capture import capture, example_inputs
 from .convert import Converter
-from .inits import apply_source_inits
+from .inits import InitCall, apply_inits, watching_inits
 from .problems import Problem, problems_error
 from .target import instantiate, parse_target
 from .verify import TOLERANCE, Comparison, compare, load_original_weights, rename_state_dict
@@ -34,6 +34,7 @@ class ImportResult:
     sources: dict[str, str]  # node id -> original module path or parameter
     comparison: Comparison
     model: nn.Module  # the original
+    init_notes: list[str] = field(default_factory=list)  # inits that could not be carried
 
 
 class MismatchError(BuilderError):
@@ -56,8 +57,13 @@ def import_module(
     *,
     name: str | None = None,
     source: Path | None = None,
+    inits: list[InitCall] | None = None,
 ) -> ImportResult:
-    """An nn.Module instance -> its graph; MismatchError unless outputs match within TOLERANCE."""
+    """An nn.Module instance -> its graph; MismatchError unless outputs match within TOLERANCE.
+
+    `inits` are the init calls its constructor made (watching_inits); without them every
+    layer keeps torch's default init.
+    """
     dtypes = _dtypes(input_shapes, dtypes)
     what = type(model).__name__
     program = capture(model, example_inputs(input_shapes, dtypes), what)
@@ -71,9 +77,10 @@ def import_module(
     if analysis.errors:
         problems = [Problem(e.where or "graph", e.message, e.hint) for e in analysis.errors]
         raise problems_error(problems, what, file)
-    apply_source_inits(arch, conversion.sources, source, what)
+    notes = apply_inits(arch, conversion.sources, model, inits or [])
     apply_layout(arch)
-    result = ImportResult(arch, conversion.sources, compare(arch, conversion.sources, model), model)
+    comparison = compare(arch, conversion.sources, model)
+    result = ImportResult(arch, conversion.sources, comparison, model, notes)
     if not result.comparison.matched:
         raise MismatchError(result)
     return result
@@ -82,13 +89,15 @@ def import_module(
 def import_file(target_text: str, input_shapes, dtypes=None) -> ImportResult:
     """`FILE.py:Expr` -> its graph (see import_module)."""
     target = parse_target(target_text)
-    model = instantiate(target)
+    with watching_inits() as inits:
+        model = instantiate(target)
     return import_module(
         model,
         input_shapes,
         dtypes,
         name=_name_from_docstring(target.file) or target.class_name,
         source=target.file,
+        inits=inits,
     )
 
 

@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def summary(result, out: str | None) -> dict:
-    """The CLI's last line: nodes, params, output path, matched, max_diff."""
+    """The CLI's last line: nodes, params, output path, matched, max_diff, init_notes."""
     comparison = result.comparison
     return {
         "nodes": len(result.arch),
@@ -59,4 +59,5 @@ def summary(result, out: str | None) -> dict:
         "output": out,
         "matched": comparison.matched,
         "max_diff": comparison.max_diff,
+        "init_notes": result.init_notes,  # inits the graph could not carry (torch's default kept)
     }

@@ -150,6 +150,13 @@ class RNNModel(nn.Module):
         self.decoder = nn.Linear(nhid, ntoken)
         if tie_weights:
             self.decoder.weight = self.encoder.weight
+        self.init_weights()
+
+    def init_weights(self):
+        initrange = 0.1
+        nn.init.uniform_(self.encoder.weight, -initrange, initrange)
+        nn.init.zeros_(self.decoder.bias)
+        nn.init.uniform_(self.decoder.weight, -initrange, initrange)
 
     def forward(self, input, hidden, cell):
         emb = self.drop(self.encoder(input))
@@ -188,6 +195,13 @@ class TransformerModel(nn.Module):
         layer = nn.TransformerEncoderLayer(ninp, nhead, nhid, dropout, batch_first=True)
         self.transformer_encoder = nn.TransformerEncoder(layer, nlayers, enable_nested_tensor=False)
         self.decoder = nn.Linear(ninp, ntoken)
+        self.init_weights()
+
+    def init_weights(self):
+        initrange = 0.1
+        nn.init.uniform_(self.encoder.weight, -initrange, initrange)
+        nn.init.zeros_(self.decoder.bias)
+        nn.init.uniform_(self.decoder.weight, -initrange, initrange)
 
     def forward(self, src):
         length = src.size(1)

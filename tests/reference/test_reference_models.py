@@ -186,3 +186,14 @@ def test_import_reproduces_the_original(case, tmp_path):
     load_original_weights(imported, result.arch, result.sources, build_original(case))
     assert max_output_diff(imported, build_original(case), result.arch) <= TOLERANCE
     assert_ruff_clean(generate_source(result.arch), tmp_path)
+
+
+@pytest.mark.parametrize("name", ["word_lm_lstm", "word_lm_transformer"])
+def test_import_carries_the_word_lm_init_weights(name):
+    # word_language_model's init_weights(), called from __init__: uniform(-0.1, 0.1) on the
+    # embedding and the decoder, zeros on the decoder's bias.
+    case = next(c for c in CASES if c.name == name)
+    arch = import_file(f"{MODELS}:{case.expr}", list(case.shapes), list(case.dtypes)).arch
+    assert arch.params_of("encoder")["weight_init"] == "uniform(-0.1, 0.1)"
+    assert arch.params_of("decoder")["weight_init"] == "uniform(-0.1, 0.1)"
+    assert arch.params_of("decoder")["bias_init"] == "zeros"

@@ -140,6 +140,7 @@ def test_cli_writes_the_graph_and_ends_with_one_json_line(tmp_path, capsys):
         "output": str(out),
         "matched": True,
         "max_diff": summary["max_diff"],
+        "init_notes": [],
     }
     assert summary["max_diff"] <= 1e-5
     graph = json.loads(out.read_text())
