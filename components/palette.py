@@ -150,18 +150,11 @@ def render_palette() -> None:
     if not groups:
         st.caption("No layer matches.")
     for category, specs in groups.items():
-        # A closed category draws no buttons (opening one reruns): 88 buttons would otherwise
-        # be sent to the browser on every edit. A search opens the categories it matches
-        # (their own keys, so clearing it brings back what was open before).
-        section = st.expander(
-            CATEGORY_TITLES.get(category, category),
-            expanded=bool(query),
-            key=f"palette_{category}{'_found' if query else ''}",
-            on_change="rerun",
-        )
-        if section.open:
-            with section:
-                _layer_buttons(specs)
+        # Every category draws its buttons, open or not: each palette item carries
+        # data-layer-type in the page (a contract other checks rely on). A search opens
+        # the categories it matches.
+        with st.expander(CATEGORY_TITLES.get(category, category), expanded=bool(query)):
+            _layer_buttons(specs)
 
 
 def _layer_buttons(specs: list[LayerSpec]) -> None:

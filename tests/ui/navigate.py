@@ -1,11 +1,10 @@
-"""Open one of the app's tabs or palette categories under AppTest: closed ones draw nothing,
-as in the browser."""
+"""Open one of the app's tabs under AppTest (a closed tab draws nothing, as in the browser)
+and find a palette button."""
 
 from __future__ import annotations
 
 from streamlit.testing.v1 import AppTest
 
-from builder.layers import get_spec
 from components.layout import TAB_KEY
 
 
@@ -16,6 +15,5 @@ def open_tab(at: AppTest, name: str) -> AppTest:
 
 
 def layer_button(at: AppTest, layer_type: str):
-    """The palette's button for `layer_type`, its category opened first (as a click would)."""
-    at.session_state[f"palette_{get_spec(layer_type).category}"] = True
-    return at.run().sidebar.button(key=f"add_{layer_type}")
+    """The palette's button for `layer_type` (every category draws its buttons, open or not)."""
+    return at.sidebar.button(key=f"add_{layer_type}")
