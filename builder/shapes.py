@@ -204,6 +204,12 @@ def _check_inits(spec, params) -> None:
             continue
         if tensor == "bias" and params.get("bias") is False:
             raise ShapeError("has bias_init but no bias", "Turn bias on, or clear bias_init.")
+        for switch in ("affine", "elementwise_affine"):  # a norm without its scale and shift
+            if params.get(switch) is False:
+                raise ShapeError(
+                    f"has {name} but no {tensor} ({switch} is off)",
+                    f"Turn {switch} on, or clear {name}.",
+                )
         try:
             parse_init(params[name])
         except ValueError as exc:

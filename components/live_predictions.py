@@ -1,7 +1,10 @@
 """The live predictions beside the curves: confusion matrix, decision boundary, fit, samples.
 
-Snapshots of the model are taken at most every SNAPSHOT_SECONDS and within a share of the
-training time, so a bigger model refreshes less often instead of slowing the run.
+While a classifier trains, its confusion matrix and samples are the trainer's own last
+validation pass (once per epoch, no model run here). The decision boundary of a 2-D set,
+a regression fit and the view after training run a snapshot of the model, at most every
+SNAPSHOT_SECONDS and within a share of the training time, so a bigger model refreshes
+less often instead of slowing the run.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ SNAPSHOT_SECONDS = 1.0  # the shortest wait between two live prediction snapshot
 # Share of the time the live predictions may take from training: a bigger model or
 # validation set refreshes its confusion matrix less often instead of slowing the run.
 SNAPSHOT_BUDGET = 0.1
+SAMPLES = 12  # sample predictions shown (the trainer keeps as many outputs: PICKED_OUTPUTS)
 
 
 def render_live_predictions(trainer) -> None:
@@ -37,13 +41,15 @@ def render_live_predictions(trainer) -> None:
     wait = S.get("snap_wait", SNAPSHOT_SECONDS)
     if now - S.snap_time >= wait or (not trainer.running and not S.view.get("final")):
         try:
-            S.view = _compute_view(trainer)
+            S.view = _compute_view(trainer, S.view)
         except Exception as err:  # a snapshot taken mid-step can fail; the next one will do
             S.view.setdefault("error", str(err))
         S.view["final"] = not trainer.running
         S.snap_time = time.monotonic()
         S.snap_wait = max(SNAPSHOT_SECONDS, (S.snap_time - now) / SNAPSHOT_BUDGET)
     view = S.view
+    if view.get("waiting"):
+        st.caption("The confusion matrix appears after the first epoch's validation.")
     if "fit" in view:
         st.plotly_chart(_fit_figure(*view["fit"]), width="stretch", key="fit_chart")
     if "boundary" in view:
@@ -53,7 +59,7 @@ def render_live_predictions(trainer) -> None:
     if "confusion" in view:
         st.markdown("**Confusion matrix (validation)**")
         st.plotly_chart(
-            confusion_figure(view["confusion"], ds.class_names),
+            _unless_unchanged("confusion", confusion_figure, view["confusion"], ds.class_names),
             width="stretch",
             key="confusion_chart",
         )
@@ -61,22 +67,50 @@ def render_live_predictions(trainer) -> None:
         _samples(ds, *view["samples"])
 
 
-def _compute_view(trainer) -> dict:
+def _unless_unchanged(name: str, build, *inputs):
+    """build(*inputs), or the figure built last time from these very objects: a poll that
+    brings no new epoch draws the same figure without building it again."""
+    memo = S.setdefault("live_figures", {})
+    last = memo.get(name)
+    if (
+        last is None
+        or len(last[0]) != len(inputs)
+        or any(a is not b for a, b in zip(last[0], inputs, strict=True))
+    ):
+        memo[name] = last = (inputs, build(*inputs))
+    return last[1]
+
+
+def _compute_view(trainer, previous: dict) -> dict:
     ds = trainer.dataset
+    picks = trainer.validation_picks
+    if trainer.running and ds.task == "classification" and tuple(ds.input_shape) != (2,):
+        # While it trains, the last validation pass's predictions: no model run of our own.
+        if picks is None or tuple(picks.predicted.shape) != (ds.n_val,):
+            return {"waiting": True}
+        if previous.get("epoch") == picks.epoch and not previous.get("final"):
+            return previous  # the same objects: their figures are not built again
+        view = _classification_view(
+            ds, picks.predicted.numpy(), predictions.scores_of(picks.first_outputs)
+        )
+        return {**view, "epoch": picks.epoch}
     model = predictions.snapshot(trainer.model)
     if ds.task == "regression":
         return {"fit": predictions.regression_fit(model, ds)}
     scores = predictions.class_scores(model, ds.x_val)
-    pred = scores.argmax(dim=1).numpy()
-    view = {
-        "confusion": predictions.confusion_matrix(
-            ds.y_val.numpy(), pred, max(ds.num_classes, scores.shape[1])
-        ),
-        "samples": (pred[:12], scores.max(dim=1).values.numpy()[:12]),
-    }
-    if tuple(ds.input_shape) == (2,):
+    view = _classification_view(ds, scores.argmax(dim=1).numpy(), scores)
+    if tuple(ds.input_shape) == (2,):  # the decision boundary follows the run second by second
         view["boundary"] = predictions.boundary_grid(model, ds.x_val)
     return view
+
+
+def _classification_view(ds, predicted: np.ndarray, scores) -> dict:
+    """The confusion matrix of all validation predictions, and the first samples' picks."""
+    classes = max(ds.num_classes, scores.shape[1])
+    return {
+        "confusion": predictions.confusion_matrix(ds.y_val.numpy(), predicted, classes),
+        "samples": (predicted[:SAMPLES], scores.max(dim=1).values.numpy()[:SAMPLES]),
+    }
 
 
 def _fit_figure(feature, true, predicted) -> go.Figure:

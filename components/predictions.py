@@ -24,7 +24,12 @@ def snapshot(model: torch.nn.Module) -> torch.nn.Module:
 @torch.no_grad()
 def class_scores(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
     """Class probabilities, shape (n, classes); a single logit is read as binary."""
-    out = _first_output(model, x).reshape(len(x), -1).float()
+    return scores_of(_first_output(model, x))
+
+
+def scores_of(out: torch.Tensor) -> torch.Tensor:
+    """A classifier's outputs as class probabilities (one logit: binary)."""
+    out = out.reshape(len(out), -1).float()
     if out.shape[1] == 1:
         p = torch.sigmoid(out)
         return torch.cat([1 - p, p], dim=1)

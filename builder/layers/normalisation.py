@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .base import LayerSpec, Param, ShapeError, expect_rank, module_call, numel
+from .base import LayerSpec, Param, ShapeError, expect_rank, fmt_shape, module_call, numel
 from .init import INIT_PARAMS
 
 EPS = Param(
@@ -49,6 +49,16 @@ LAYER_NORM = LayerSpec(
 )
 
 
+def _instancenorm_shape(shapes, ranks, what):
+    shape = expect_rank(shapes, ranks, what)
+    if numel(shape[1:]) < 2:  # torch refuses it when training: no spread to normalise
+        raise ShapeError(
+            f"normalises each channel over its values, but {fmt_shape(shape)} has one per channel",
+            "Use it where the input has a length or an image size above 1, or use LayerNorm.",
+        )
+    return shape
+
+
 def _instancenorm_spec(n, ranks, what):
     cls = f"InstanceNorm{n}d"
     params = (
@@ -68,7 +78,7 @@ def _instancenorm_spec(n, ranks, what):
         category="normalisation",
         help="Normalises each channel of each sample on its own (style transfer, GAN generators).",
         params=params,
-        infer_shape=lambda s, p: expect_rank(s, ranks, what),
+        infer_shape=lambda s, p: _instancenorm_shape(s, ranks, what),
         emit_init=lambda s, p: module_call(cls, [s[0][0]], p, params),
         count_params=lambda s, p: 2 * s[0][0] if p["affine"] else 0,
         count_macs=lambda s, out, p: numel(s[0]),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import nn
 
@@ -92,10 +94,25 @@ def make_loss(name: str, dataset, output_width: int | None):
     return {"mse": nn.MSELoss(), "l1": nn.L1Loss(), "huber": nn.HuberLoss()}[name], False
 
 
+def predicted_class(out: torch.Tensor, binary: bool) -> torch.Tensor:
+    return (out.reshape(-1) > 0).long() if binary else out.argmax(dim=-1)
+
+
 def correct_count(out: torch.Tensor, y: torch.Tensor, binary: bool) -> torch.Tensor:
-    if binary:
-        return ((out.reshape(-1) > 0).long() == y).sum()
-    return (out.argmax(dim=-1) == y).sum()
+    return (predicted_class(out, binary) == y).sum()
+
+
+@dataclass(frozen=True)
+class ValidationPicks:
+    """What the last validation pass predicted, kept for the live view, which then needs
+    no model run of its own (that run took a tenth of the training time on 2 cores)."""
+
+    epoch: int
+    predicted: torch.Tensor  # one class per validation sample, on the CPU
+    first_outputs: torch.Tensor  # the raw outputs of the first samples, on the CPU
+
+
+PICKED_OUTPUTS = 12  # the sample predictions the dashboard shows
 
 
 def copy_state(model: nn.Module) -> dict[str, torch.Tensor]:

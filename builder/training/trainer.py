@@ -21,11 +21,14 @@ from builder.training.background import BackgroundRun, StopRequested, TrainingFa
 from builder.training.checkpoint import pack_checkpoint, restore_checkpoint
 from builder.training.config import TrainConfig, resolve_device
 from builder.training.parts import (
+    PICKED_OUTPUTS,
+    ValidationPicks,
     all_finite,
     copy_state,
     correct_count,
     make_optimizer,
     make_scheduler,
+    predicted_class,
 )
 from builder.training.report import TrainerReportMixin, Window
 from builder.training.setup import TrainerSetupMixin
@@ -93,6 +96,7 @@ class Trainer(TrainerSetupMixin, TrainerReportMixin, LayerStatsMixin, Background
         }
         self.train_seconds = 0.0
         self.samples_seen = 0
+        self.validation_picks: ValidationPicks | None = None  # the last validation's predictions
         self.resume_from: tuple[dict, dict] | None = None  # (tensors, metadata) to go on from
 
     # ---- the run ------------------------------------------------------------------------
@@ -223,6 +227,7 @@ class Trainer(TrainerSetupMixin, TrainerReportMixin, LayerStatsMixin, Background
         correct = torch.zeros((), device=self.device, dtype=torch.int64)
         classify = self.dataset.task == "classification"
         step = validation_batch_size(self.config.batch_size)
+        picked, first = [], None
         for start in range(0, n, step):
             if self._stop_requested.is_set():
                 raise StopRequested
@@ -230,8 +235,13 @@ class Trainer(TrainerSetupMixin, TrainerReportMixin, LayerStatsMixin, Background
             out = self.forward(x)
             total += self._compute_loss(out, y) * len(x)
             if classify:
-                correct += correct_count(out, y, self.binary)
+                picked.append(predicted_class(out, self.binary))
+                correct += (picked[-1] == y).sum()
+                first = out[:PICKED_OUTPUTS] if first is None else first
         model.train()
+        if picked:  # one assignment: the page reads it from another thread
+            picks = ValidationPicks(self.epochs_done + 1, torch.cat(picked).cpu(), first.cpu())
+            self.validation_picks = picks
         val_loss = float(total) / max(n, 1)
         if not math.isfinite(val_loss):
             raise TrainingFault(

@@ -230,3 +230,23 @@ def test_huge_activation_is_refused_before_allocating(build_chain):
 def test_sequence_mean_needs_a_sequence(build_chain):
     err = _only_error(build_chain((6,), "SequenceMean"))
     assert err.node == "mean1" and "single number per sample" in err.message
+
+
+def test_an_init_on_a_norm_without_its_scale_and_shift_names_the_switch(build_chain):
+    # InstanceNorm's affine is off by default: there is no weight to initialise (the fuzz
+    # test found nn.init.zeros_(None) in the generated __init__).
+    arch = build_chain((4, 6), ("InstanceNorm1d", {"weight_init": "zeros"}))
+    assert str(_only_error(arch)) == (
+        "inorm1: has weight_init but no weight (affine is off). Turn affine on, or clear weight_init."
+    )
+    arch = build_chain((8,), ("LayerNorm", {"elementwise_affine": False, "bias_init": "zeros"}))
+    assert "elementwise_affine is off" in str(_only_error(arch))
+    assert analyse(
+        build_chain((4, 6), ("InstanceNorm1d", {"affine": True, "weight_init": "ones"}))
+    ).ok
+
+
+def test_instance_norm_over_one_value_per_channel_is_refused_before_torch_refuses_it(build_chain):
+    arch = build_chain((4, 1), ("InstanceNorm1d", {}))
+    assert "has one per channel" in str(_only_error(arch))
+    assert analyse(build_chain((4, 1, 2), ("InstanceNorm2d", {}))).ok

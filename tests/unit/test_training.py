@@ -232,3 +232,23 @@ def test_augmentation_settings_change_training_batches_only():
     assert trainer.state == "finished"
     epoch_events = [e for e in trainer.events_since(0)[0] if e["kind"] == "epoch"]
     assert epoch_events and all(math.isfinite(e["loss"]) for e in epoch_events)
+
+
+def test_validation_keeps_its_predictions_for_the_live_view(moons):
+    # Every sample's predicted class from the epoch's own validation pass, and the first
+    # raw outputs: the dashboard draws its live confusion matrix from them.
+    torch.manual_seed(0)
+    model = mlp()
+    trainer = Trainer(None, moons, TrainConfig(epochs=2, batch_size=32, device="cpu"), model=model)
+    trainer.run()
+    picks = trainer.validation_picks
+    assert picks.epoch == 2
+    model.eval()
+    with torch.no_grad():
+        out = model(moons.x_val)
+    assert trainer.best_epoch == 2  # so the weights kept are the ones validated last
+    assert torch.equal(picks.predicted, out.argmax(dim=1))
+    torch.testing.assert_close(picks.first_outputs, out[:12])
+    assert picks.predicted.shape == (moons.n_val,) and picks.first_outputs.shape == (12, 2)
+    accuracy = (picks.predicted == moons.y_val).float().mean().item()
+    assert accuracy == pytest.approx(trainer.history["val_accuracy"][-1])
