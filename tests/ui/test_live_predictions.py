@@ -61,3 +61,22 @@ def test_before_the_first_validation_it_waits_and_after_training_it_runs_the_fin
     assert np.array_equal(
         view["confusion"], predictions.confusion_matrix(digits.y_val.numpy(), final, 10)
     )
+
+
+def test_the_live_curves_put_loss_left_and_accuracy_right_on_a_frame_built_once():
+    from components.train_curves import _curves_layout, curves_figure
+
+    curves = {
+        "step_x": [0.5],
+        "step_loss": [1.0],
+        "step_acc": [0.5],
+        "epochs": {"train": {1: (0.9, 0.6)}, "val": {1: (0.8, 0.7)}},
+    }
+    fig = curves_figure(curves, classification=True)
+    axes = {t.name: (t.xaxis or "x", t.yaxis or "y") for t in fig.data}
+    assert axes["val loss"] == ("x", "y") and axes["val accuracy"] == ("x2", "y2")
+    assert [a.text for a in fig.layout.annotations] == ["Loss", "Accuracy"]
+    assert list(fig.layout.yaxis2.range) == [0, 1.02]
+    fig.layout.title = "changed"  # a figure's own layout is a copy: the frame stays clean
+    assert "title" not in _curves_layout(True) or not _curves_layout(True)["title"]
+    assert len(curves_figure(curves, classification=False).data) == 3
