@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import secrets
 from typing import Any
 
 import streamlit as st
@@ -56,6 +57,7 @@ def render_canvas(height: int = 700, node_extras: dict[str, dict[str, Any]] | No
         ack=S.get("canvas_ack"),
         **{**S.get("canvas_view_extras", {}), **view},
     )
+    data["session"] = S.setdefault("canvas_session", secrets.token_hex(4))
     canvas_component(key=CANVAS_KEY, data=data, on_intent_change=_on_intent, height=height)
 
 

@@ -55,7 +55,35 @@ function batch(box: Outbox, intent: Intent): IntentBatch {
   return { client: box.client, sent: box.sent, intents: box.pending.length ? [...box.pending] : [intent] };
 }
 
+// Streamlit renders each new data object after an await, and calls the cleanup of a render
+// it has superseded as soon as that render returns. So an older data object can arrive after
+// a newer one (the canvas then went back to the graph before a collapse), and a superseded
+// render's cleanup would unmount the canvas the next render is about to use. An older
+// revision of the same session is ignored, and unmounting waits a moment for a next render.
+type Parent = HTMLElement | ShadowRoot;
+const shown = new WeakMap<Parent, { session: string; rev: number }>();
+const unmounting = new WeakMap<Parent, number>();
+const UNMOUNT_GRACE_MS = 1000;
+
+function isStale(parent: Parent, data: CanvasData): boolean {
+  const last = shown.get(parent);
+  return last !== undefined && last.session === data.session && data.rev < last.rev;
+}
+
+function unmountSoon(parent: Parent): void {
+  const timer = window.setTimeout(() => {
+    roots.get(parent)?.unmount();
+    roots.delete(parent);
+    outboxes.delete(parent);
+    shown.delete(parent);
+  }, UNMOUNT_GRACE_MS);
+  unmounting.set(parent, timer);
+}
+
 const render: FrontendRenderer<{ intent: IntentBatch }, CanvasData> = ({ data, setTriggerValue, parentElement }) => {
+  if (isStale(parentElement, data)) return;
+  shown.set(parentElement, { session: data.session, rev: data.rev });
+  window.clearTimeout(unmounting.get(parentElement));
   let root = roots.get(parentElement);
   if (!root) {
     const style = document.createElement("style");
@@ -71,11 +99,7 @@ const render: FrontendRenderer<{ intent: IntentBatch }, CanvasData> = ({ data, s
   box.trigger = (intents) => setTriggerValue("intent", intents);
   root.render(<Canvas data={data} send={box.send} />);
   installPaletteDrag(data.palette_prefix);
-  return () => {
-    roots.get(parentElement)?.unmount();
-    roots.delete(parentElement);
-    outboxes.delete(parentElement);
-  };
+  return () => unmountSoon(parentElement);
 };
 
 export default render;

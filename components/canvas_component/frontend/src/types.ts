@@ -85,6 +85,7 @@ export interface Legend {
 
 export interface CanvasData {
   rev: number; // changes whenever the graph or the selection Python holds changes
+  session: string; // the Streamlit session: rev counts up within one, from 0 in a new one
   nodes: NodePayload[];
   edges: EdgePayload[];
   groups?: GroupPayload[];
