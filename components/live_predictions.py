@@ -15,6 +15,8 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
+from builder.training.parts import PICKED_OUTPUTS
+
 from . import predictions
 from .family_views import confusion_figure, render_reconstructions
 
@@ -23,7 +25,6 @@ SNAPSHOT_SECONDS = 1.0  # the shortest wait between two live prediction snapshot
 # Share of the time the live predictions may take from training: a bigger model or
 # validation set refreshes its confusion matrix less often instead of slowing the run.
 SNAPSHOT_BUDGET = 0.1
-SAMPLES = 12  # sample predictions shown (the trainer keeps as many outputs: PICKED_OUTPUTS)
 
 
 def render_live_predictions(trainer) -> None:
@@ -72,11 +73,7 @@ def _unless_unchanged(name: str, build, *inputs):
     brings no new epoch draws the same figure without building it again."""
     memo = S.setdefault("live_figures", {})
     last = memo.get(name)
-    if (
-        last is None
-        or len(last[0]) != len(inputs)
-        or any(a is not b for a, b in zip(last[0], inputs, strict=True))
-    ):
+    if last is None or any(a is not b for a, b in zip(last[0], inputs, strict=True)):
         memo[name] = last = (inputs, build(*inputs))
     return last[1]
 
@@ -84,7 +81,8 @@ def _unless_unchanged(name: str, build, *inputs):
 def _compute_view(trainer, previous: dict) -> dict:
     ds = trainer.dataset
     picks = trainer.validation_picks
-    if trainer.running and ds.task == "classification" and tuple(ds.input_shape) != (2,):
+    two_d = tuple(ds.input_shape) == (2,)  # its decision boundary follows the run second by second
+    if trainer.running and ds.task == "classification" and not two_d:
         # While it trains, the last validation pass's predictions: no model run of our own.
         if picks is None or tuple(picks.predicted.shape) != (ds.n_val,):
             return {"waiting": True}
@@ -99,7 +97,7 @@ def _compute_view(trainer, previous: dict) -> dict:
         return {"fit": predictions.regression_fit(model, ds)}
     scores = predictions.class_scores(model, ds.x_val)
     view = _classification_view(ds, scores.argmax(dim=1).numpy(), scores)
-    if tuple(ds.input_shape) == (2,):  # the decision boundary follows the run second by second
+    if two_d:
         view["boundary"] = predictions.boundary_grid(model, ds.x_val)
     return view
 
@@ -109,7 +107,7 @@ def _classification_view(ds, predicted: np.ndarray, scores) -> dict:
     classes = max(ds.num_classes, scores.shape[1])
     return {
         "confusion": predictions.confusion_matrix(ds.y_val.numpy(), predicted, classes),
-        "samples": (predicted[:SAMPLES], scores.max(dim=1).values.numpy()[:SAMPLES]),
+        "samples": (predicted[:PICKED_OUTPUTS], scores.max(dim=1).values.numpy()[:PICKED_OUTPUTS]),
     }
 
 
@@ -180,7 +178,7 @@ def _samples(ds, pred: np.ndarray, confidence: np.ndarray) -> None:
     shape = tuple(ds.input_shape)
     if len(shape) == 3 and shape[0] in (1, 3):
         cols = st.columns(6)
-        for i in range(min(len(pred), 12)):
+        for i in range(min(len(pred), PICKED_OUTPUTS)):
             img = ds.x_val[i].numpy()
             img = (img - img.min()) / max(float(img.max() - img.min()), 1e-9)
             img = img[0] if shape[0] == 1 else np.transpose(img, (1, 2, 0))
