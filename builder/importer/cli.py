@@ -7,7 +7,10 @@ import json
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("target", help="FILE.py:ClassName or FILE.py:ClassName(literal, ...)")
+    parser.add_argument(
+        "target",
+        help="FILE.py:ClassName, FILE.py:ClassName(literal, ...), a function call or a built module",
+    )
     parser.add_argument(
         "--input-shape",
         action="append",

@@ -1,4 +1,8 @@
-"""`FILE.py:Expr` -> a live nn.Module: load the file, parse the expression, call the class.
+"""`FILE.py:Expr` -> a live nn.Module: load the file, parse the expression, build the model.
+
+Expr names a class (called with its literal arguments), a function that returns a module
+(`make_generator(1)`, for a script that builds and initialises it in one place), or a module
+the file builds at its top level (`netG`, after `netG.apply(weights_init)`).
 
 The expression is parsed with `ast` and its arguments read with `ast.literal_eval`, so
 only literals reach the constructor; the string itself is never eval'd. Loading the
@@ -9,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import inspect
 import re
 import sys
 import traceback
@@ -21,15 +26,19 @@ from torch import nn
 from ..errors import BuilderError
 
 TARGET = re.compile(r"^(?P<file>.+?\.py):(?P<expr>.+)$", re.DOTALL)
-EXPR_HINT = 'Write FILE.py:ClassName or FILE.py:ClassName(literal, ..., key=literal), e.g. model.py:RNNModel("LSTM", 1000, 200).'
+EXPR_HINT = (
+    "Write FILE.py:ClassName or FILE.py:ClassName(literal, ..., key=literal), e.g. "
+    'model.py:RNNModel("LSTM", 1000, 200); a function returning a module, or a module the '
+    "file builds (FILE.py:netG), works the same way."
+)
 
 
 @dataclass(frozen=True)
 class Target:
-    """What to import: the file, the class name and the literal constructor arguments."""
+    """What to import: the file, the name (class, function or module) and literal arguments."""
 
     file: Path
-    class_name: str
+    class_name: str  # or a function's or a module instance's name
     args: tuple[Any, ...] = ()
     kwargs: dict[str, Any] = field(default_factory=dict)
 
@@ -97,20 +106,40 @@ def instantiate(target: Target) -> nn.Module:
         raise _user_error("running the file failed", exc, path) from None
     finally:
         sys.path.remove(str(path.resolve().parent))
-    cls = getattr(module, target.class_name, None)
-    if not (isinstance(cls, type) and issubclass(cls, nn.Module)):
-        names = sorted(
-            n for n, v in vars(module).items() if isinstance(v, type) and issubclass(v, nn.Module)
-        )
+    found = getattr(module, target.class_name, None)
+    if isinstance(found, nn.Module) and not target.args and not target.kwargs:
+        return found  # built (and perhaps initialised) by the file itself
+    if not _builds_a_module(found):
         raise BuilderError(
-            f"{target.class_name!r} is not an nn.Module class in this file",
+            f"{target.class_name!r} is not an nn.Module class, a function or a module in this file",
             file=str(path),
-            hint=f"Classes found: {', '.join(names) or 'none'}.",
+            hint=f"Found: {', '.join(_candidates(module)) or 'none'}.",
         )
     try:
-        return cls(*target.args, **target.kwargs)
+        built = found(*target.args, **target.kwargs)
     except Exception as exc:
         raise _user_error(f"{target.class_name}(...) failed", exc, path) from None
+    if not isinstance(built, nn.Module):
+        raise BuilderError(
+            f"{target.class_name}(...) returned {type(built).__name__}, not an nn.Module",
+            file=str(path),
+            hint="Name a class, or a function that returns the model.",
+        )
+    return built
+
+
+def _builds_a_module(found: Any) -> bool:
+    if isinstance(found, type):
+        return issubclass(found, nn.Module)
+    return inspect.isfunction(found)
+
+
+def _candidates(module) -> list[str]:
+    """The names in the file that could be imported: module classes, then built modules."""
+    names = vars(module).items()
+    classes = [n for n, v in names if isinstance(v, type) and issubclass(v, nn.Module)]
+    built = [n for n, v in names if isinstance(v, nn.Module)]
+    return sorted(classes) + sorted(built)
 
 
 def _user_error(what: str, exc: BaseException, path: Path) -> BuilderError:

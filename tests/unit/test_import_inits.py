@@ -7,11 +7,13 @@ from __future__ import annotations
 import json
 import textwrap
 
+import pytest
 import torch
 from torch import nn
 
 from builder.cli import main
 from builder.compile import compile_model
+from builder.errors import BuilderError
 from builder.importer import import_file
 from builder.importer.inits import watching_inits
 
@@ -79,6 +81,24 @@ class Net(nn.Module):
 """
 
 
+# The script style of pytorch/examples dcgan/main.py: the model is built, then initialised,
+# at the file's top level rather than in its constructor.
+SCRIPT_STYLE = (
+    DCGAN_STYLE.replace("        self.apply(weights_init)\n", "")
+    + """
+
+def make_disc(std):
+    disc = Disc()
+    nn.init.normal_(disc.head.weight, 0.0, std)
+    return disc
+
+
+netD = Disc()
+netD.apply(weights_init)
+"""
+)
+
+
 def write(tmp_path, code: str):
     path = tmp_path / "model.py"
     path.write_text(textwrap.dedent(code), encoding="utf-8")
@@ -100,6 +120,34 @@ def test_a_weights_init_applied_in_the_constructor_is_read_per_layer(tmp_path):
     torch.manual_seed(0)
     weight = compile_model(arch).state_dict()[f"{norm}.weight"]
     assert abs(weight.mean().item() - 1.0) < 0.05 and weight.std().item() < 0.05
+
+
+def test_a_module_the_file_builds_and_initialises_at_top_level_is_imported_with_its_inits(
+    tmp_path,
+):
+    path = write(tmp_path, SCRIPT_STYLE)
+    built = import_file(f"{path}:netD", [(1, 8, 8)]).arch
+    conv = next(n for n in built.node_ids if built.type_of(n) == "Conv2d")
+    assert built.params_of(conv)["weight_init"] == "normal(0, 0.02)"
+    plain = import_file(f"{path}:Disc", [(1, 8, 8)]).arch  # the class alone: no init seen
+    assert plain.params_of(conv).get("weight_init") is None
+
+
+def test_a_function_that_builds_the_model_is_called_with_its_literal_arguments(tmp_path):
+    arch = import_file(f"{write(tmp_path, SCRIPT_STYLE)}:make_disc(0.5)", [(1, 8, 8)]).arch
+    head = next(n for n in arch.node_ids if arch.type_of(n) == "Linear")
+    assert arch.params_of(head)["weight_init"] == "normal(0, 0.5)"
+
+
+def test_a_name_that_builds_no_module_is_refused_naming_what_the_file_has(tmp_path):
+    path = write(tmp_path, SCRIPT_STYLE + "\nnot_a_model = 3\n\ndef helper():\n    return 3\n")
+    with pytest.raises(BuilderError) as refused:
+        import_file(f"{path}:not_a_model", [(1, 8, 8)])
+    assert "Disc, netD" in refused.value.hint
+    with pytest.raises(BuilderError, match=r"returned int, not an nn\.Module"):
+        import_file(f"{path}:helper()", [(1, 8, 8)])
+    with pytest.raises(BuilderError, match=r"is not an nn\.Module class"):
+        import_file(f"{path}:netD(2)", [(1, 8, 8)])  # arguments to a built module
 
 
 def test_a_loop_over_modules_and_tensor_methods_are_read_and_the_last_init_wins(tmp_path):
