@@ -98,7 +98,7 @@ def _try_start() -> None:
                 arch,
                 dataset,
                 config,
-                store=live_runs.run_store(),
+                store=live_runs.run_store(S.get("owner_id")),
                 project=S.get("project_id"),
                 extra={"dataset_options": dataset_options(dataset), "source_of_run": "app"},
             )
@@ -141,7 +141,7 @@ def _reattach() -> None:
 
 def _offer_resume() -> None:
     """After a server restart: the project's last run, if interrupted, can go on."""
-    record = live_runs.interrupted_run(S.get("project_id"))
+    record = live_runs.interrupted_run(S.get("project_id"), S.get("owner_id"))
     if record is None:
         return
     epoch = live_runs.last_epoch(record.id)
@@ -169,7 +169,7 @@ def _resume(run_id: str) -> None:
         return
     try:
         with SLOTS.starting(owner):
-            _launch(owner, resume_trainer(live_runs.run_store(), run_id))
+            _launch(owner, resume_trainer(live_runs.run_store(S.get("owner_id")), run_id))
     except BuilderError as err:
         state.notify("error", str(err))
 

@@ -190,7 +190,7 @@ def _start() -> None:
             disc,
             _gan_digits(),
             _config_from_widgets(),
-            store=live_runs.run_store(),
+            store=live_runs.run_store(S.get("owner_id")),
             project=S.get("project_id"),
             extra={"dataset_options": {"task": "reconstruction"}, "source_of_run": "app"},
         )

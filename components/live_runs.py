@@ -30,9 +30,11 @@ def _store_for(home: str) -> RunStore:
     return RunStore(home=home)
 
 
-def run_store() -> RunStore:
-    """The run store under the current $LAYERCRAFT_HOME (one object per home)."""
-    return _store_for(str(default_home()))
+def run_store(owner: str | None = None) -> RunStore:
+    """The run store under the current $LAYERCRAFT_HOME (one object per home), as `owner`
+    (the signed-in user, None without sign-in) sees it: their runs, stamped with them."""
+    store = _store_for(str(default_home()))
+    return store if owner is None else store.owned_by(owner)
 
 
 def register(project: str, panel: str, trainer: object, idle_timeout_s: float = 0) -> None:
@@ -138,12 +140,12 @@ def sweep_once() -> None:
     run_store().sweep_dead(live_run_ids())
 
 
-def interrupted_run(project: str | None):
+def interrupted_run(project: str | None, owner: str | None = None):
     """The project's latest train run if it was interrupted and can resume, else None."""
     if project is None:
         return None
     sweep_once()
-    runs = run_store().list(project=project, kind="train")
+    runs = run_store(owner).list(project=project, kind="train")
     if runs and runs[0].status == "interrupted" and runs[0].summary.get("resumable"):
         return runs[0]
     return None

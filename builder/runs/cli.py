@@ -54,7 +54,7 @@ def run_show(args: argparse.Namespace) -> int:
     rec = store.get(args.run_id)
     events = store.events(rec.id)
     info = brief(rec)
-    for key in ("kind", "status", "project", "dataset", "parent", "note"):
+    for key in ("kind", "status", "project", "owner", "dataset", "parent", "note"):
         print(f"{key}: {info.get(key)}")
     print(f"started: {_when(rec.started)}  duration: {_duration(rec.duration)}")
     print(f"config: {json.dumps(rec.config)}")
@@ -174,6 +174,7 @@ def brief(rec: RunRecord) -> dict[str, Any]:
         "duration": rec.duration,
         "parent": rec.parent,
         "note": rec.note,
+        "owner": rec.owner,  # the signed-in user who made it in the app; None without sign-in
     }
 
 

@@ -7,11 +7,16 @@ Layout under the home folder ($LAYERCRAFT_HOME or ~/.layercraft):
 Stdlib sqlite3 is enough here: one small embedded file, no server, no dependency, and WAL
 mode lets an app server and a CLI (two processes) write the same home safely. Every call
 opens its own short-lived connection, so a RunStore is safe to share between threads.
+
+With sign-in on, runs belong to users: `store.owned_by(user)` stamps new runs with the user
+and keeps another user's runs out of its reads (the same rule as projects: a run with no
+owner, made without sign-in or by the CLI, is open to all).
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import os
 import socket
@@ -49,7 +54,8 @@ CREATE TABLE IF NOT EXISTS runs (
     started REAL NOT NULL,
     ended REAL,
     pid INTEGER,
-    host TEXT
+    host TEXT,
+    owner TEXT
 );
 CREATE INDEX IF NOT EXISTS runs_by_project ON runs (project, started);
 CREATE TABLE IF NOT EXISTS events (
@@ -86,6 +92,7 @@ class RunRecord:
     ended: float | None
     pid: int | None = None
     host: str | None = None
+    owner: str | None = None  # the signed-in user who made it; None without sign-in
     weights_path: Path | None = field(default=None, repr=False)
 
     @property
@@ -107,9 +114,17 @@ class RunStore:
         self.root = self.home / "runs"
         self.root.mkdir(parents=True, exist_ok=True)
         self.db_path = self.root / "runs.db"
+        self.owner: str | None = None
         with self._connect() as conn:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.executescript(_SCHEMA)
+            _add_owner_column(conn)
+
+    def owned_by(self, owner: str | None) -> RunStore:
+        """This store as `owner` sees it (None: everyone's runs, as without sign-in)."""
+        view = copy.copy(self)
+        view.owner = owner
+        return view
 
     # ---- connection ---------------------------------------------------------------------
 
@@ -165,13 +180,14 @@ class RunStore:
             time.time(),
             os.getpid(),
             socket.gethostname(),
+            self.owner,
         )
         try:
             with self._connect() as conn:
                 conn.execute(
                     "INSERT INTO runs (id, kind, project, status, graph, config, dataset, source,"
-                    " summary, note, parent, extra, started, pid, host)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " summary, note, parent, extra, started, pid, host, owner)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     row,
                 )
         except sqlite3.IntegrityError as err:
@@ -323,6 +339,9 @@ class RunStore:
         if kind is not None:
             query += " AND kind = ?"
             args.append(kind)
+        if self.owner is not None:
+            query += " AND (owner IS NULL OR owner = ?)"
+            args.append(self.owner)
         query += " ORDER BY started DESC, rowid DESC"
         with self._connect() as conn:
             return [self._record(row) for row in conn.execute(query, args)]
@@ -362,6 +381,12 @@ class RunStore:
                 field="run",
                 hint="List the runs with `python -m builder runs list`.",
             )
+        if self.owner is not None and row["owner"] not in (None, self.owner):
+            raise BuilderError(
+                f"run {run_id!r} belongs to another user",
+                field="run",
+                hint="Pick one of your own runs.",
+            )
         return row
 
     def _record(self, row: sqlite3.Row) -> RunRecord:
@@ -382,8 +407,21 @@ class RunStore:
             ended=row["ended"],
             pid=row["pid"],
             host=row["host"],
+            owner=row["owner"],
             weights_path=self.root / row["id"] / WEIGHTS_FILE,
         )
+
+
+def _add_owner_column(conn: sqlite3.Connection) -> None:
+    """Stores made before runs had owners gain the column (two processes may race to it)."""
+    columns = {row["name"] for row in conn.execute("PRAGMA table_info(runs)")}
+    if "owner" in columns:
+        return
+    try:
+        conn.execute("ALTER TABLE runs ADD COLUMN owner TEXT")
+    except sqlite3.OperationalError as err:
+        if "duplicate column" not in str(err):
+            raise
 
 
 def _process_alive(pid: int | None) -> bool:

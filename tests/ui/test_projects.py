@@ -9,9 +9,11 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from builder.errors import BuilderError
+from builder.runs import RunStore
 from builder.templates import load_template
-from components import store
+from components import live_runs, store
 from components.auth import owner_from
+from tests.ui.navigate import open_tab
 
 APP = Path(__file__).resolve().parents[2] / "app.py"
 
@@ -102,6 +104,25 @@ def test_a_signed_in_users_project_is_theirs_and_refused_to_another_user(home):
 
     again = start_as(ADA, project)
     assert not again.error and again.session_state["arch"].name == "Ada's net"
+
+
+def test_a_signed_in_users_runs_are_stamped_with_them_and_hidden_from_another_user(home):
+    ada = open_tab(start_as(ADA), "Train")
+    project = ada.query_params["project"]
+    next(w for w in ada.number_input if w.key.startswith("cfg_epochs_")).set_value(1).run()
+    ada.button(key="train_btn").click().run()
+    trainer = ada.session_state["trainer"]
+    assert trainer.join(timeout=120) and trainer.state == "finished"
+    runs = RunStore(home=home)
+    assert runs.get(trainer.run_id).owner == "ada@example.org"
+    # Eve's run filed under Ada's project id (say, before Ada's project existed) stays hers.
+    eves = runs.owned_by("eve@example.org").create(kind="train", project=project)
+    ada = open_tab(start_as(ADA, project), "Runs")
+    assert not ada.exception
+    table = next(df.value for df in ada.dataframe if "run" in df.value.columns)
+    assert list(table["run"]) == [trainer.run_id]
+    with pytest.raises(BuilderError, match="belongs to another user"):
+        live_runs.run_store("ada@example.org").get(eves)
 
 
 def test_with_sign_in_configured_nobody_signed_in_gets_only_the_log_in_button(home):

@@ -139,6 +139,50 @@ def test_list_is_newest_first_and_filters_by_project_and_kind(store):
     assert [r.id for r in store.list(project="p", kind="train")] == [a]
 
 
+def test_runs_belong_to_the_user_whose_store_view_made_them(store):
+    alice, bob = store.owned_by("alice@example.com"), store.owned_by("bob@example.com")
+    hers = alice.create(kind="train", project="p")
+    his = bob.create(kind="train", project="p")
+    open_run = store.create(kind="train", project="p")  # no sign-in, or the CLI
+    assert store.get(hers).owner == "alice@example.com" and store.get(open_run).owner is None
+    assert [r.id for r in alice.list(project="p")] == [open_run, hers]
+    assert {r.id for r in store.list()} == {hers, his, open_run}  # without sign-in: all
+    for refused in (
+        lambda: alice.get(his),
+        lambda: alice.events(his),
+        lambda: alice.load_state_dict(his),
+        lambda: alice.set_note(his, "mine now"),
+        lambda: alice.finish(his),
+        lambda: alice.delete(his),
+    ):
+        with pytest.raises(BuilderError, match="belongs to another user") as err:
+            refused()
+        assert err.value.field == "run"
+    assert store.get(his).status == "running" and store.get(his).note == ""
+    assert alice.get(open_run).id == open_run
+
+
+def test_a_store_made_before_runs_had_owners_gains_the_column_and_keeps_its_runs(tmp_path):
+    db = tmp_path / "runs" / "runs.db"
+    db.parent.mkdir()
+    with sqlite3.connect(db) as conn:  # the schema as it was, with one run in it
+        conn.execute(
+            "CREATE TABLE runs (id TEXT PRIMARY KEY, kind TEXT NOT NULL, project TEXT,"
+            " status TEXT NOT NULL, graph TEXT, config TEXT, dataset TEXT, source TEXT,"
+            " summary TEXT, note TEXT NOT NULL DEFAULT '', parent TEXT, extra TEXT,"
+            " started REAL NOT NULL, ended REAL, pid INTEGER, host TEXT)"
+        )
+        conn.execute(
+            "INSERT INTO runs (id, kind, status, summary, config, extra, started)"
+            " VALUES ('old1', 'train', 'finished', '{}', '{}', '{}', 1.0)"
+        )
+    conn.close()
+    store = RunStore(home=tmp_path)
+    assert store.get("old1").owner is None
+    assert store.owned_by("alice").get("old1").id == "old1"  # unowned: open to all
+    assert store.owned_by("alice").get(store.owned_by("alice").create()).owner == "alice"
+
+
 def test_set_note_changes_only_the_note(store):
     run_id = store.create(kind="train", note="old")
     store.set_note(run_id, "lr too high")
