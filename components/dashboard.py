@@ -1,7 +1,7 @@
 """The Train tab: controls and the live dashboard (curves, diagram, predictions).
 
 Training runs in a background Trainer (one per browser session, a global cap across
-sessions); a fragment polls its event buffer twice a second, so the page stays
+sessions); a fragment polls its event buffer once a second, so the page stays
 responsive and training never waits for the UI. The dataset and settings widgets live in
 train_settings, the curves in train_curves, the live predictions in live_predictions.
 """
