@@ -110,13 +110,7 @@ def render_import_panel() -> None:
             return
         st.file_uploader("Model file (.py)", type=["py"], key="import_upload")
         st.text_area("…or paste the code", key="import_code", height=120)
-        st.text_input(
-            "Class or constructor call",
-            key="import_expr",
-            placeholder=EXAMPLE,
-            help="A class, a call with literal arguments, a function that returns the model, "
-            "or a model the file builds (e.g. netG, after netG.apply(weights_init)).",
-        )
+        st.text_input("Class or constructor call", key="import_expr", placeholder=EXAMPLE)
         st.text_input(
             "Input shapes (no batch; ';' between inputs)",
             value="1,28,28",
@@ -126,4 +120,7 @@ def render_import_panel() -> None:
         # A callback: it runs before the name box and the canvas are drawn, which then show
         # the imported graph.
         st.button("Import", key="import_run", on_click=_import, width="stretch")
-        st.caption(f"At most {TIMEOUT_S} s per import. {why}")
+        st.caption(
+            "A function that returns the model, or a model the file builds (`netG`, after "
+            f"`netG.apply(weights_init)`), works too. At most {TIMEOUT_S} s per import. {why}"
+        )

@@ -44,14 +44,22 @@ def _elementwise(type_name: str, symbol: str):
             )
         if arg(node, 2, "alpha", 1) != 1:
             raise Unsupported("torch.add with alpha has no layer type", "Scale in a layer instead.")
-        if shape_of(a) != shape_of(b):
+        if not _broadcasts_per_sample(shape_of(a), shape_of(b)):
             raise Unsupported(
                 f"combines shapes {list(shape_of(a))} and {list(shape_of(b))} by broadcasting",
-                f"{type_name} needs inputs of the same shape.",
+                f"{type_name} needs inputs of one rank and batch, each size equal or 1.",
             )
         return Mapped(type_name, {}, [a, b])
 
     return handle
+
+
+def _broadcasts_per_sample(a, b) -> bool:
+    """What the graph's Add / Multiply broadcast: one rank, one batch, sizes equal or 1."""
+    a, b = tuple(a), tuple(b)
+    if len(a) != len(b) or not a or a[0] != b[0]:
+        return False
+    return all(x == y or 1 in (x, y) for x, y in zip(a[1:], b[1:], strict=True))
 
 
 def _scalar(type_name: str, x, other) -> Mapped:

@@ -5,15 +5,22 @@ from __future__ import annotations
 from .base import LayerSpec, Param, ShapeError, batch_dim, fmt_shape, numel
 
 
-def _same_shapes(shapes, p):
-    first = shapes[0]
+def _broadcast_shapes(shapes, p):
+    """Torch's broadcasting for inputs of one rank: each size equal, or 1 on one side
+    (a squeeze-and-excitation gate (C, 1, 1) times its feature map (C, H, W))."""
+    out = shapes[0]
     for other in shapes[1:]:
-        if other != first:
+        fits = len(other) == len(out) and all(
+            a == b or 1 in (a, b) for a, b in zip(out, other, strict=True)
+        )
+        if not fits:
             raise ShapeError(
-                f"inputs have different shapes {fmt_shape(first)} and {fmt_shape(other)}",
-                "Make them equal, e.g. with a 1x1 Conv2d or a Linear on one branch.",
+                f"inputs have different shapes {fmt_shape(out)} and {fmt_shape(other)}",
+                "Make them equal, e.g. with a 1x1 Conv2d or a Linear on one branch "
+                "(a size of 1 on one side is broadcast, as torch does).",
             )
-    return first
+        out = tuple(max(a, b) if 1 in (a, b) else a for a, b in zip(out, other, strict=True))
+    return out
 
 
 def _concat_shape(shapes, p):
@@ -87,10 +94,11 @@ SPECS = (
     LayerSpec(
         type="Add",
         category="merge",
-        help="Adds its inputs element-wise (residual / skip connections).",
+        help="Adds its inputs element-wise (residual / skip connections); a size of 1 on one "
+        "input is broadcast, as torch does.",
         min_inputs=2,
         max_inputs=None,
-        infer_shape=_same_shapes,
+        infer_shape=_broadcast_shapes,
         emit_forward=lambda attr, xs, p: " + ".join(xs),
         id_prefix="add",
         min_rank=0,
@@ -111,10 +119,11 @@ SPECS = (
     LayerSpec(
         type="Multiply",
         category="merge",
-        help="Multiplies its inputs element-wise (gating).",
+        help="Multiplies its inputs element-wise (gating); a size of 1 on one input is "
+        "broadcast, as in a squeeze-and-excitation block's (C, 1, 1) gate.",
         min_inputs=2,
         max_inputs=None,
-        infer_shape=_same_shapes,
+        infer_shape=_broadcast_shapes,
         emit_forward=lambda attr, xs, p: " * ".join(xs),
         id_prefix="mul",
         min_rank=0,

@@ -486,3 +486,88 @@ class VisionTransformer(nn.Module):
         x = torch.cat([cls, x], dim=1) + self.pos_embed
         x = self.norm(self.encoder(x))
         return self.head(x[:, 0])
+
+
+class SqueezeExcitation(nn.Module):
+    """Squeeze-and-excitation (Hu et al., 2018), as MobileNetV3 uses it: a global average,
+    a 1x1 conv down and up, a hard sigmoid gate multiplied onto the feature map."""
+
+    def __init__(self, channels, squeezed):
+        super().__init__()
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.fc1 = nn.Conv2d(channels, squeezed, 1)
+        self.relu = nn.ReLU()
+        self.fc2 = nn.Conv2d(squeezed, channels, 1)
+        self.gate = nn.Hardsigmoid()
+
+    def forward(self, x):
+        scale = self.gate(self.fc2(self.relu(self.fc1(self.avgpool(x)))))
+        return scale * x
+
+
+class MobileInvertedResidual(nn.Module):
+    """MobileNetV3's block: 1x1 expansion (when it widens), depthwise conv, optional SE,
+    1x1 projection without activation; a residual when stride 1 keeps the width."""
+
+    def __init__(self, cin, kernel, expanded, cout, use_se, activation, stride):
+        super().__init__()
+        act = nn.Hardswish if activation == "HS" else nn.ReLU
+        layers = []
+        if expanded != cin:
+            layers += [nn.Conv2d(cin, expanded, 1, bias=False), nn.BatchNorm2d(expanded), act()]
+        layers += [
+            nn.Conv2d(expanded, expanded, kernel, stride, kernel // 2, groups=expanded, bias=False),
+            nn.BatchNorm2d(expanded),
+            act(),
+        ]
+        if use_se:
+            layers.append(SqueezeExcitation(expanded, _make_divisible(expanded // 4)))
+        layers += [nn.Conv2d(expanded, cout, 1, bias=False), nn.BatchNorm2d(cout)]
+        self.block = nn.Sequential(*layers)
+        self.use_res = stride == 1 and cin == cout
+
+    def forward(self, x):
+        y = self.block(x)
+        return y + x if self.use_res else y
+
+
+def _make_divisible(value, divisor=8):
+    """MobileNet's channel rounding: to a multiple of 8, never more than 10% down."""
+    rounded = max(divisor, int(value + divisor / 2) // divisor * divisor)
+    return rounded + divisor if rounded < 0.9 * value else rounded
+
+
+# (kernel, expanded, out, SE, activation, stride): the first rows of MobileNetV3-Small's
+# table (Howard et al., "Searching for MobileNetV3", 2019, Table 2).
+MOBILENET_V3_SMALL = (
+    (3, 16, 16, True, "RE", 2),
+    (3, 72, 24, False, "RE", 2),
+    (3, 88, 24, False, "RE", 1),
+    (5, 96, 40, True, "HS", 2),
+)
+
+
+class MobileNetV3Small(nn.Module):
+    """MobileNetV3-Small (Howard et al., 2019), its first four blocks: a 3x3 stride-2 stem
+    with hard swish, inverted residuals with squeeze-and-excitation gates, a 1x1 conv to
+    6x the width, global average pooling, and a Linear-Hardswish-Dropout-Linear head."""
+
+    def __init__(self, classes=10, last=64):
+        super().__init__()
+        stem = [nn.Conv2d(3, 16, 3, 2, 1, bias=False), nn.BatchNorm2d(16), nn.Hardswish()]
+        blocks, cin = [], 16
+        for kernel, expanded, cout, use_se, activation, stride in MOBILENET_V3_SMALL:
+            blocks.append(
+                MobileInvertedResidual(cin, kernel, expanded, cout, use_se, activation, stride)
+            )
+            cin = cout
+        head = [nn.Conv2d(cin, 6 * cin, 1, bias=False), nn.BatchNorm2d(6 * cin), nn.Hardswish()]
+        self.features = nn.Sequential(nn.Sequential(*stem), *blocks, nn.Sequential(*head))
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.classifier = nn.Sequential(
+            nn.Linear(6 * cin, last), nn.Hardswish(), nn.Dropout(0.2), nn.Linear(last, classes)
+        )
+
+    def forward(self, x):
+        x = torch.flatten(self.avgpool(self.features(x)), 1)
+        return self.classifier(x)

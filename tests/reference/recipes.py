@@ -326,3 +326,72 @@ def vision_transformer(image=32, patch=8, dim=32, depth=2, heads=4, mlp=64, clas
     r.add("SequenceMean", {"reduce": "first"})
     r.add("Linear", {"out_features": classes}, path="head")
     return r
+
+
+def _squeeze_excite(r, prefix, channels, squeezed):
+    feature_map = r.last
+    r.add("AdaptiveAvgPool2d", {"output_size": 1})
+    r.add("Conv2d", {"out_channels": squeezed, "kernel_size": 1}, path=f"{prefix}.fc1")
+    r.add("ReLU")
+    r.add("Conv2d", {"out_channels": channels, "kernel_size": 1}, path=f"{prefix}.fc2")
+    gate = r.add("Hardsigmoid")
+    r.add("Multiply", inputs=[gate, feature_map])  # (C, 1, 1) broadcast over (C, H, W)
+
+
+def _inverted_residual(r, i, cin, kernel, expanded, cout, use_se, act, stride):
+    """features.<i>: the weighted layers take the Sequential's index as their path."""
+    from models import _make_divisible
+
+    block_in, paths = r.last, iter(range(10))
+    activation = "Hardswish" if act == "HS" else "ReLU"
+
+    def path():
+        return f"features.{i}.block.{next(paths)}"
+
+    if expanded != cin:
+        r.add("Conv2d", {"out_channels": expanded, "kernel_size": 1, "bias": False}, path=path())
+        r.add("BatchNorm2d", path=path())
+        r.add(activation, id=path().replace(".", "_"))
+    depthwise = {
+        "out_channels": expanded,
+        "kernel_size": kernel,
+        "stride": stride,
+        "padding": kernel // 2,
+        "groups": expanded,
+        "bias": False,
+    }
+    r.add("Conv2d", depthwise, path=path())
+    r.add("BatchNorm2d", path=path())
+    r.add(activation, id=path().replace(".", "_"))
+    if use_se:
+        _squeeze_excite(r, path(), expanded, _make_divisible(expanded // 4))
+    r.add("Conv2d", {"out_channels": cout, "kernel_size": 1, "bias": False}, path=path())
+    r.add("BatchNorm2d", path=path())
+    if stride == 1 and cin == cout:
+        r.add("Add", inputs=[r.last, block_in])
+
+
+def mobilenet_v3_small(classes=10, last=64):
+    from models import MOBILENET_V3_SMALL
+
+    r = Recipe("MobileNetV3Small", [3, 32, 32])
+    stem = {"out_channels": 16, "kernel_size": 3, "stride": 2, "padding": 1, "bias": False}
+    r.add("Conv2d", stem, path="features.0.0")
+    r.add("BatchNorm2d", path="features.0.1")
+    r.add("Hardswish")
+    cin = 16
+    for i, row in enumerate(MOBILENET_V3_SMALL, 1):
+        _inverted_residual(r, i, cin, *row)
+        cin = row[2]
+    head = len(MOBILENET_V3_SMALL) + 1
+    wide = {"out_channels": 6 * cin, "kernel_size": 1, "bias": False}
+    r.add("Conv2d", wide, path=f"features.{head}.0")
+    r.add("BatchNorm2d", path=f"features.{head}.1")
+    r.add("Hardswish")
+    r.add("AdaptiveAvgPool2d", {"output_size": 1})
+    r.add("Flatten")
+    r.add("Linear", {"out_features": last}, path="classifier.0")
+    r.add("Hardswish")
+    r.add("Dropout", {"p": 0.2})
+    r.add("Linear", {"out_features": classes}, path="classifier.3")
+    return r

@@ -110,6 +110,12 @@ CASES = [
         ((3, 32, 32),),
         recipe=recipes.vision_transformer,
     ),
+    Case(
+        "mobilenet_v3_small",
+        "MobileNetV3Small()",
+        ((3, 32, 32),),
+        recipe=recipes.mobilenet_v3_small,
+    ),
 ]
 
 

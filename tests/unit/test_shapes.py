@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
+from builder.compile import compile_model
 from builder.errors import BuilderError
 from builder.graph import Architecture
 from builder.shapes import analyse, format_shape, infer_shapes
@@ -57,6 +59,33 @@ def test_add_rejects_different_shapes_with_a_fix():
     arch.connect("a", "sum")
     arch.connect("b", "sum")
     assert "different shapes" in _only_error(arch).message
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "out"),
+    [
+        ([16, 1, 1], [16, 4, 4], (16, 4, 4)),  # a squeeze-and-excitation gate
+        ([1, 4, 4], [16, 1, 1], (16, 4, 4)),  # both sides broadcast, as in torch
+        ([16, 4, 4], [16, 4, 4], (16, 4, 4)),
+        ([16, 4, 4], [16, 4], None),  # torch would align the trailing sizes: refused
+        ([16, 4, 4], [8, 4, 4], None),
+    ],
+)
+def test_add_and_multiply_broadcast_sizes_of_one_as_torch_does(a, b, out):
+    for merge in ("Add", "Multiply"):
+        arch = Architecture()
+        arch.add_node("Input", {"shape": a}, id="a")
+        arch.add_node("Input", {"shape": b}, id="b")
+        arch.add_node(merge, id="m")
+        arch.connect("a", "m")
+        arch.connect("b", "m")
+        if out is None:
+            assert "different shapes" in _only_error(arch).message
+            continue
+        assert analyse(arch).nodes["m"].output_shape == out
+        model = compile_model(arch)
+        result = model(torch.randn(2, *a), torch.randn(2, *b))
+        assert tuple(result.shape) == (2, *out)
 
 
 def test_merge_with_one_input_asks_for_another_branch(build_chain):
