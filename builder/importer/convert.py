@@ -25,7 +25,7 @@ from .mapped import Alias, Mapped
 from .module_calls import ModuleCalls
 from .modules import is_torch_leaf
 from .nodes import Conversion, Downstream, Pending, flat_args, getitem, sanitise, swaps_batch
-from .positional import class_token_node, positional_node
+from .positional import class_token_node, layer_norm_node, positional_node
 from .problems import Problem, Unsupported
 from .reparameterize import reparameterize_node
 from .source_lines import assigned_name, describe, user_frame
@@ -175,7 +175,10 @@ class Converter(ModuleCalls, Assembly):
             node, names_line = covered[-1], True  # z's own line names the node
         else:
             mapped = (
-                positional_node(self, node) or class_token_node(self, node) or map_function(node)
+                positional_node(self, node)
+                or class_token_node(self, node)
+                or layer_norm_node(self, node)
+                or map_function(node)
             )
         if isinstance(mapped, Alias) and mapped.source in self.swapped:
             self.swapped[node] = self.swapped[mapped.source]

@@ -1,5 +1,7 @@
-"""`x + self.pos[:, : x.shape[1]]` -> a PositionalEmbedding node that owns that table, and
-`torch.cat([self.cls.expand(N, -1, -1), x], dim=1)` -> a ClassToken node that owns that vector."""
+"""Ops on a module's own tensors, mapped to the layer that owns them:
+`x + self.pos[:, : x.shape[1]]` -> a PositionalEmbedding node that owns that table,
+`torch.cat([self.cls.expand(N, -1, -1), x], dim=1)` -> a ClassToken node that owns that vector,
+`F.layer_norm(x, (C,), self.weight, self.bias)` -> a LayerNorm node that owns them."""
 
 from __future__ import annotations
 
@@ -106,3 +108,49 @@ def sinusoidal_table(length: int, dim: int) -> torch.Tensor:
     namespace = {"torch": torch}
     exec(SINUSOIDAL_POSITIONS, namespace)  # our own helper's source, not user input
     return namespace["sinusoidal_positions"](length, dim)
+
+
+def layer_norm_node(converter, node) -> Mapped | None:
+    """`F.layer_norm(x, (C,), self.weight, self.bias, eps)` over the last dim -> a LayerNorm
+    node that owns that module's weight and bias (ConvNeXt's channels-first LayerNorm2d
+    permutes, then calls it with its own parameters)."""
+    if getattr(node.target, "_opname", None) != "layer_norm":
+        return None
+    x = node.args[0]
+    shape = list(node.args[1]) if len(node.args) > 1 else []
+    weight = node.args[2] if len(node.args) > 2 else node.kwargs.get("weight")
+    bias = node.args[3] if len(node.args) > 3 else node.kwargs.get("bias")
+    eps = node.args[4] if len(node.args) > 4 else node.kwargs.get("eps", 1e-5)
+    if shape != list(shape_of(x)[-1:]):
+        raise Unsupported(
+            f"layer_norm over {shape} (more than the last dimension) has no layer type",
+            "LayerNorm normalises over the last dimension; flatten the others into it.",
+        )
+    params = {} if float(eps) == 1e-5 else {"eps": float(eps)}
+    if weight is None and bias is None:
+        return Mapped("LayerNorm", {**params, "elementwise_affine": False}, [x])
+    owner = _owner_of(converter, weight, bias)
+    if owner is None:
+        raise Unsupported(
+            "layer_norm with a weight and bias that are not one module's own `weight` and "
+            "`bias` has no layer type",
+            "Use nn.LayerNorm, or call F.layer_norm with a module's self.weight and self.bias.",
+        )
+    return Mapped("LayerNorm", params, [x], {"id": _id(owner), "param_target": owner})
+
+
+def _owner_of(converter, weight, bias) -> str | None:
+    """The module path whose state is exactly this `weight` and `bias`, else None."""
+    if (
+        weight is None
+        or bias is None
+        or not (converter._is_weight(weight) and converter._is_weight(bias))
+    ):
+        return None
+    (_, weight_target), (_, bias_target) = (converter.kinds[v.name] for v in (weight, bias))
+    owner, _, name = weight_target.rpartition(".")
+    if name != "weight" or bias_target != f"{owner}.bias":
+        return None
+    prefix = f"{owner}."
+    state = [k for k in converter.program.state_dict if k.startswith(prefix)]
+    return owner if sorted(state) == [bias_target, weight_target] else None

@@ -136,7 +136,12 @@ def test_a_block_saved_to_my_blocks_is_dropped_back_with_fresh_ids(page, app_url
     assert_model_matches(graph)
     screenshot(page, "canvas_block_inserted")
 
-    # Deleting a collapsed block removes its layers from the model too.
+    # Deleting a collapsed block removes its layers from the model too. The click's selection
+    # must have come back from Python (the inspector shows the block) before the key: under
+    # load, a render of the insert just before could otherwise still be on its way.
+    node(page, "block1").click()
+    wait_idle(page)
+    page.get_by_role("button", name="Delete block").wait_for()
     node(page, "block1").click()
     page.keyboard.press("Delete")
     graph = wait_saved(page, app_url, lambda g: len(g["groups"]) == 2)

@@ -401,3 +401,46 @@ def test_a_zero_initial_state_made_in_forward_is_the_default_state(tmp_path):
     assert arch.inputs_of("lstm") == ["x"]
     assert arch.params_of("lstm")["return"] == "last"  # out[:, -1, :] folded in
     assert result.comparison.matched
+
+
+FUNCTIONAL_NORMS = """
+import torch.nn.functional as F
+from torch import nn
+
+
+class LayerNorm2d(nn.LayerNorm):
+    # ConvNeXt's channels-first LayerNorm: permute, normalise the channels, permute back
+    def forward(self, x):
+        x = F.layer_norm(x.permute(0, 2, 3, 1), self.normalized_shape, self.weight, self.bias, self.eps)
+        return x.permute(0, 3, 1, 2)
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, 8, 4, stride=4), LayerNorm2d(8, eps=1e-6))
+        self.fc = nn.Linear(8, 8)
+        self.w = nn.Parameter(torch.ones(8))
+
+    def forward(self, x):
+        x = self.stem(x).mean([2, 3])
+        return F.layer_norm(self.fc(x), (8,), eps=1e-6)
+
+
+class Stray(Net):
+    def forward(self, x):
+        return F.layer_norm(x.mean([2, 3]), (3,), self.w[:3], None)
+"""
+
+
+def test_functional_layer_norm_with_its_modules_weights_imports_as_that_layer(tmp_path):
+    path = write(tmp_path, "import torch\n" + textwrap.dedent(FUNCTIONAL_NORMS))
+    result = import_file(f"{path}:Net", [(3, 16, 16)])
+    arch = result.arch
+    assert result.comparison.matched and result.comparison.max_diff == 0.0
+    assert arch.type_of("stem_1") == "LayerNorm" and arch.params_of("stem_1")["eps"] == 1e-6
+    assert result.sources["stem_1"] == "stem.1"  # owns stem.1.weight and stem.1.bias
+    plain = next(n for n in arch.node_ids if arch.type_of(n) == "LayerNorm" and n != "stem_1")
+    assert arch.params_of(plain)["elementwise_affine"] is False
+    with pytest.raises(BuilderError, match="not one module's own `weight` and `bias`"):
+        import_file(f"{path}:Stray", [(3, 16, 16)])
