@@ -25,7 +25,7 @@ from .mapped import Alias, Mapped
 from .module_calls import ModuleCalls
 from .modules import is_torch_leaf
 from .nodes import Conversion, Downstream, Pending, flat_args, getitem, sanitise, swaps_batch
-from .positional import class_token_node, layer_norm_node, positional_node
+from .positional import class_token_node, layer_norm_node, layer_scale_node, positional_node
 from .problems import Problem, Unsupported
 from .reparameterize import reparameterize_node
 from .source_lines import assigned_name, describe, user_frame
@@ -178,6 +178,7 @@ class Converter(ModuleCalls, Assembly):
                 positional_node(self, node)
                 or class_token_node(self, node)
                 or layer_norm_node(self, node)
+                or layer_scale_node(self, node)
                 or map_function(node)
             )
         if isinstance(mapped, Alias) and mapped.source in self.swapped:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..layers import REGISTRY
-from .mapped import is_tensor
+from .mapped import is_tensor, shape_of
 from .modules import layer_type_of, module_params
 from .nodes import (
     Pending,
@@ -67,6 +67,8 @@ class ModuleCalls:
                 f"{len(outputs)} of its outputs are used (e.g. attention weights)",
                 "Only its main output can be used.",
             )
+        if type_name == "Linear" and len(shape_of(inputs[0])) > 3:  # (N, H, W, C) and up
+            params = {**params, "per_position": True}
         pending = Pending(node_id, type_name, params, values, where)
         pending.module_path = path
         self._add(pending, nodes)

@@ -1,7 +1,8 @@
 """Ops on a module's own tensors, mapped to the layer that owns them:
 `x + self.pos[:, : x.shape[1]]` -> a PositionalEmbedding node that owns that table,
 `torch.cat([self.cls.expand(N, -1, -1), x], dim=1)` -> a ClassToken node that owns that vector,
-`F.layer_norm(x, (C,), self.weight, self.bias)` -> a LayerNorm node that owns them."""
+`F.layer_norm(x, (C,), self.weight, self.bias)` -> a LayerNorm node that owns them,
+`self.gamma * x` with a (C, 1, 1) or (D,) parameter -> a LayerScale node that owns it."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import torch
 from torch.export.graph_signature import InputKind
 
 from ..layers.sequence import SINUSOIDAL_POSITIONS
-from .mapped import Mapped, shape_of
+from .mapped import Mapped, is_tensor, shape_of
 from .problems import Unsupported
 
 SLICING = {"slice", "alias", "detach", "narrow"}
@@ -154,3 +155,34 @@ def _owner_of(converter, weight, bias) -> str | None:
     prefix = f"{owner}."
     state = [k for k in converter.program.state_dict if k.startswith(prefix)]
     return owner if sorted(state) == [bias_target, weight_target] else None
+
+
+def layer_scale_node(converter, node) -> Mapped | None:
+    """`self.gamma * x` with a learned (C, 1, 1) or (D,) parameter -> a LayerScale node that
+    owns it (ConvNeXt's and CaiT's layer scale)."""
+    if getattr(node.target, "_opname", None) not in ("mul", "mul_") or len(node.args) < 2:
+        return None
+    x, scale = node.args[0], node.args[1]
+    if not (is_tensor(x) and is_tensor(scale)):
+        return None  # a constant factor: the scalar `mul` layer
+    if converter._is_weight(x):
+        x, scale = scale, x
+    if not converter._is_weight(scale) or converter._is_weight(x):
+        return None
+    kind, target = converter.kinds[scale.name]
+    value = converter.program.state_dict.get(target)
+    if kind != InputKind.PARAMETER or value is None:
+        return None
+    sample = shape_of(x)[1:]
+    if sample and tuple(value.shape) == (sample[0], *([1] * (len(sample) - 1))):
+        params = {}
+    elif sample and tuple(value.shape) == (sample[-1],):
+        params = {"channels": "last"}
+    else:
+        return None
+    value = value.detach()
+    first = float(value.flatten()[0])
+    start = float(f"{first:.6g}")  # 1e-6 as the file wrote it, not float32's 9.99999997e-07
+    if bool((value == first).all()) and start != 1e-6:
+        params["init"] = start  # the starting value, when the file set one for all channels
+    return Mapped("LayerScale", params, [x], {"id": _id(target), "param_target": target})

@@ -14,7 +14,9 @@ def _input_shape(shapes, p):
 
 def _linear_shape(shapes, p):
     shape = shapes[0]
-    if len(shape) > 2:
+    # Past (length, features), a Linear is nearly always a missing Flatten; per_position
+    # says it is meant (ConvNeXt's channels-last (H, W, C) maps).
+    if len(shape) > 2 and not p.get("per_position"):
         raise ShapeError(
             f"expects a flat input but gets ({', '.join(map(str, shape))})",
             "Insert Flatten before {node}.",
@@ -139,6 +141,14 @@ LINEAR = LayerSpec(
             "decoder); empty: its own weight.",
             optional=True,
             pattern=NODE_ID,
+            in_ctor=False,
+        ),
+        Param(
+            "per_position",
+            "bool",
+            False,
+            "Apply to the last dimension at every position of a (..., features) input with "
+            "more than two dimensions (off: such an input is refused as a missing Flatten).",
             in_ctor=False,
         ),
         *INIT_PARAMS,

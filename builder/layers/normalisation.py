@@ -132,12 +132,53 @@ def _channel_dropout(cls, ranks, what):
     )
 
 
+def _layer_scale_shape(shapes, p):
+    shape = shapes[0]
+    if not shape:
+        raise ShapeError("scales per channel, but its input has no dimensions", None)
+    return shape
+
+
+def _layer_scale_size(shape, p) -> tuple[int, ...]:
+    """The learned scale's shape: (C, 1, 1) for channels first, (D,) for the last dim."""
+    if p["channels"] == "first":
+        return (shape[0], *([1] * (len(shape) - 1)))
+    return (shape[-1],)
+
+
+LAYER_SCALE = LayerSpec(
+    type="LayerScale",
+    category="normalisation",
+    help="Multiplies each channel by a learned scale that starts small (ConvNeXt, CaiT): a "
+    "residual branch begins near zero and grows as it learns.",
+    params=(
+        Param("init", "float", 1e-6, "The scale's starting value.", min=0.0, max=1e6),
+        Param(
+            "channels",
+            "choice",
+            "first",
+            "first: (C, H, W) feature maps; last: the last dimension, as in (L, D) sequences.",
+            choices=("first", "last"),
+        ),
+    ),
+    infer_shape=_layer_scale_shape,
+    emit_init=lambda shapes, p: (
+        f"nn.Parameter(torch.full({_layer_scale_size(shapes[0], p)}, {p['init']!r}))"
+    ),
+    emit_forward=lambda attr, xs, p: f"self.{attr} * {xs[0]}",
+    count_params=lambda s, p: numel(_layer_scale_size(s[0], p)),
+    count_macs=lambda s, out, p: numel(out),
+    id_prefix="scale",
+    min_rank=1,
+)
+
 SPECS = (
     _batchnorm_spec(1, (1, 2), "a (features) or (channels, length) input"),
     _batchnorm_spec(2, (3,), "a (channels, height, width) input"),
     _batchnorm_spec(3, (4,), "a (channels, depth, height, width) input"),
     LAYER_NORM,
     GROUP_NORM,
+    LAYER_SCALE,
     _instancenorm_spec(1, (2,), "a (channels, length) input"),
     _instancenorm_spec(2, (3,), "a (channels, height, width) input"),
     _instancenorm_spec(3, (4,), "a (channels, depth, height, width) input"),

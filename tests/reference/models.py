@@ -571,3 +571,57 @@ class MobileNetV3Small(nn.Module):
     def forward(self, x):
         x = torch.flatten(self.avgpool(self.features(x)), 1)
         return self.classifier(x)
+
+
+class ChannelsFirstLayerNorm(nn.LayerNorm):
+    """ConvNeXt's LayerNorm over the channels of a (N, C, H, W) map: to channels last,
+    normalise, and back."""
+
+    def forward(self, x):
+        x = F.layer_norm(
+            x.permute(0, 2, 3, 1), self.normalized_shape, self.weight, self.bias, self.eps
+        )
+        return x.permute(0, 3, 1, 2)
+
+
+class ConvNeXtBlock(nn.Module):
+    """ConvNeXt's block: 7x7 depthwise conv, then channels last: LayerNorm, a 4x MLP with
+    GELU as per-position Linears, a learned layer scale (1e-6 at the start), + input."""
+
+    def __init__(self, dim, layer_scale=1e-6):
+        super().__init__()
+        self.dwconv = nn.Conv2d(dim, dim, 7, padding=3, groups=dim)
+        self.norm = nn.LayerNorm(dim, eps=1e-6)
+        self.pwconv1 = nn.Linear(dim, 4 * dim)
+        self.act = nn.GELU()
+        self.pwconv2 = nn.Linear(4 * dim, dim)
+        self.gamma = nn.Parameter(layer_scale * torch.ones(dim))
+
+    def forward(self, x):
+        y = self.norm(self.dwconv(x).permute(0, 2, 3, 1))
+        y = self.gamma * self.pwconv2(self.act(self.pwconv1(y)))
+        return x + y.permute(0, 3, 1, 2)
+
+
+class ConvNeXt(nn.Module):
+    """ConvNeXt (Liu et al., "A ConvNet for the 2020s", 2022), two stages: a 4x4 stride-4
+    patchify stem with LayerNorm, blocks, a LayerNorm then 2x2 stride-2 conv downsampling,
+    global average pooling, a final LayerNorm and a Linear head. Small widths; ConvNeXt-T
+    is dims (96, 192, 384, 768), depths (3, 3, 9, 3)."""
+
+    def __init__(self, dims=(16, 32), depths=(1, 1), classes=10):
+        super().__init__()
+        self.stem = nn.Sequential(
+            nn.Conv2d(3, dims[0], 4, stride=4), ChannelsFirstLayerNorm(dims[0], eps=1e-6)
+        )
+        self.stage1 = nn.Sequential(*[ConvNeXtBlock(dims[0]) for _ in range(depths[0])])
+        self.downsample = nn.Sequential(
+            ChannelsFirstLayerNorm(dims[0], eps=1e-6), nn.Conv2d(dims[0], dims[1], 2, stride=2)
+        )
+        self.stage2 = nn.Sequential(*[ConvNeXtBlock(dims[1]) for _ in range(depths[1])])
+        self.norm = nn.LayerNorm(dims[1], eps=1e-6)
+        self.head = nn.Linear(dims[1], classes)
+
+    def forward(self, x):
+        x = self.stage2(self.downsample(self.stage1(self.stem(x))))
+        return self.head(self.norm(x.mean([-2, -1])))

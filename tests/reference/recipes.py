@@ -395,3 +395,43 @@ def mobilenet_v3_small(classes=10, last=64):
     r.add("Dropout", {"p": 0.2})
     r.add("Linear", {"out_features": classes}, path="classifier.3")
     return r
+
+
+def _channels_first_norm(r, path):
+    r.add("permute", {"dims": [0, 2, 3, 1]})
+    r.add("LayerNorm", {"eps": 1e-6}, path=path)
+    r.add("permute", {"dims": [0, 3, 1, 2]})
+
+
+def _convnext_block(r, prefix, dim):
+    block_in = r.last
+    r.add(
+        "Conv2d",
+        {"out_channels": dim, "kernel_size": 7, "padding": 3, "groups": dim},
+        path=f"{prefix}.dwconv",
+    )
+    r.add("permute", {"dims": [0, 2, 3, 1]})
+    r.add("LayerNorm", {"eps": 1e-6}, path=f"{prefix}.norm")
+    per_position = {"per_position": True}
+    r.add("Linear", {"out_features": 4 * dim, **per_position}, path=f"{prefix}.pwconv1")
+    r.add("GELU")
+    r.add("Linear", {"out_features": dim, **per_position}, path=f"{prefix}.pwconv2")
+    r.add("LayerScale", {"channels": "last"}, path=f"{prefix}.gamma")
+    r.add("permute", {"dims": [0, 3, 1, 2]})
+    r.add("Add", inputs=[r.last, block_in])
+
+
+def convnext(dims=(16, 32), depths=(1, 1), classes=10):
+    r = Recipe("ConvNeXt", [3, 32, 32])
+    r.add("Conv2d", {"out_channels": dims[0], "kernel_size": 4, "stride": 4}, path="stem.0")
+    _channels_first_norm(r, "stem.1")
+    for i in range(depths[0]):
+        _convnext_block(r, f"stage1.{i}", dims[0])
+    _channels_first_norm(r, "downsample.0")
+    r.add("Conv2d", {"out_channels": dims[1], "kernel_size": 2, "stride": 2}, path="downsample.1")
+    for i in range(depths[1]):
+        _convnext_block(r, f"stage2.{i}", dims[1])
+    r.add("mean", {"dim": [-2, -1]})
+    r.add("LayerNorm", {"eps": 1e-6}, path="norm")
+    r.add("Linear", {"out_features": classes}, path="head")
+    return r

@@ -116,6 +116,7 @@ CASES = [
         ((3, 32, 32),),
         recipe=recipes.mobilenet_v3_small,
     ),
+    Case("convnext", "ConvNeXt()", ((3, 32, 32),), recipe=recipes.convnext),
 ]
 
 

@@ -444,3 +444,36 @@ def test_functional_layer_norm_with_its_modules_weights_imports_as_that_layer(tm
     assert arch.params_of(plain)["elementwise_affine"] is False
     with pytest.raises(BuilderError, match="not one module's own `weight` and `bias`"):
         import_file(f"{path}:Stray", [(3, 16, 16)])
+
+
+CONVNEXT_BLOCK = """
+import torch
+from torch import nn
+
+
+class Block(nn.Module):
+    # ConvNeXt (Liu et al., 2022): depthwise 7x7, channels-last LayerNorm and MLP, layer scale
+    def __init__(self, dim=8):
+        super().__init__()
+        self.dwconv = nn.Conv2d(dim, dim, 7, padding=3, groups=dim)
+        self.norm = nn.LayerNorm(dim, eps=1e-6)
+        self.pwconv1 = nn.Linear(dim, 4 * dim)
+        self.act = nn.GELU()
+        self.pwconv2 = nn.Linear(4 * dim, dim)
+        self.gamma = nn.Parameter(0.5 * torch.ones(dim))
+
+    def forward(self, x):
+        y = self.dwconv(x).permute(0, 2, 3, 1)
+        y = self.gamma * self.pwconv2(self.act(self.pwconv1(self.norm(y))))
+        return x + y.permute(0, 3, 1, 2)
+"""
+
+
+def test_a_convnext_block_imports_with_per_position_linears_and_its_layer_scale(tmp_path):
+    result = import_file(f"{write(tmp_path, CONVNEXT_BLOCK)}:Block", [(8, 6, 6)])
+    arch = result.arch
+    assert result.comparison.matched and result.comparison.max_diff == 0.0
+    assert arch.params_of("pwconv1")["per_position"] is True
+    assert arch.type_of("gamma") == "LayerScale"
+    assert arch.params_of("gamma")["channels"] == "last" and arch.params_of("gamma")["init"] == 0.5
+    assert result.sources["gamma"] == "gamma"

@@ -88,6 +88,26 @@ def test_add_and_multiply_broadcast_sizes_of_one_as_torch_does(a, b, out):
         assert tuple(result.shape) == (2, *out)
 
 
+def test_a_linear_past_two_dims_is_a_missing_flatten_unless_per_position(build_chain):
+    err = _only_error(build_chain((4, 4, 8), ("Linear", {"out_features": 3})))
+    assert "expects a flat input" in err.message and "Flatten" in err.hint
+    arch = build_chain((4, 4, 8), ("Linear", {"out_features": 3, "per_position": True}))
+    [info] = [n for n in analyse(arch).nodes.values() if n.type == "Linear"]
+    assert info.output_shape == (4, 4, 3) and info.params == 8 * 3 + 3
+
+
+@pytest.mark.parametrize(
+    ("channels", "shape", "scale"), [("first", [8, 4, 4], (8, 1, 1)), ("last", [5, 8], (8,))]
+)
+def test_layer_scale_learns_one_scale_per_channel(build_chain, channels, shape, scale):
+    arch = build_chain(tuple(shape), ("LayerScale", {"channels": channels, "init": 0.1}))
+    model = compile_model(arch)
+    [weight] = model.parameters()
+    assert tuple(weight.shape) == scale and torch.all(weight == 0.1)
+    x = torch.randn(2, *shape)
+    assert torch.allclose(model(x), 0.1 * x)
+
+
 def test_merge_with_one_input_asks_for_another_branch(build_chain):
     err = _only_error(build_chain((4,), "Add"))
     assert err.node == "add1" and "at least 2 inputs" in err.message
