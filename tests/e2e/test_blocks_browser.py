@@ -119,6 +119,7 @@ def test_a_block_saved_to_my_blocks_is_dropped_back_with_fresh_ids(page, app_url
     assert new["name"] == "Residual block 1" and len(new["nodes"]) == 7
     assert not set(new["nodes"]) & set(saved_ids(before)[0])
     page.locator(f".lc-frame[data-group='{new['id']}']").wait_for()
+    wait_idle(page)  # the drop's rerun done, so the undo is not raced by its render
     page.locator(".lc-canvas").focus()
     page.keyboard.press(f"{MOD}+z")
     wait_saved(page, app_url, lambda g: len(g["groups"]) == 2)
