@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 
 from ..layers import REGISTRY
+from ..layers.merge import broadcastable
 from .mapped import Alias, Mapped, arg, is_tensor, shape_of, without_defaults
 from .problems import Unsupported
 from .spatial import adaptive_pool, pad, pool, shuffle, upsample
@@ -55,11 +56,9 @@ def _elementwise(type_name: str, symbol: str):
 
 
 def _broadcasts_per_sample(a, b) -> bool:
-    """What the graph's Add / Multiply broadcast: one rank, one batch, sizes equal or 1."""
+    """What the graph's Add / Multiply broadcast: one batch, then the layers' own rule."""
     a, b = tuple(a), tuple(b)
-    if len(a) != len(b) or not a or a[0] != b[0]:
-        return False
-    return all(x == y or 1 in (x, y) for x, y in zip(a[1:], b[1:], strict=True))
+    return bool(a) and bool(b) and a[0] == b[0] and broadcastable(a[1:], b[1:])
 
 
 def _scalar(type_name: str, x, other) -> Mapped:

@@ -9,8 +9,9 @@ from __future__ import annotations
 import torch
 from torch.export.graph_signature import InputKind
 
+from ..layers.normalisation import scale_size
 from ..layers.sequence import SINUSOIDAL_POSITIONS
-from .mapped import Mapped, is_tensor, shape_of
+from .mapped import Mapped, arg, is_tensor, shape_of
 from .problems import Unsupported
 
 SLICING = {"slice", "alias", "detach", "narrow"}
@@ -118,10 +119,9 @@ def layer_norm_node(converter, node) -> Mapped | None:
     if getattr(node.target, "_opname", None) != "layer_norm":
         return None
     x = node.args[0]
-    shape = list(node.args[1]) if len(node.args) > 1 else []
-    weight = node.args[2] if len(node.args) > 2 else node.kwargs.get("weight")
-    bias = node.args[3] if len(node.args) > 3 else node.kwargs.get("bias")
-    eps = node.args[4] if len(node.args) > 4 else node.kwargs.get("eps", 1e-5)
+    shape = list(arg(node, 1, "normalized_shape", []))
+    weight, bias = arg(node, 2, "weight"), arg(node, 3, "bias")
+    eps = arg(node, 4, "eps", 1e-5)
     if shape != list(shape_of(x)[-1:]):
         raise Unsupported(
             f"layer_norm over {shape} (more than the last dimension) has no layer type",
@@ -174,12 +174,12 @@ def layer_scale_node(converter, node) -> Mapped | None:
     if kind != InputKind.PARAMETER or value is None:
         return None
     sample = shape_of(x)[1:]
-    if sample and tuple(value.shape) == (sample[0], *([1] * (len(sample) - 1))):
-        params = {}
-    elif sample and tuple(value.shape) == (sample[-1],):
-        params = {"channels": "last"}
-    else:
+    layouts = [
+        c for c in ("first", "last") if sample and tuple(value.shape) == scale_size(sample, c)
+    ]
+    if not layouts:
         return None
+    params = {} if layouts[0] == "first" else {"channels": "last"}
     value = value.detach()
     first = float(value.flatten()[0])
     start = float(f"{first:.6g}")  # 1e-6 as the file wrote it, not float32's 9.99999997e-07

@@ -5,15 +5,16 @@ from __future__ import annotations
 from .base import LayerSpec, Param, ShapeError, batch_dim, fmt_shape, numel
 
 
-def _broadcast_shapes(shapes, p):
+def broadcastable(a, b) -> bool:
     """Torch's broadcasting for inputs of one rank: each size equal, or 1 on one side
     (a squeeze-and-excitation gate (C, 1, 1) times its feature map (C, H, W))."""
+    return len(a) == len(b) and all(x == y or 1 in (x, y) for x, y in zip(a, b, strict=True))
+
+
+def _broadcast_shapes(shapes, p):
     out = shapes[0]
     for other in shapes[1:]:
-        fits = len(other) == len(out) and all(
-            a == b or 1 in (a, b) for a, b in zip(out, other, strict=True)
-        )
-        if not fits:
+        if not broadcastable(out, other):
             raise ShapeError(
                 f"inputs have different shapes {fmt_shape(out)} and {fmt_shape(other)}",
                 "Make them equal, e.g. with a 1x1 Conv2d or a Linear on one branch "

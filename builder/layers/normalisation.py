@@ -139,9 +139,9 @@ def _layer_scale_shape(shapes, p):
     return shape
 
 
-def _layer_scale_size(shape, p) -> tuple[int, ...]:
-    """The learned scale's shape: (C, 1, 1) for channels first, (D,) for the last dim."""
-    if p["channels"] == "first":
+def scale_size(shape, channels: str) -> tuple[int, ...]:
+    """LayerScale's learned scale: (C, 1, 1) for channels "first", (D,) for the "last" dim."""
+    if channels == "first":
         return (shape[0], *([1] * (len(shape) - 1)))
     return (shape[-1],)
 
@@ -163,10 +163,10 @@ LAYER_SCALE = LayerSpec(
     ),
     infer_shape=_layer_scale_shape,
     emit_init=lambda shapes, p: (
-        f"nn.Parameter(torch.full({_layer_scale_size(shapes[0], p)}, {p['init']!r}))"
+        f"nn.Parameter(torch.full({scale_size(shapes[0], p['channels'])}, {p['init']!r}))"
     ),
     emit_forward=lambda attr, xs, p: f"self.{attr} * {xs[0]}",
-    count_params=lambda s, p: numel(_layer_scale_size(s[0], p)),
+    count_params=lambda s, p: numel(scale_size(s[0], p["channels"])),
     count_macs=lambda s, out, p: numel(out),
     id_prefix="scale",
     min_rank=1,
