@@ -6,20 +6,18 @@ Thin on purpose: page layout and wiring only; every piece lives in components/.
 import streamlit as st
 
 from components import state
-from components.canvas_view import render_canvas
+from components.build_tab import remember_page_facts, render_build_tab
 from components.compress_view import render_compress_view
 from components.dashboard import keep_training_going, render_train_tab
 from components.export_tab import render_export
 from components.gan_panel import render_gan_panel
 from components.guard import guarded
 from components.import_panel import render_import_panel
-from components.inspector import render_inspector
 from components.layout import BUILD_TAB, TAB_KEY, header, setup_page
 from components.palette import render_palette
 from components.project import render_project
 from components.runs_view import render_runs_tab
 from components.search_view import render_search_tab
-from components.summary import render_summary
 from components.train_settings import uploads_in_use
 
 setup_page()
@@ -48,12 +46,8 @@ OTHER_TABS = {
 build, *others = st.tabs([BUILD_TAB, *OTHER_TABS], key=TAB_KEY, on_change="rerun")
 
 with build:
-    canvas_col, inspector_col = st.columns([3, 1.15], gap="medium")
-    with canvas_col:
-        guarded("Canvas", render_canvas)  # its toolbar has Auto-layout, direction, SVG, PNG
-    with inspector_col:
-        guarded("Inspector", render_inspector)
-    guarded("Summary", lambda: render_summary(state.arch(), state.analysis()))
+    remember_page_facts()
+    render_build_tab()
 
 # The Train tab also runs closed while it holds uploaded data files: a file uploader that
 # is not drawn forgets its files.

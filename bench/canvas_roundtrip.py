@@ -69,6 +69,26 @@ def delete_and_undo(page, victim: str) -> tuple[list[float], list[float]]:
     return deletes, undos
 
 
+def second_delete_in_a_row(page, first: str, second: str) -> list[float]:
+    """Delete `first`, then time deleting `second` (nothing the sidebar shows changes, so
+    only the Build tab reruns); two Ctrl+Z bring both back. ROUNDS times."""
+    times = []
+    for _ in range(ROUNDS):
+        for victim, timed in ((first, False), (second, True)):
+            page.locator(f".react-flow__node[data-id='{victim}']").dispatch_event("click")
+            page.wait_for_timeout(400)
+            if timed:
+                times.append(timed_key(page, "Delete", victim, False))
+            else:
+                page.keyboard.press("Delete")
+                page.wait_for_timeout(600)
+        for victim in (second, first):
+            page.locator(".lc-canvas").focus()
+            timed_key(page, "Control+z", victim, True)
+            page.wait_for_timeout(300)
+    return times
+
+
 def two_hundred_nodes() -> Architecture:
     arch = Architecture("Two hundred")
     prev = arch.add_node("Input", {"shape": [32]}, id="x")
@@ -139,6 +159,7 @@ def main() -> None:
                 # changes (no shape). The tail changes only itself.
                 deletes, undos = delete_and_undo(page, "relu1")
                 tail_deletes, tail_undos = delete_and_undo(page, TAIL)
+                in_a_row = second_delete_in_a_row(page, TAIL, "relu99")
                 browser.close()
         finally:
             proc.terminate()
@@ -158,6 +179,9 @@ def main() -> None:
     )
     print(
         f"  Ctrl+Z -> last layer back:          {statistics.median(tail_undos):7.1f} ms (target < 150)"
+    )
+    print(
+        f"  Delete, the second edit in a row:   {statistics.median(in_a_row):7.1f} ms (target < 150)"
     )
 
 

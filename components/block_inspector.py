@@ -125,4 +125,5 @@ def _save(group_id: str) -> None:
     except BuilderError as err:
         state.notify("error", str(err))
         return
+    S.blocks_saved = S.get("blocks_saved", 0) + 1  # the sidebar lists it: the page reruns
     state.notify("success", f"Saved {saved.name!r} to My blocks ({saved.layers} layers).")

@@ -139,11 +139,11 @@ def render_palette() -> None:
         key="palette_search",
         label_visibility="collapsed",
     )
-    where = insert_point(S.arch)
+    # Fixed words, not the selected node's id: selecting on the canvas reruns only the
+    # Build tab, so a caption naming the selection would go stale.
     st.caption(
-        f"Click a layer to insert it after **{where}**."
-        if where
-        else "Select a node to insert after it; otherwise the layer is placed unconnected."
+        "Click a layer to insert it after the selected node (unconnected when none is), "
+        "or drag it onto the canvas."
     )
     render_my_blocks()
     groups = matching_specs(query)

@@ -108,7 +108,7 @@ def _rename_graph() -> None:
 
 def render_project() -> None:
     """Project box at the top of the sidebar."""
-    arch = state.arch()
+    arch, current = state.arch(), state.live_arch()
     st.text_input("Network name", key=state.name_key(), on_change=_rename_graph, max_chars=200)
     templates = _templates()
     labels = {stem: name for stem, name, _ in templates}
@@ -158,8 +158,8 @@ def render_project() -> None:
     c4.download_button(
         "",
         icon=":material/save:",
-        # Deferred: serialised on click, not on every rerun (the graph as drawn now).
-        data=lambda: arch.to_json_string() + "\n",
+        # Deferred: serialised on click, not on every rerun (the graph as it is then).
+        data=lambda: current().to_json_string() + "\n",
         file_name=download_name(arch, "json"),
         mime="application/json",
         key="save_graph",

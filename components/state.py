@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 
 import streamlit as st
 
@@ -113,6 +114,14 @@ def name_key() -> str:
 
 def arch() -> Architecture:
     return S.arch
+
+
+def live_arch() -> Callable[[], Architecture]:
+    """A function returning the session's graph as it is when called, also outside a script
+    run: a deferred download runs on the server's thread, after edits that reran only the
+    Build tab (its button, outside that tab, still holds the older run's values)."""
+    box = S.setdefault("live_graph", {"arch": S.arch})
+    return lambda: box["arch"]
 
 
 def analysis() -> Analysis:
@@ -226,6 +235,7 @@ def _install(new: Architecture, *, redraw: bool = True, save: bool = True) -> No
     if save and not _autosave(new):
         return
     S.arch = new
+    S.setdefault("live_graph", {})["arch"] = new
     if S.get(name_key()) != new.name:
         S[name_key()] = new.name  # the name box shows the graph's name (set before it is drawn)
     S.version = S.get("version", 0) + 1

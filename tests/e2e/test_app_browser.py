@@ -70,8 +70,7 @@ def test_lenet_template_edit_a_parameter_and_wire_a_new_layer(page, app_url):
     # Nothing selected: the palette places the layer unconnected; wire it by dragging.
     wait_idle(page)
     page.locator(".react-flow__pane").click(position={"x": 20, "y": 300})  # deselects
-    page.get_by_text("otherwise the layer is placed unconnected").wait_for()
-    page.get_by_text("Select a node to edit its parameters").wait_for()  # the whole page redrew
+    page.get_by_text("Select a node to edit its parameters").wait_for()  # Python has it
     sidebar = page.get_by_test_id("stSidebar")
     search = sidebar.get_by_placeholder("conv, norm, lstm…")
     search.fill("dropout")
@@ -95,7 +94,7 @@ def test_lenet_template_edit_a_parameter_and_wire_a_new_layer(page, app_url):
     wait_idle(page)
     new_node.click(button="right")
     frame.locator(".lc-menu").get_by_role("button", name="Delete").click()
-    page.get_by_text("otherwise the layer is placed unconnected").wait_for()
+    page.get_by_text("Select a node to edit its parameters").wait_for()
     new_node.wait_for(state="detached")  # the canvas redraws once Python confirms the delete
     assert frame.locator(".react-flow__node").count() == 13
 

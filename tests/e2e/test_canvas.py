@@ -11,6 +11,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pytest
+from playwright.sync_api import expect
 
 from builder.compile import compile_model
 from builder.export import model_source
@@ -260,6 +261,10 @@ def test_delete_and_backspace_remove_nodes_everywhere(page, app_url):
         assert node(page, victim).count() == 0
         assert f"self.{victim}" not in model_source(Architecture.from_json(graph))
         assert_model_matches(graph)
+    # A canvas edit reruns only the Build tab; the sidebar's Save still gives the graph now.
+    with page.expect_download() as info:
+        page.get_by_test_id("stSidebar").get_by_role("button", name="Save").click()
+    assert saved_ids(json.loads(Path(info.value.path()).read_text())) == saved_ids(graph)
     # The context menu and the inspector take the same path.
     node(page, "fc2").click(button="right")
     page.locator(".lc-menu").get_by_role("button", name="Delete").click()
@@ -288,6 +293,8 @@ def test_delete_and_backspace_remove_nodes_everywhere(page, app_url):
 
 def test_undo_and_redo_keys(page, app_url):
     open_canvas(page, app_url)
+    redo_button = page.get_by_test_id("stSidebar").get_by_role("button", name="redo icon")
+    expect(redo_button).to_be_disabled()  # nothing undone yet
     node(page, "relu1").click()
     # Delete only once Python has confirmed the selection, or the key may land mid-redraw.
     page.get_by_text("max(0, x)").wait_for(timeout=15_000)
@@ -297,6 +304,9 @@ def test_undo_and_redo_keys(page, app_url):
     wait_agreed(page, app_url, until=lacks_node("relu1"))
     page.keyboard.press(f"{MOD}+z")
     wait_agreed(page, app_url, until=has_node("relu1"))
+    # The undo reran only the Build tab, but it changed what the sidebar shows, so the
+    # whole page reran: the sidebar's Redo is live.
+    expect(redo_button).to_be_enabled()
     page.locator(".lc-canvas").focus()
     page.keyboard.press(f"{MOD}+Shift+z")
     wait_agreed(page, app_url, until=lacks_node("relu1"))
