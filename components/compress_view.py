@@ -21,7 +21,7 @@ from builder.errors import BuilderError
 from builder.graph import Architecture
 from builder.runs import default_home
 
-from . import live_runs, state
+from . import state
 
 S = st.session_state
 METHODS = {
@@ -100,7 +100,7 @@ def distill_curves_figure(distilled: list[dict], alone: list[dict]):
 
 
 def render_compress_view() -> None:
-    store = live_runs.run_store(S.get("owner_id"))
+    store = state.run_store()
     runs = [
         r
         for r in store.list(project=S.get("project_id"))
@@ -199,7 +199,7 @@ def _start() -> None:
         return
     out = default_home() / "compressed" / f"{run_id}-{uuid.uuid4().hex[:8]}"
     S.compress_job = CompressJob(
-        run_id, request, out, live_runs.run_store(S.get("owner_id")), project=S.get("project_id")
+        run_id, request, out, state.run_store(), project=S.get("project_id")
     ).start()
 
 
@@ -218,7 +218,7 @@ def _render_results(run_id: str) -> None:
             st.error(job.message, icon=":material/error:")
         else:
             st.success(job.message, icon=":material/check_circle:")
-    store = live_runs.run_store(S.get("owner_id"))
+    store = state.run_store()
     original = store.get(run_id)
     children = [c for c in store.list() if c.parent == run_id and c.kind in ("compress", "distill")]
     rows = comparison_rows(original, children)

@@ -98,7 +98,7 @@ def _try_start() -> None:
                 arch,
                 dataset,
                 config,
-                store=live_runs.run_store(S.get("owner_id")),
+                store=state.run_store(),
                 project=S.get("project_id"),
                 extra={"dataset_options": dataset_options(dataset), "source_of_run": "app"},
             )
@@ -169,7 +169,7 @@ def _resume(run_id: str) -> None:
         return
     try:
         with SLOTS.starting(owner):
-            _launch(owner, resume_trainer(live_runs.run_store(S.get("owner_id")), run_id))
+            _launch(owner, resume_trainer(state.run_store(), run_id))
     except BuilderError as err:
         state.notify("error", str(err))
 

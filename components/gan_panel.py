@@ -17,7 +17,7 @@ from builder.gan import GanConfig, GanTrainer, check_gan_pair, noise_input_of
 from builder.graph import Architecture
 from builder.templates import list_templates, load_template
 
-from . import live_runs
+from . import live_runs, state
 from .family_views import image_grid_figure
 from .jobs import leave_a_core_for_the_page
 
@@ -190,7 +190,7 @@ def _start() -> None:
             disc,
             _gan_digits(),
             _config_from_widgets(),
-            store=live_runs.run_store(S.get("owner_id")),
+            store=state.run_store(),
             project=S.get("project_id"),
             extra={"dataset_options": {"task": "reconstruction"}, "source_of_run": "app"},
         )

@@ -67,7 +67,7 @@ def diff_colours(diff) -> tuple[dict[str, str], dict[str, str]]:
 
 def render_runs_tab() -> None:
     project = S.get("project_id")
-    store = live_runs.run_store(S.get("owner_id"))
+    store = state.run_store()
     live_runs.sweep_once()
     records = store.list(project=project)
     if not records:
@@ -135,7 +135,7 @@ def _actions(store, rec) -> None:
 
 
 def _open_graph(run_id: str) -> None:
-    rec = live_runs.run_store(S.get("owner_id")).get(run_id)
+    rec = state.run_store().get(run_id)
     state.commit(Architecture.from_json(rec.graph))
     state.notify("success", f"Opened the graph of run {run_id} on the canvas.")
 

@@ -21,7 +21,7 @@ from builder.search.apply import apply_best
 from builder.search.edit import mark_train
 from builder.training import OPTIMIZERS, TrainConfig
 
-from . import live_runs, state
+from . import state
 from .jobs import SLOTS, leave_a_core_for_the_page
 from .search_marks import parse_search_text, spec_text
 
@@ -231,7 +231,7 @@ def _new_job():
         seed=0,
         project=S.project_id,
     )
-    store = live_runs.run_store(S.get("owner_id"))  # the trials are the signed-in user's runs
+    store = state.run_store()  # the trials are the signed-in user's runs
     return BackgroundSearch(state.arch(), cache[name], config, settings, store=store)
 
 

@@ -11,10 +11,11 @@ import streamlit as st
 from builder import groups
 from builder.errors import BuilderError, sentences
 from builder.graph import Architecture
+from builder.runs import RunStore
 from builder.shapes import Analysis, analyse
 from builder.templates import load_template
 
-from . import auth, session_store, store
+from . import auth, live_runs, session_store, store
 from .history import History
 
 DEFAULT_TEMPLATE = "mlp_digits"
@@ -122,6 +123,12 @@ def live_arch() -> Callable[[], Architecture]:
     Build tab (its button, outside that tab, still holds the older run's values)."""
     box = S.setdefault("live_graph", {"arch": S.arch})
     return lambda: box["arch"]
+
+
+def run_store() -> RunStore:
+    """The run store as this session's user sees it: with sign-in on, only their runs, and
+    new runs stamped with them (every view that reads or writes runs goes through here)."""
+    return live_runs.run_store(S.get("owner_id"))
 
 
 def analysis() -> Analysis:

@@ -40,8 +40,23 @@ def add_parser(commands) -> None:
 def run_list(args: argparse.Namespace) -> int:
     store = RunStore(home=args.home)
     records = store.list(project=args.project, kind=args.kind)
-    rows = [("id", "kind", "status", "project", "dataset", "epochs", "best", "duration", "note")]
+    rows = [
+        (
+            "id",
+            "kind",
+            "status",
+            "project",
+            "owner",
+            "dataset",
+            "epochs",
+            "best",
+            "duration",
+            "note",
+        )
+    ]
     rows += [_row(r) for r in records]
+    if not any(r.owner for r in records):  # no sign-in: the column would only hold dashes
+        rows = [row[:4] + row[5:] for row in rows]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
@@ -186,6 +201,7 @@ def _row(rec: RunRecord) -> tuple[str, ...]:
         rec.kind,
         rec.status,
         rec.project or "-",
+        rec.owner or "-",
         rec.dataset or "-",
         "-" if epochs is None else str(epochs),
         "-" if metric is None else f"{metric[1]:.4f}",

@@ -267,3 +267,19 @@ def test_a_frozen_batch_norm_keeps_its_statistics_in_the_trainer_and_in_train_py
     start = train.Net().state_dict()["bn1.running_var"].clone()
     net = train.main(["--epochs", "1", "--device", "cpu", "--out", str(tmp_path / "runs")])
     assert torch.equal(net.state_dict()["bn1.running_var"], start)
+
+
+def test_runs_list_shows_an_owner_column_only_when_a_run_has_an_owner(tmp_path, capsys):
+    store = RunStore(home=tmp_path)
+    store.create(kind="train", project="p")  # the CLI, or the app without sign-in
+    home = ["--home", str(tmp_path)]
+    assert main(["runs", "list", *home]) == 0
+    header = capsys.readouterr().out.splitlines()[0].split()
+    assert "owner" not in header and header[:4] == ["id", "kind", "status", "project"]
+
+    mine = store.owned_by("ada@example.com").create(kind="train", project="p")
+    assert main(["runs", "list", *home]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[3:5] == ["project", "owner"]
+    row = next(line.split() for line in lines if line.startswith(mine))
+    assert row[4] == "ada@example.com"
