@@ -56,7 +56,8 @@ def run_list(args: argparse.Namespace) -> int:
     ]
     rows += [_row(r) for r in records]
     if not any(r.owner for r in records):  # no sign-in: the column would only hold dashes
-        rows = [row[:4] + row[5:] for row in rows]
+        owner = rows[0].index("owner")
+        rows = [row[:owner] + row[owner + 1 :] for row in rows]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
