@@ -17,6 +17,7 @@ from builder.compile import compile_model
 from builder.export import model_source
 from builder.graph import Architecture
 from builder.shapes import analyse
+from components.canvas import edge_id
 
 from .conftest import HOMES, screenshot
 
@@ -399,6 +400,14 @@ def test_screenshots_of_lenet_and_resnet_are_readable(page, app_url):
     open_canvas(page, app_url, "Small ResNet")
     page.wait_for_timeout(800)
     screenshot(page, "canvas_resnet")
+    # Each shortcut takes a lane beside the layers it skips (a straight run plus curves: an
+    # "L" in its path); the edges between neighbours are plain curves.
+    laned = page.eval_on_selector_all(
+        ".react-flow__edge",
+        """els => els.filter(e => / L /.test(
+            e.querySelector('path.react-flow__edge-path').getAttribute('d'))).map(e => e.dataset.id)""",
+    )
+    assert set(laned) == {edge_id("stem_relu", "b1_add"), edge_id("b1_out", "b2_add")}
 
 
 def test_live_tint_changes_during_a_run_and_edits_mark_the_graph_changed(page, app_url):
