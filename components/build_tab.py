@@ -3,7 +3,9 @@ only the tab, not the sidebar's hundred palette and project widgets.
 
 The rest of the page shows a few facts about the session (undo/redo, the graph's name, the
 notices, My blocks). When an edit inside the tab changes one of them, the whole page reruns,
-so nothing outside the tab is ever stale.
+so nothing outside the tab stays stale. It reruns only once the browser has drawn the new
+canvas (the canvas asks for it): the sidebar's ~170 messages would otherwise hold the
+canvas's redraw back.
 """
 
 from __future__ import annotations
@@ -37,14 +39,27 @@ def remember_page_facts() -> None:
     S.page_facts = page_facts()
 
 
+def page_behind() -> int:
+    """Nonzero while the rest of the page shows older facts than the tab: the number the
+    canvas answers (once) with a rerun request after drawing the new graph."""
+    return S.get("page_behind", 0)
+
+
 @st.fragment
 def render_build_tab() -> None:
     state.follow_newer_revision()  # as every full run does: another tab may have saved
-    if page_facts() != S.get("page_facts"):
-        st.rerun(scope="app")  # an edit here changed what the sidebar or notices show
+    behind = page_facts() != S.get("page_facts")
+    if behind and page_behind():
+        st.rerun(scope="app")  # the tab was drawn last run: now the rest of the page
+    if behind:
+        S.page_behind_seq = S.get("page_behind_seq", 0) + 1
+    S.page_behind = S.page_behind_seq if behind else 0
     canvas_col, inspector_col = st.columns([3, 1.15], gap="medium")
     with canvas_col:
-        guarded("Canvas", render_canvas)  # its toolbar has Auto-layout, direction, SVG, PNG
+        # Its toolbar has Auto-layout, direction, SVG and PNG.
+        drawn = guarded("Canvas", render_canvas) is not None
     with inspector_col:
         guarded("Inspector", render_inspector)
     guarded("Summary", lambda: render_summary(state.arch(), state.analysis()))
+    if page_facts() != S.get("page_facts") and not (behind and drawn):
+        st.rerun(scope="app")  # no canvas ask is on its way for this change

@@ -31,7 +31,7 @@ def selection() -> list[str]:
     return picked if S.selected in picked else [S.selected]
 
 
-def render_canvas(height: int = 700, node_extras: dict[str, dict[str, Any]] | None = None) -> None:
+def render_canvas(height: int = 700, node_extras: dict[str, dict[str, Any]] | None = None) -> bool:
     """The graph editor: drop layers, connect ports, select, delete, undo, copy and paste.
 
     While a run trains, the canvas asks for a rerun every second (a `tick` intent) so its
@@ -58,7 +58,9 @@ def render_canvas(height: int = 700, node_extras: dict[str, dict[str, Any]] | No
         **{**S.get("canvas_view_extras", {}), **view},
     )
     data["session"] = S.setdefault("canvas_session", secrets.token_hex(4))
+    data["page_behind"] = S.get("page_behind", 0)  # see build_tab: asked for once drawn
     canvas_component(key=CANVAS_KEY, data=data, on_intent_change=_on_intent, height=height)
+    return True  # sent: the browser will draw it (and answer `page_behind`)
 
 
 def _on_intent() -> None:

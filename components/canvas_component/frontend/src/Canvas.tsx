@@ -221,6 +221,16 @@ function Editor({ data, send }: { data: CanvasData; send: Send }) {
     return () => window.clearInterval(timer);
   }, [data.live, send]);
 
+  // The page behind this graph reruns only after the browser has painted it: asked for
+  // once per number, on the frame after this one.
+  const askedForPage = useRef(0);
+  useEffect(() => {
+    const behind = data.page_behind ?? 0;
+    if (!behind || askedForPage.current === behind) return;
+    askedForPage.current = behind;
+    window.requestAnimationFrame(() => window.setTimeout(() => send({ kind: "tick" }), 0));
+  }, [data.page_behind, send]);
+
   // A training snapshot changes only what nodes show (tint, stat), never the graph.
   const seenLive = useRef<number>(0);
   useEffect(() => {

@@ -97,6 +97,9 @@ export interface CanvasData {
   banner: string | null;
   live?: boolean; // a run is training: ask for a rerun every second to follow it
   live_rev: number; // a new training snapshot: refresh tints without re-seeding the graph
+  // Nonzero: the rest of the page is behind this graph (Undo/Redo, the name, notices). Once
+  // drawn, the canvas asks for a rerun (a tick), so the page catches up after the canvas.
+  page_behind?: number;
   height: number;
   palette_prefix: string;
   file_stem: string; // download name without extension
