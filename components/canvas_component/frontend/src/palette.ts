@@ -7,6 +7,7 @@ export const BLOCK_MIME = "application/x-layercraft-block"; // a saved block fro
 const BLOCK_PREFIX = "block_"; // My blocks buttons: st.button key "block_<slug>"
 let observer: MutationObserver | null = null;
 let currentPrefix = "add_";
+let decorating = false; // a decorate is already due on the next frame
 
 /** Gives each button keyed "<prefix><name>" the data attribute `attr` = name, draggable. */
 function decorateKeyed(root: ParentNode, prefix: string, attr: "layerType" | "block"): void {
@@ -24,6 +25,24 @@ function decorate(root: ParentNode): void {
   decorateKeyed(root, BLOCK_PREFIX, "block");
 }
 
+// Each pass queries the whole page. Run per mutation, it cost 5-7 ms per canvas edit on 200
+// nodes (every node redraw is a mutation), so changes inside the canvas are skipped and
+// the rest are folded into one pass per frame.
+function decorateSoon(): void {
+  if (decorating) return;
+  decorating = true;
+  window.requestAnimationFrame(() => {
+    decorating = false;
+    decorate(document);
+  });
+}
+
+function outsideCanvas(record: MutationRecord): boolean {
+  const node = record.target;
+  const element = node instanceof Element ? node : node.parentElement;
+  return !element?.closest(".react-flow");
+}
+
 function onDragStart(event: DragEvent): void {
   const target = event.target as HTMLElement | null;
   const item = target?.closest?.<HTMLElement>("[data-layer-type], [data-block]");
@@ -36,9 +55,11 @@ function onDragStart(event: DragEvent): void {
 /** Once per page: decorate palette buttons now and whenever Streamlit redraws them. */
 export function installPaletteDrag(prefix: string): void {
   currentPrefix = prefix;
-  decorate(document);
+  decorateSoon();
   if (observer) return;
-  observer = new MutationObserver(() => decorate(document));
+  observer = new MutationObserver((records) => {
+    if (records.some(outsideCanvas)) decorateSoon();
+  });
   observer.observe(document.body, { childList: true, subtree: true });
   document.addEventListener("dragstart", onDragStart);
 }
