@@ -3,9 +3,9 @@ only the tab, not the sidebar's hundred palette and project widgets.
 
 The rest of the page shows a few facts about the session (undo/redo, the graph's name, the
 notices, My blocks). When an edit inside the tab changes one of them, the whole page reruns,
-so nothing outside the tab stays stale. It reruns only once the browser has drawn the new
-canvas (the canvas asks for it): the sidebar's ~170 messages would otherwise hold the
-canvas's redraw back.
+so nothing outside the tab stays stale. It reruns once the browser has drawn the new canvas
+(the canvas asks for it): the sidebar's ~170 messages would otherwise hold back the
+canvas's redraw.
 """
 
 from __future__ import annotations
@@ -39,18 +39,14 @@ def remember_page_facts() -> None:
     S.page_facts = page_facts()
 
 
-def page_behind() -> int:
-    """Nonzero while the rest of the page shows older facts than the tab: the number the
-    canvas answers (once) with a rerun request after drawing the new graph."""
-    return S.get("page_behind", 0)
-
-
 @st.fragment
 def render_build_tab() -> None:
     state.follow_newer_revision()  # as every full run does: another tab may have saved
     behind = page_facts() != S.get("page_facts")
-    if behind and page_behind():
-        st.rerun(scope="app")  # the tab was drawn last run: now the rest of the page
+    if S.pop("page_catch_up", False) and behind:
+        st.rerun(scope="app")  # the canvas is drawn: now the rest of the page
+    # Nonzero while the rest of the page is behind: a new number per run, which the canvas
+    # answers with a catch-up tick once drawn.
     if behind:
         S.page_behind_seq = S.get("page_behind_seq", 0) + 1
     S.page_behind = S.page_behind_seq if behind else 0

@@ -14,7 +14,7 @@ from builder.fixes import Fix, node_fixes
 
 from . import state
 from .canvas import canvas_payload
-from .canvas_intents import HISTORY_KINDS, apply_intent, unseen_intents
+from .canvas_intents import HISTORY_KINDS, apply_intent, asks_page_catch_up, unseen_intents
 from .live_tint import live_canvas
 from .project import download_name
 
@@ -69,6 +69,7 @@ def _on_intent() -> None:
     message = getattr(value, "intent", None) if value is not None else None
     if message is None:
         return
+    S.page_catch_up = asks_page_catch_up(message)  # read by build_tab
     intents, S.canvas_ack = unseen_intents(message, S.get("canvas_ack"))
     for intent in intents:
         handle_intent(intent)

@@ -221,14 +221,18 @@ function Editor({ data, send }: { data: CanvasData; send: Send }) {
     return () => window.clearInterval(timer);
   }, [data.live, send]);
 
-  // The page behind this graph reruns only after the browser has painted it: asked for
-  // once per number, on the frame after this one.
-  const askedForPage = useRef(0);
+  // The page behind this graph reruns only after the browser has painted it (the frame
+  // after this one), so the sidebar's redraw never holds the canvas's back.
   useEffect(() => {
-    const behind = data.page_behind ?? 0;
-    if (!behind || askedForPage.current === behind) return;
-    askedForPage.current = behind;
-    window.requestAnimationFrame(() => window.setTimeout(() => send({ kind: "tick" }), 0));
+    if (!data.page_behind) return;
+    let timer: number | undefined;
+    const frame = window.requestAnimationFrame(() => {
+      timer = window.setTimeout(() => send({ kind: "tick", catch_up: true }), 0);
+    });
+    return () => {
+      window.cancelAnimationFrame(frame);
+      window.clearTimeout(timer);
+    };
   }, [data.page_behind, send]);
 
   // A training snapshot changes only what nodes show (tint, stat), never the graph.
