@@ -101,7 +101,10 @@ def handle_intent(intent: Any) -> None:
         }
         return
     if result.arch is not state.arch() and kind != "select":
-        state.commit(result.arch, record=result.record, redraw=result.redraw)
+        # The layout a new template or file gets on arrival must not wipe "Loaded ...".
+        state.commit(
+            result.arch, record=result.record, redraw=result.redraw, keep_notices=kind == "move"
+        )
     if result.relayout:
         state.request_layout()
 

@@ -154,11 +154,17 @@ def per_revision(name: str, compute, *inputs):
     return hit[2]
 
 
-def commit(new: Architecture, *, record: bool = True, redraw: bool = True) -> None:
-    """Make `new` the current graph: undo step, autosave, re-analyse, redraw the canvas."""
+def commit(
+    new: Architecture, *, record: bool = True, redraw: bool = True, keep_notices: bool = False
+) -> None:
+    """Make `new` the current graph: undo step, autosave, re-analyse, redraw the canvas.
+
+    `keep_notices`: a change of positions only (a layout) leaves the notices as they are.
+    """
     if record:
         S.history.record(S.arch)
-        S.notices = []  # an edit went through: earlier complaints are stale
+        if not keep_notices:
+            S.notices = []  # an edit went through: earlier complaints are stale
     _install(new, redraw=redraw)
 
 

@@ -55,6 +55,12 @@ def test_lenet_template_edit_a_parameter_and_wire_a_new_layer(page, app_url):
         node(frame, node_id).wait_for()
     assert "(6, 28, 28)" in node(frame, "conv1").inner_text()
     assert page.get_by_text("61,706").first.is_visible()  # the summary's total
+    # The canvas lays the template out on arrival (a move sent to Python, then the page's
+    # catch-up rerun); that is no edit of the user's, so the notice stays.
+    wait_idle(page)
+    page.wait_for_timeout(800)
+    wait_idle(page)
+    assert page.get_by_text("Loaded the template “LeNet-5”").is_visible()
     screenshot(page, "lenet_template")
 
     # Select conv1, change out_channels: shapes and counts downstream update at once.
