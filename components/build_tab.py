@@ -45,11 +45,9 @@ def render_build_tab() -> None:
     behind = page_facts() != S.get("page_facts")
     if S.pop("page_catch_up", False) and behind:
         st.rerun(scope="app")  # the canvas is drawn: now the rest of the page
-    # Nonzero while the rest of the page is behind: a new number per run, which the canvas
-    # answers with a catch-up tick once drawn.
-    if behind:
-        S.page_behind_seq = S.get("page_behind_seq", 0) + 1
-    S.page_behind = S.page_behind_seq if behind else 0
+    # Nonzero while the rest of the page is behind, and different in each such run (the
+    # canvas answers every change with a catch-up tick once drawn).
+    S.page_behind = S.get("page_behind", 0) + 1 if behind else 0
     canvas_col, inspector_col = st.columns([3, 1.15], gap="medium")
     with canvas_col:
         # Its toolbar has Auto-layout, direction, SVG and PNG.
