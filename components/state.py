@@ -88,6 +88,10 @@ def follow_newer_revision() -> None:
         _adopt_saved(saved, lost_edit=False)
 
 
+ADOPTED = "This project was changed in another tab or window"
+LOST_EDIT = "Your last change was not saved; make it again on this graph."
+
+
 def _adopt_saved(revision: int, *, lost_edit: bool) -> None:
     try:
         newer = store.read_project(S.project_id)
@@ -96,11 +100,14 @@ def _adopt_saved(revision: int, *, lost_edit: bool) -> None:
     S.revision = revision
     if newer is None:
         return
-    lost = " Your last change was not saved; make it again on this graph." if lost_edit else ""
+    # One warning says where this tab stands: a newer adoption replaces an earlier one's (a
+    # layout no longer clears notices), keeping its word about a lost edit.
+    earlier = [n for n in S.get("notices", []) if n[1].startswith(ADOPTED)]
+    S.notices = [n for n in S.get("notices", []) if n not in earlier]
+    lost_edit = lost_edit or any(LOST_EDIT in n[1] for n in earlier)
+    lost = f" {LOST_EDIT}" if lost_edit else ""
     notify(
-        "warning",
-        f"This project was changed in another tab or window (revision {revision}); "
-        f"this tab now shows that newer graph.{lost}",
+        "warning", f"{ADOPTED} (revision {revision}); this tab now shows that newer graph.{lost}"
     )
     S.history.record(S.arch)
     # A new name box: the browser's old one would send back the name typed on the stale graph.

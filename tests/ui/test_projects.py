@@ -167,6 +167,19 @@ def test_a_tab_that_only_reruns_follows_a_newer_revision(home):
     assert any("changed in another tab" in w.value for w in tab_b.warning)
 
 
+def test_a_second_newer_revision_replaces_the_first_warning_and_keeps_the_lost_edit(home):
+    project = "shared3"
+    tab_a, tab_b = start(project), start(project)
+    _rename(tab_a, "First")
+    _rename(tab_b, "Lost in B")  # refused: B was behind, so its edit is lost
+    _rename(tab_a, "Second")
+    tab_b.run()  # B follows revision 3, with no edit of its own in between
+    assert tab_b.session_state["arch"].name == "Second"
+    told = [w.value for w in tab_b.warning if "changed in another tab" in w.value]
+    assert len(told) == 1, told
+    assert "(revision 3)" in told[0] and "not saved" in told[0]
+
+
 def test_an_invalid_project_id_in_the_url_says_so(home):
     at = start("../../etc/passwd")
     assert not at.exception
