@@ -60,16 +60,6 @@ def unseen_intents(message: Any, ack: dict | None) -> tuple[list[dict], dict | N
     return fresh, {"client": client, "seq": done}
 
 
-def asks_page_catch_up(message: Any) -> bool:
-    """Whether this trigger is the canvas's (unnumbered) catch-up tick: the graph is drawn,
-    and the rest of the page may now rerun."""
-    intents = message.get("intents") if isinstance(message, dict) else None
-    return isinstance(intents, list) and any(
-        isinstance(i, dict) and i.get("kind") == "tick" and i.get("catch_up") is True
-        for i in intents
-    )
-
-
 def apply_intent(arch: Architecture, intent: Any, selected: list[str]) -> IntentResult:
     """Apply one intent to a copy of arch. A refused edit leaves the graph as it was."""
     if not isinstance(intent, dict) or intent.get("kind") not in HANDLERS:

@@ -14,7 +14,7 @@ from builder.fixes import Fix, node_fixes
 
 from . import state
 from .canvas import canvas_payload
-from .canvas_intents import HISTORY_KINDS, apply_intent, asks_page_catch_up, unseen_intents
+from .canvas_intents import HISTORY_KINDS, apply_intent, unseen_intents
 from .live_tint import live_canvas
 from .project import download_name
 
@@ -31,7 +31,7 @@ def selection() -> list[str]:
     return picked if S.selected in picked else [S.selected]
 
 
-def render_canvas(height: int = 700, node_extras: dict[str, dict[str, Any]] | None = None) -> bool:
+def render_canvas(height: int = 700, node_extras: dict[str, dict[str, Any]] | None = None) -> None:
     """The graph editor: drop layers, connect ports, select, delete, undo, copy and paste.
 
     While a run trains, the canvas asks for a rerun every second (a `tick` intent) so its
@@ -58,9 +58,7 @@ def render_canvas(height: int = 700, node_extras: dict[str, dict[str, Any]] | No
         **{**S.get("canvas_view_extras", {}), **view},
     )
     data["session"] = S.setdefault("canvas_session", secrets.token_hex(4))
-    data["page_behind"] = S.get("page_behind", 0)  # see build_tab: asked for once drawn
     canvas_component(key=CANVAS_KEY, data=data, on_intent_change=_on_intent, height=height)
-    return True  # sent: the browser will draw it (and answer `page_behind`)
 
 
 def _on_intent() -> None:
@@ -69,7 +67,6 @@ def _on_intent() -> None:
     message = getattr(value, "intent", None) if value is not None else None
     if message is None:
         return
-    S.page_catch_up = asks_page_catch_up(message)  # read by build_tab
     intents, S.canvas_ack = unseen_intents(message, S.get("canvas_ack"))
     for intent in intents:
         handle_intent(intent)

@@ -14,7 +14,7 @@ from builder.shapes import analyse
 from builder.templates import load_template
 from components import jobs, store
 from components.canvas import canvas_payload, node_payload
-from components.canvas_intents import apply_intent, asks_page_catch_up, unseen_intents
+from components.canvas_intents import apply_intent, unseen_intents
 from components.history import History
 from components.inspector import parse_ints, parse_widget_value
 from components.jobs import JobSlots
@@ -412,15 +412,3 @@ def test_a_new_canvas_mount_starts_its_own_count_and_ticks_apply_nothing():
     assert ticks == [] and ack == {"client": "new", "seq": 1}
     assert unseen_intents({"kind": "undo"}, ack) == ([{"kind": "undo"}], ack)  # a bare intent
     assert unseen_intents({"intents": [{"seq": 1}]}, ack) == ([], ack)  # no client: ignored
-
-
-def test_only_the_canvas_catch_up_tick_lets_the_page_rerun():
-    def batch(*intents):
-        return {"client": "a", "sent": 1, "intents": list(intents)}
-
-    assert asks_page_catch_up(batch({"kind": "tick", "catch_up": True}))
-    assert not asks_page_catch_up(batch({"kind": "tick"}))  # a live-training tick
-    assert not asks_page_catch_up(batch({"kind": "undo", "seq": 1}))  # an edit goes first
-    assert not asks_page_catch_up(batch({"kind": "tick", "catch_up": "yes"}))
-    assert not asks_page_catch_up({"kind": "tick", "catch_up": True})  # not a batch
-    assert not asks_page_catch_up(None)

@@ -221,20 +221,6 @@ function Editor({ data, send }: { data: CanvasData; send: Send }) {
     return () => window.clearInterval(timer);
   }, [data.live, send]);
 
-  // The page behind this graph reruns only after the browser has painted it (the frame
-  // after this one), so the sidebar's redraw never holds the canvas's back.
-  useEffect(() => {
-    if (!data.page_behind) return;
-    let timer: number | undefined;
-    const frame = window.requestAnimationFrame(() => {
-      timer = window.setTimeout(() => send({ kind: "tick", catch_up: true }), 0);
-    });
-    return () => {
-      window.cancelAnimationFrame(frame);
-      window.clearTimeout(timer);
-    };
-  }, [data.page_behind, send]);
-
   // A training snapshot changes only what nodes show (tint, stat), never the graph.
   const seenLive = useRef<number>(0);
   useEffect(() => {

@@ -97,9 +97,6 @@ export interface CanvasData {
   banner: string | null;
   live?: boolean; // a run is training: ask for a rerun every second to follow it
   live_rev: number; // a new training snapshot: refresh tints without re-seeding the graph
-  // Nonzero: the rest of the page is behind this graph (Undo/Redo, the name, notices). Once
-  // drawn, the canvas asks for a catch-up tick, so the page follows the canvas.
-  page_behind?: number;
   height: number;
   palette_prefix: string;
   file_stem: string; // download name without extension
@@ -141,7 +138,7 @@ export type Intent =
       edges: { source: string; target: string; port: number; source_port?: string }[];
       groups?: { name: string; nodes: string[]; collapsed: boolean }[];
     }
-  | { kind: "tick"; catch_up?: boolean }
+  | { kind: "tick" }
   | { kind: "undo" }
   | { kind: "redo" }
   | { kind: "fix"; node: string; fix: string }
