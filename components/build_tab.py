@@ -1,9 +1,11 @@
 """The Build tab (canvas, inspector, summary) as one fragment: an edit made inside it reruns
 only the tab, not the sidebar's hundred palette and project widgets.
 
-The rest of the page shows a few facts about the session (undo/redo, the graph's name, the
-notices, My blocks). When an edit inside the tab changes one of them, the whole page reruns,
-so nothing outside the tab is ever stale.
+The rest of the page shows a few facts about the session (the graph's name, the notices,
+My blocks). When an edit inside the tab changes one of them, the whole page reruns, so
+nothing outside the tab is ever stale. Undo and Redo sit inside the tab, beside the canvas
+whose edits they step through: their state flips on most edits, and a page rerun for each
+would double an edit's round trip on a large graph.
 """
 
 from __future__ import annotations
@@ -21,10 +23,7 @@ S = st.session_state
 
 def page_facts() -> tuple:
     """What the page outside the Build tab shows of the session's state."""
-    history = S.history
     return (
-        history.can_undo,
-        history.can_redo,
         state.name_key(),
         state.arch().name,
         tuple(S.get("notices", [])),
@@ -46,5 +45,30 @@ def render_build_tab() -> None:
     with canvas_col:
         guarded("Canvas", render_canvas)  # its toolbar has Auto-layout, direction, SVG, PNG
     with inspector_col:
+        guarded("History", render_history_buttons)
         guarded("Inspector", render_inspector)
     guarded("Summary", lambda: render_summary(state.arch(), state.analysis()))
+
+
+def render_history_buttons() -> None:
+    """Undo and Redo (Ctrl/Cmd+Z and Ctrl/Cmd+Shift+Z on the canvas do the same)."""
+    history = S.history
+    undo_col, redo_col = st.columns(2)
+    undo_col.button(
+        "Undo",
+        icon=":material/undo:",
+        key="undo",
+        on_click=state.undo,
+        disabled=not history.can_undo,
+        width="stretch",
+        help="Undo the last change to the graph (Ctrl/Cmd+Z on the canvas)",
+    )
+    redo_col.button(
+        "Redo",
+        icon=":material/redo:",
+        key="redo",
+        on_click=state.redo,
+        disabled=not history.can_redo,
+        width="stretch",
+        help="Redo (Ctrl/Cmd+Shift+Z on the canvas)",
+    )

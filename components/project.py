@@ -129,7 +129,7 @@ def render_project() -> None:
     )
     if S.get("confirm_template"):
         _confirm_template(labels.get(S.confirm_template, S.confirm_template))
-    c1, c2, c3, c4 = st.columns(4)
+    c1, c2 = st.columns(2)
     c1.button(
         "New",
         key="new_graph",
@@ -137,26 +137,8 @@ def render_project() -> None:
         width="stretch",
         help="Start from a single Input node.",
     )
-    c2.button(
-        "",
-        icon=":material/undo:",
-        key="undo",
-        on_click=state.undo,
-        disabled=not S.history.can_undo,
-        width="stretch",
-        help="Undo",
-    )
-    c3.button(
-        "",
-        icon=":material/redo:",
-        key="redo",
-        on_click=state.redo,
-        disabled=not S.history.can_redo,
-        width="stretch",
-        help="Redo",
-    )
-    c4.download_button(
-        "",
+    c2.download_button(
+        "Save",
         icon=":material/save:",
         # Deferred: serialised on click, not on every rerun (the graph as it is then).
         data=lambda: current().to_json_string() + "\n",

@@ -57,7 +57,6 @@ def test_search_two_params_apply_the_best_and_undo(page, app_url):
     changed.wait_for()
     screenshot(page, "search_applied")
 
-    page.get_by_test_id("stSidebar").get_by_role(
-        "button", name=re.compile("undo", re.IGNORECASE)
-    ).first.click()
+    wait_idle(page)
+    page.get_by_role("button", name="Undo").click()
     frame.locator(".react-flow__node[data-id='fc1']", has_text="(64,)").wait_for()

@@ -93,9 +93,9 @@ def test_inspector_edit_reanalyses_and_shows_new_shapes_then_undo_restores(home)
     fc1 = next(n for n in canvas_args(at)["nodes"] if n["id"] == "fc1")
     assert fc1["shape"] == "(32,)"
     assert at.session_state["analysis"].nodes["fc2"].params == 330
-    at.sidebar.button(key="undo").click().run()
+    at.button(key="undo").click().run()
     assert at.session_state["arch"].params_of("fc1")["out_features"] == 64
-    at.sidebar.button(key="redo").click().run()
+    at.button(key="redo").click().run()
     assert at.session_state["arch"].params_of("fc1")["out_features"] == 32
 
 

@@ -56,14 +56,14 @@ def test_training_settings_and_undo_survive_a_reload(home):
     _epochs_widget(first).set_value(500).run()
     first.number_input(key="cfg_batch").set_value(32).run()
     layer_button(first, "Dropout").click().run()
-    assert first.sidebar.button(key="undo").disabled is False
+    assert first.button(key="undo").disabled is False
     again = start(project, tab="Train")
     assert not again.exception
     assert _epochs_widget(again).value == 500
     assert again.number_input(key="cfg_batch").value == 32
-    assert again.sidebar.button(key="undo").disabled is False
+    assert again.button(key="undo").disabled is False
     nodes_before = len(again.session_state["arch"])
-    again.sidebar.button(key="undo").click().run()
+    again.button(key="undo").click().run()
     assert len(again.session_state["arch"]) == nodes_before - 1
 
 

@@ -50,7 +50,7 @@ def test_mark_two_params_run_trials_apply_the_best_then_undo(home):
     at.button(key="search_apply").click().run()
     assert at.session_state["arch"].params_of("fc1")["out_features"] == best
     assert any("Applied trial" in m.value for m in at.success)
-    at.sidebar.button(key="undo").click().run()
+    at.button(key="undo").click().run()
     assert at.session_state["arch"].params_of("fc1")["out_features"] == 64
 
 

@@ -20,6 +20,6 @@ def test_trainable_switch_freezes_the_selected_layer_and_undo_brings_it_back(tmp
     assert not at.exception
     assert not at.session_state["arch"].trainable_of("fc1")
     assert at.session_state["arch"].to_json()["nodes"][2]["trainable"] is False
-    at.sidebar.button(key="undo").click().run()
+    at.button(key="undo").click().run()
     assert at.session_state["arch"].trainable_of("fc1")
     assert at.toggle(key="trainable_fc1").value is True
