@@ -239,6 +239,7 @@ def _render_child(store, child) -> None:
             "Export", data=folder_zip(folder), file_name=f"{child.id}.zip",
             mime="application/zip", key=f"compress_export_{child.id}",
             icon=":material/download:",
+            on_click="ignore",  # a download needs no rerun (see project.py)
         )  # fmt: skip
     if child.summary.get("method", "").startswith("prune structured"):
         c1.button(

@@ -106,6 +106,7 @@ def render_export() -> None:
         file_name="model.py",
         mime="text/x-python",
         key="dl_model",
+        on_click="ignore",  # a download needs no rerun (see project.py)
         width="stretch",
     )
     cols[1].download_button(
@@ -116,6 +117,7 @@ def render_export() -> None:
         file_name=download_name(arch, "json"),
         mime="application/json",
         key="dl_graph",
+        on_click="ignore",  # a download needs no rerun (see project.py)
         width="stretch",
     )
     if trained:
@@ -127,6 +129,7 @@ def render_export() -> None:
             data=_weights_once(plan.model),
             file_name="weights.safetensors",
             key="dl_weights",
+            on_click="ignore",  # a download needs no rerun (see project.py)
             width="stretch",
         )
     else:
@@ -148,6 +151,7 @@ def render_export() -> None:
         file_name=download_name(arch, "zip"),
         mime="application/zip",
         key="dl_zip",
+        on_click="ignore",  # a download needs no rerun (see project.py)
         width="stretch",
     )
     st.code(source, language="python", line_numbers=True)

@@ -145,6 +145,9 @@ def render_project() -> None:
         file_name=download_name(arch, "json"),
         mime="application/json",
         key="save_graph",
+        # No rerun on click. A rerun re-registers every deferred download, and a click on
+        # another one while it runs could wait for ever (seen under CPU load).
+        on_click="ignore",
         help="Save: download the graph as JSON",
         width="stretch",
     )

@@ -130,6 +130,7 @@ def _actions(store, rec) -> None:
         file_name=f"run-{rec.id}.zip",
         mime="application/zip",
         key="export_run",
+        on_click="ignore",  # a download needs no rerun (see project.py)
         icon=":material/download:",
     )
 
