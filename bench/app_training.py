@@ -1,19 +1,22 @@
 """Training in the real app, with the live page open in Chromium, against the same Trainer alone.
 
-    .venv/bin/python bench/app_training.py [--epochs 10] [--template transformer_text]
+    .venv/bin/python bench/app_training.py [--epochs 10] [--template transformer_text] [--rounds 5]
 
 Starts `streamlit run app.py`, loads the template in headless Chromium, presses Train and
 times the click until "Training finished" (live curves, diagram and predictions drawing
 all along). The same run (template, dataset, settings, per-layer statistics as the app
-takes them) then trains alone in this process, with no page, as the app trains it (its
-thread, the app's thread count, a run store). The ratio is the alone time / the app time
-(1.0 = the live page costs nothing). Needs Chromium (`make browser`).
+takes them) then trains alone in a fresh interpreter, with no page, as the app trains it
+(its thread, the app's thread count, a run store). The ratio is the alone time / the app
+time (1.0 = the live page costs nothing). `--rounds N` runs N such pairs in turn and prints
+their median: on this 2-core machine one pair can read anywhere from 0.65 to 0.95.
+Needs Chromium (`make browser`).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -93,19 +96,39 @@ def alone_seconds(stem: str, epochs: int) -> float:
     return time.perf_counter() - start
 
 
+def alone_in_a_subprocess(stem: str, epochs: int) -> float:
+    """alone_seconds() in a fresh interpreter, so a later app run never shares this process
+    with a loaded torch (see alone_seconds)."""
+    command = [sys.executable, __file__, "--template", stem, "--epochs", str(epochs), "--alone"]
+    out = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    return float(out.split()[-1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--template", default="transformer_text")
     parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="app/alone pairs, in turn; prints the median"
+    )
+    parser.add_argument("--alone", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.alone:
+        print(f"{alone_seconds(args.template, args.epochs):.3f}")
+        return
     if not os.path.exists(CHROMIUM):
         raise SystemExit(f"Chromium is not installed at {CHROMIUM} (run `make browser`)")
-    in_app = app_seconds(args.template, args.epochs)
-    alone = alone_seconds(args.template, args.epochs)
     print(f"{args.template}, {args.epochs} epochs, {os.cpu_count()} CPU cores")
-    print(f"  in the app, page open  {in_app:6.1f} s (click to 'Training finished')")
-    print(f"  Trainer alone          {alone:6.1f} s")
-    print(f"  alone / in the app = {alone / in_app:.3f}x (1.0: the live page costs nothing)")
+    ratios = []
+    for _ in range(args.rounds):
+        in_app = app_seconds(args.template, args.epochs)
+        alone = alone_in_a_subprocess(args.template, args.epochs)
+        ratios.append(alone / in_app)
+        print(f"  in the app, page open  {in_app:6.1f} s (click to 'Training finished')")
+        print(f"  Trainer alone          {alone:6.1f} s")
+        print(f"  alone / in the app = {ratios[-1]:.3f}x (1.0: the live page costs nothing)")
+    if len(ratios) > 1:
+        print(f"  median of {len(ratios)} rounds = {statistics.median(ratios):.3f}x")
 
 
 if __name__ == "__main__":

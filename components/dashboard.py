@@ -55,6 +55,10 @@ __all__ = [
 S = st.session_state
 POLL_SECONDS = 1.0
 WATCH_SECONDS = 10.0  # well inside the shortest idle timeout, a minute
+# The shortest wait between two redraws of the live diagram while a run trains. The browser
+# lays a graphviz chart out anew (WASM) on each new DOT: once a second that was half a core
+# beside the trainer, the live page's largest cost. The canvas tint still follows each second.
+DIAGRAM_SECONDS = 4.0
 
 
 # ---- controls ------------------------------------------------------------------------------------
@@ -391,19 +395,36 @@ def _live_diagram(trainer) -> None:
         key="diagram_metric",
         persist_state="session",
     )
-    st.graphviz_chart(
-        render_dot(
-            trainer.arch,
-            _trained_analysis(trainer),
-            trainer.layer_stats,
-            metric,
-            scale=run_scale(trainer, metric),  # the canvas tint uses the same fixed scale
-        )
-    )
-    if trainer.layer_stats_step is not None:
+    dot, step = _diagram_snapshot(trainer, metric)
+    st.graphviz_chart(dot)
+    if step is not None:
         st.caption(
-            f"Coloured by {METRIC_LABELS[metric]} at step {trainer.layer_stats_step} on a scale fixed at the run's first snapshot: hotter is larger."
+            f"Coloured by {METRIC_LABELS[metric]} at step {step} on a scale fixed at the run's first snapshot: hotter is larger."
         )
+
+
+def _diagram_snapshot(trainer, metric: str) -> tuple[str, int | None]:
+    """The diagram's DOT and the step its colours show: the last one while it is younger than
+    DIAGRAM_SECONDS and the run still trains (the same DOT is not laid out again)."""
+    last = S.get("live_dot")
+    now = time.monotonic()
+    if (
+        last is not None
+        and last["for"] == (id(trainer), metric)
+        and trainer.running
+        and now - last["at"] < DIAGRAM_SECONDS
+    ):
+        return last["dot"], last["step"]
+    step = trainer.layer_stats_step
+    dot = render_dot(
+        trainer.arch,
+        _trained_analysis(trainer),
+        trainer.layer_stats,
+        metric,
+        scale=run_scale(trainer, metric),  # the canvas tint uses the same fixed scale
+    )
+    S.live_dot = {"for": (id(trainer), metric), "at": now, "dot": dot, "step": step}
+    return dot, step
 
 
 def _trained_analysis(trainer):
