@@ -53,22 +53,17 @@ def render_build_tab() -> None:
 def render_history_buttons() -> None:
     """Undo and Redo (Ctrl/Cmd+Z and Ctrl/Cmd+Shift+Z on the canvas do the same)."""
     history = S.history
-    undo_col, redo_col = st.columns(2)
-    undo_col.button(
-        "Undo",
-        icon=":material/undo:",
-        key="undo",
-        on_click=state.undo,
-        disabled=not history.can_undo,
-        width="stretch",
-        help="Undo the last change to the graph (Ctrl/Cmd+Z on the canvas)",
-    )
-    redo_col.button(
-        "Redo",
-        icon=":material/redo:",
-        key="redo",
-        on_click=state.redo,
-        disabled=not history.can_redo,
-        width="stretch",
-        help="Redo (Ctrl/Cmd+Shift+Z on the canvas)",
-    )
+    buttons = (
+        ("undo", state.undo, history.can_undo, "Undo the last change to the graph (Ctrl/Cmd+Z on the canvas)"),
+        ("redo", state.redo, history.can_redo, "Redo (Ctrl/Cmd+Shift+Z on the canvas)"),
+    )  # fmt: skip
+    for col, (key, step, available, help_text) in zip(st.columns(2), buttons, strict=True):
+        col.button(
+            key.capitalize(),
+            icon=f":material/{key}:",
+            key=key,
+            on_click=step,
+            disabled=not available,
+            width="stretch",
+            help=help_text,
+        )
