@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import groups
+from . import groups, sharing
 from .errors import BuilderError
 from .graph import Architecture
 from .runs.store import default_home
@@ -124,6 +124,7 @@ def insert_block(
         fresh[node_id] = arch.add_node(
             spec_type, block.user_params_of(node_id), id=arch.fresh_id(prefix), pos=pos
         )
+    sharing.follow_copies(arch, fresh)
     for node_id in block.node_ids:
         pairs = zip(block.inputs_of(node_id), block.input_ports_of(node_id), strict=True)
         for src, source_port in pairs:

@@ -19,6 +19,7 @@ from .graph import Architecture
 from .layers import get_spec
 from .layers.init import init_statement
 from .shapes import Analysis, analyse
+from .sharing import owner_of
 
 # Names a layer attribute or forward variable must not take: Python's own, the module's
 # imports, and every nn.Module attribute (a layer called "train" would replace .train()).
@@ -224,8 +225,8 @@ def _init_lines(arch, analysis, names, order) -> list[str]:
         info = analysis.nodes[node_id]
         params = arch.params_of(node_id)
         ctor = spec.emit_init(info.input_shapes, params)
-        if ctor is None:
-            continue
+        if ctor is None or params.get("shares"):
+            continue  # no layer, or it calls the layer of the node it shares
         attr = f"self.{names[node_id]}"
         lines.append(f"{attr} = {ctor}")
         for param, tensor in (("weight_init", "weight"), ("bias_init", "bias")):
@@ -277,11 +278,12 @@ def _forward_lines(arch, analysis, names, order) -> list[str]:
         xs = inputs_of(node_id)
         out = variables[node_id]
         params = arch.params_of(node_id)
+        attr = names[owner_of(arch, node_id)]
         if spec.emit_forward_ports is not None:
             read = {port: var for (src, port), var in port_vars.items() if src == node_id}
-            emitted = spec.emit_forward_ports(names[node_id], xs, params, read, info.input_shapes)
+            emitted = spec.emit_forward_ports(attr, xs, params, read, info.input_shapes)
         else:
-            emitted = spec.emit_forward(names[node_id], xs, params)
+            emitted = spec.emit_forward(attr, xs, params)
         statements = (
             [f"{out} = {emitted}"]
             if isinstance(emitted, str)

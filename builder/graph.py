@@ -261,6 +261,10 @@ class Architecture:
             self.graph.nodes[succ]["inputs"] = [
                 new if s == old else s for s in self.inputs_of(succ)
             ]
+        for node_id in self.node_ids:  # the layers that call its layer follow the new name
+            params = self.graph.nodes[node_id]["params"]
+            if params.get("shares") == old:
+                params["shares"] = new
         if self.search:
             from .search.edit import rename_in_section
 

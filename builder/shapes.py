@@ -10,6 +10,7 @@ from .graph import Architecture
 from .layers import get_spec
 from .layers.base import Shape, ShapeError, fmt_shape
 from .layers.init import INIT_HELP, parse_init
+from .sharing import sharing_errors
 
 LARGE_LAYER_PARAMS = 50_000_000
 MAX_MODEL_BYTES = 4 * 1024**3  # float32 weights; refused before anything is allocated
@@ -132,7 +133,8 @@ def _analyse_node(arch: Architecture, node_id: str, done: dict[str, NodeInfo]) -
             }
             for shape in info.port_shapes.values():
                 _check_positive(shape)
-        info.params = spec.count_params(info.input_shapes, params)
+        # A sharer calls its owner's layer: the weights are counted once, there.
+        info.params = 0 if params.get("shares") else spec.count_params(info.input_shapes, params)
         info.macs = spec.count_macs(info.input_shapes, info.output_shape, params)
     except ShapeError as exc:
         info.output_shape = None
@@ -234,7 +236,7 @@ def _check_dtype(spec, node_id, params, input_dtypes) -> str:
     if spec.type == "Input":
         return params["dtype"]
     if spec.input_dtype == "any":
-        return input_dtypes[0]
+        return spec.output_dtype(params) if spec.output_dtype else input_dtypes[0]
     for dtype in input_dtypes:
         if dtype != spec.input_dtype:
             if dtype == "int64":
@@ -243,7 +245,7 @@ def _check_dtype(spec, node_id, params, input_dtypes) -> str:
                 "expects integer token ids but gets float values",
                 'Set the Input dtype to "int64" and feed it token ids.',
             )
-    return "float32"
+    return spec.output_dtype(params) if spec.output_dtype else "float32"
 
 
 def _check_positive(shape: Shape) -> None:
@@ -262,7 +264,11 @@ def _check_positive(shape: Shape) -> None:
 
 
 def _graph_errors(arch: Architecture, nodes: dict[str, NodeInfo]) -> list[BuilderError]:
-    errors = [*_output_errors(arch), *_tied_weight_errors(arch, nodes)]
+    errors = [
+        *_output_errors(arch),
+        *_tied_weight_errors(arch, nodes),
+        *sharing_errors(arch, nodes),
+    ]
     if not arch.input_nodes():
         errors.append(
             BuilderError("the network has no Input node", hint="Add an Input from the palette.")

@@ -46,6 +46,7 @@ def _short(value: object) -> str:
 def key_params(arch: Architecture, node_id: str) -> str:
     """The few params a user set on the node, e.g. 'out_channels=6, kernel_size=5'."""
     params = [(k, v) for k, v in arch.user_params_of(node_id).items() if not k.startswith("_")]
+    params.sort(key=lambda kv: kv[0] != "shares")  # whose weights it uses matters most
     shown = ", ".join(f"{k}={_short(v)}" for k, v in params[:MAX_KEY_PARAMS])
     return shown + (", …" if len(params) > MAX_KEY_PARAMS else "")
 

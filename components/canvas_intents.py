@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from builder import blocks, groups
+from builder import blocks, groups, sharing
 from builder.errors import BuilderError
 from builder.graph import Architecture
 from builder.layers import get_spec
@@ -270,6 +270,7 @@ def _paste(arch: Architecture, intent: dict, result: IntentResult) -> None:
         fresh[old] = arch.add_node(
             spec.type, params, id=arch.fresh_id(spec.id_prefix or spec.type.lower()), pos=point
         )
+    sharing.follow_copies(arch, fresh)
     edges = intent.get("edges") or []
     if not isinstance(edges, list):
         raise BuilderError("expected a list of edges", field="edges")

@@ -7,7 +7,7 @@ from typing import Any
 
 import streamlit as st
 
-from builder import groups
+from builder import groups, sharing
 from builder.errors import BuilderError
 from builder.graph import Architecture
 from builder.layers import get_spec
@@ -106,6 +106,29 @@ def _sync(key: str, value: Any) -> None:
     """
     if S.get(key) != value:
         S[key] = value
+
+
+def _shares_widget(arch: Architecture, node_id: str, value: str | None) -> None:
+    """Whose weights the layer uses: its own, or another layer's of its type (sharing.py)."""
+    key = f"param_{node_id}_shares"
+    options = [None, *sharing.candidates(arch, node_id)]
+    if value is not None and value not in options:
+        options.append(value)  # a missing owner stays visible, with its error on the node
+    _sync(key, value)
+    st.selectbox(
+        "Weights",
+        options,
+        key=key,
+        format_func=lambda owner: "its own" if owner is None else f"shared with {owner}",
+        help=get_spec(arch.type_of(node_id)).param("shares").help,
+        on_change=_on_shares_change,
+        args=(node_id, key),
+    )
+
+
+def _on_shares_change(node_id: str, key: str) -> None:
+    if node_id == S.get("selected"):
+        state.edit(sharing.share_layer, node_id, S[key])
 
 
 def _param_widget(node_id: str, param: Param, value: Any) -> None:
@@ -207,7 +230,9 @@ def render_inspector() -> None:
     )
     params = arch.params_of(node_id)
     for param in spec.params:
-        if not param.name.startswith("_"):
+        if param.name == "shares":
+            _shares_widget(arch, node_id, params.get("shares"))
+        elif not param.name.startswith("_"):
             _param_widget(node_id, param, params.get(param.name, param.default))
     if info is not None and info.params:
         _trainable_switch(arch, node_id)

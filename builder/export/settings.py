@@ -114,7 +114,12 @@ def _frozen_attributes(arch) -> list[str]:
     from builder.codegen import attribute_names
 
     names = attribute_names(arch)
-    return [names[n] for n in arch.node_ids if not arch.trainable_of(n) and n in names]
+    # A sharer has no layer of its own: its owner's switch decides (builder/sharing.py).
+    return [
+        names[n]
+        for n in arch.node_ids
+        if not arch.trainable_of(n) and n in names and not arch.params_of(n).get("shares")
+    ]
 
 
 def render_train_script(arch, settings: dict[str, Any]) -> str:

@@ -20,7 +20,7 @@ from ..codegen import CHAIN_NAMES, RESERVED
 from ..graph import ID_PATTERN, Architecture
 from ..layers import REGISTRY
 from .assemble import Assembly
-from .functions import map_function
+from .functions import full_node, map_function
 from .mapped import Alias, Mapped
 from .module_calls import ModuleCalls
 from .modules import is_torch_leaf
@@ -49,6 +49,8 @@ class Converter(ModuleCalls, Assembly):
         self.taken: set[str] = set()
         self.constant: set[Any] = set()  # fx nodes computed without any input
         self.values_and_indices: set[str] = set()  # torch.max(x, dim) nodes: (values, indices)
+        self.indices_only: set[str] = set()  # x.topk(1) nodes: argmax, (values, indices)
+        self.first_input = None  # the fx node of forward's first argument
         self.skip: set[Any] = set()  # ops already folded into a module's node
         self.swapped: dict[Any, Any] = {}  # x.transpose(0, 1) -> x (recurrent states)
         self.ties: list[tuple[str, str]] = []  # module paths sharing one weight
@@ -152,6 +154,7 @@ class Converter(ModuleCalls, Assembly):
             )
             return
         node_id = self._fresh(sanitise(node.name))
+        self.first_input = self.first_input or node
         params = {"shape": list(value.shape[1:])}
         if dtype == "int64":
             params["dtype"] = "int64"
@@ -159,7 +162,8 @@ class Converter(ModuleCalls, Assembly):
 
     def _function(self, node, names_line: bool) -> None:
         values = [a for a in flat_args(node) if hasattr(a, "op")]
-        if all(v in self.constant or self._is_weight(v) for v in values):
+        filled = full_node(node, self.first_input)
+        if filled is None and all(v in self.constant or self._is_weight(v) for v in values):
             self.constant.add(node)  # e.g. a slice of a position table: its user decides
             return
         if node.target is getitem():
@@ -175,7 +179,8 @@ class Converter(ModuleCalls, Assembly):
             node, names_line = covered[-1], True  # z's own line names the node
         else:
             mapped = (
-                positional_node(self, node)
+                filled
+                or positional_node(self, node)
                 or class_token_node(self, node)
                 or layer_norm_node(self, node)
                 or layer_scale_node(self, node)
@@ -199,6 +204,8 @@ class Converter(ModuleCalls, Assembly):
         pending.param_target = mapped.extra.get("param_target")
         if mapped.extra.get("values_and_indices"):
             self.values_and_indices.add(node_id)
+        if mapped.extra.get("indices"):
+            self.indices_only.add(node_id)
         self._add(pending, [node])
 
     def _merge_chain(self, node, mapped: Mapped) -> Mapped | None:
@@ -244,6 +251,15 @@ class Converter(ModuleCalls, Assembly):
             raise Unsupported(
                 "reads the indices of torch.max(x, dim), which have no layer type",
                 "Use only the values (torch.max(x, dim)[0], or x.amax(dim)).",
+            )
+        if port is None and source_id in self.indices_only:
+            if node.args[1] == 1:
+                return source_id, None
+            if not node.users:
+                return source_id, "values"
+            raise Unsupported(
+                "reads the values of x.topk(1), which have no layer type",
+                "Take them with x.amax(dim, keepdim=True).",
             )
         raise Unsupported("takes one part of a multi-output op that has no output ports")
 

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import math
 
+import torch
+
 from ..layers import REGISTRY
 from ..layers.merge import broadcastable
+from .capture import CAPTURE_BATCH
 from .mapped import Alias, Mapped, arg, is_tensor, shape_of, without_defaults
 from .problems import Unsupported
 from .spatial import adaptive_pool, pad, pool, shuffle, upsample
@@ -226,6 +229,53 @@ def _max(node):
     return Mapped("SequenceMean", params, [node.args[0]], {"values_and_indices": True})
 
 
+def _argmax(node):
+    dim = arg(node, 1, "dim", None)
+    if not isinstance(dim, int):
+        raise Unsupported("argmax over the whole tensor has no layer type", "Give it a dim.")
+    params = {"dim": dim, "keepdim": bool(arg(node, 2, "keepdim", False))}
+    return Mapped("argmax", without_defaults("argmax", params), [node.args[0]])
+
+
+def _topk(node):
+    """x.topk(1): its indices (item [1]) are argmax(keepdim=True); its values (item [0])
+    have no layer type, which the converter says where they are read."""
+    if arg(node, 1, "k", None) != 1 or not arg(node, 3, "largest", True):
+        raise Unsupported(
+            "topk of more than one value (or the smallest) has no layer type",
+            "A greedy decoder's x.topk(1) or x.argmax(dim) maps to argmax.",
+        )
+    params = {"dim": arg(node, 2, "dim", -1), "keepdim": True}
+    return Mapped("argmax", without_defaults("argmax", params), [node.args[0]], {"indices": True})
+
+
+def full_node(node, first_input) -> Mapped | None:
+    """`torch.full((N, 1), v)` or `torch.empty(N, 1).fill_(v)` with the batch as its first
+    size: a `full` node, fed by forward's first input for the batch size and the device.
+
+    Export sees the batch as the number it ran with; the comparison at another batch size,
+    after the import, proves that the size was the batch.
+    """
+    name = _opname(node)
+    if first_input is None or name not in ("full", "fill_", "fill"):
+        return None
+    if name != "full":
+        made = node.args[0]
+        if not hasattr(made, "op") or _opname(made) != "empty" or is_tensor(node.args[1]):
+            return None
+    value = node.args[1]
+    made = node.meta.get("val")
+    dtype = {torch.int64: "int64", torch.float32: "float32"}.get(getattr(made, "dtype", None))
+    if dtype is None or made.dim() < 1 or made.shape[0] != CAPTURE_BATCH:
+        return None
+    params = {"size": list(made.shape[1:]), "fill_value": float(value), "dtype": dtype}
+    return Mapped("full", without_defaults("full", params), [first_input])
+
+
+def _opname(node) -> str:
+    return getattr(node.target, "_opname", getattr(node.target, "__name__", str(node.target)))
+
+
 def _dropout(node):
     if node.args[2]:
         raise Unsupported(
@@ -325,6 +375,8 @@ HANDLERS = {
     "mean": _reduce("mean"),
     "amax": _reduce("max"),
     "max": _max,
+    "argmax": _argmax,
+    "topk": _topk,
     "select": _select,
     "dropout": _dropout,
     "dropout_": _dropout,
@@ -359,7 +411,7 @@ HANDLERS = {
 
 def map_function(node) -> Mapped | Alias:
     """The layer for one exported op, or Unsupported naming it."""
-    name = getattr(node.target, "_opname", getattr(node.target, "__name__", str(node.target)))
+    name = _opname(node)
     handler = HANDLERS.get(name)
     if handler is None:
         raise Unsupported(f"`{name}` has no LayerCraft layer type", _near(name))

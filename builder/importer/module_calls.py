@@ -37,13 +37,13 @@ class ModuleCalls:
                 close_types(type(module).__name__),
             )
         node_id = self._module_id(call_key, path)
-        if node_id != sanitise(path) and any(True for _ in module.parameters()):
-            raise Unsupported(
-                f"module {path!r} is called more than once, sharing its weights",
-                "Give each call its own module (shared weights are not supported yet).",
-            )
         members = set(nodes)
         params = module_params(type_name, module)
+        # A module called again (a decoder's loop, siamese towers) calls the first node's
+        # layer: one set of weights, kept under the first call's node (builder/sharing.py).
+        shared = node_id != sanitise(path) and any(True for _ in module.parameters())
+        if shared:
+            params["shares"] = sanitise(path)
         # self-attention reads one value three times: one input
         inputs = list(dict.fromkeys(self._external_inputs(nodes, members, path)))
         inputs = self._take_mask(inputs, type_name, params, nodes)
@@ -70,7 +70,7 @@ class ModuleCalls:
         if type_name == "Linear" and len(shape_of(inputs[0])) > 3:  # (N, H, W, C) and up
             params = {**params, "per_position": True}
         pending = Pending(node_id, type_name, params, values, where)
-        pending.module_path = path
+        pending.module_path = None if shared else path  # the owner alone takes the weights
         self._add(pending, nodes)
         self.env[outputs[0]] = (node_id, None)
         for fx_node, port in ports.items():

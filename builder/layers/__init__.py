@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 
 from ..errors import BuilderError
 from . import activation, convolution, core, merge, normalisation, sequence, tensor
 from .base import LayerSpec, Param, Shape, ShapeError
+from .core import NODE_ID
 
 CATEGORIES = [
     "core",
@@ -18,8 +20,28 @@ CATEGORIES = [
     "tensor",
 ]
 
+SHARES = Param(
+    "shares",
+    "text",
+    None,
+    "Id of another layer of this type whose weights this one uses: the code calls that "
+    "layer again here (an unrolled decoder, siamese towers); empty: its own weights.",
+    optional=True,
+    pattern=NODE_ID,
+    in_ctor=False,
+)
+_NO_WEIGHTS = LayerSpec.__dataclass_fields__["count_params"].default
+
+
+def _with_shares(spec: LayerSpec) -> LayerSpec:
+    """Every layer type with weights can call another node's layer instead (sharing.py)."""
+    if spec.count_params is _NO_WEIGHTS:
+        return spec
+    return dataclasses.replace(spec, params=(*spec.params, SHARES))
+
+
 REGISTRY: dict[str, LayerSpec] = {
-    spec.type: spec
+    spec.type: _with_shares(spec)
     for module in (core, convolution, normalisation, activation, sequence, merge, tensor)
     for spec in module.SPECS
 }

@@ -65,6 +65,8 @@ class LayerSpec:
     )
     # "float32": needs float input; "int64": needs token ids; "any": passes the dtype through.
     input_dtype: str = "float32"
+    # The dtype of its output from its params, where that is not the input's (argmax: int64).
+    output_dtype: Callable[[dict[str, Any]], str] | None = None
     # Short name used to make node ids ("conv" -> conv1, conv2 ...).
     id_prefix: str = ""
     # Spatial dims (1 or 2) its int-or-tuple params cover: a list value must have this length.

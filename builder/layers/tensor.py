@@ -219,6 +219,75 @@ def _reduce(type_name: str, help_text: str) -> LayerSpec:
     )
 
 
+def _argmax_shape(shapes, p):
+    shape = shapes[0]
+    axis = _dim(p["dim"], shape)
+    if p["keepdim"]:
+        return (*shape[:axis], 1, *shape[axis + 1 :])
+    return (*shape[:axis], *shape[axis + 1 :])
+
+
+def _argmax_call(attr, xs, p):
+    keep = ", keepdim=True" if p["keepdim"] else ""
+    return f"{xs[0]}.argmax(dim={p['dim']}{keep})"
+
+
+def _full_call(attr, xs, p):
+    # The input gives only the batch size and the device, so it works on any batch.
+    size = ", ".join([f"len({xs[0]})", *map(str, p["size"])]) + ("," if not p["size"] else "")
+    value = int(p["fill_value"]) if p["dtype"] == "int64" else float(p["fill_value"])
+    dtype = "torch.long" if p["dtype"] == "int64" else "torch.float32"
+    return f"torch.full(({size}), {value!r}, dtype={dtype}, device={xs[0]}.device)"
+
+
+def _full_shape(shapes, p):
+    if p["dtype"] == "int64" and p["fill_value"] != int(p["fill_value"]):
+        raise ShapeError(
+            f"fill_value {p['fill_value']} is not a whole number, but the dtype is int64",
+            'Use a whole number (a token id), or dtype "float32".',
+        )
+    return tuple(p["size"])
+
+
+ARGMAX = LayerSpec(
+    type="argmax",
+    category="tensor",
+    help="Index of the largest value along a dim, as int64 (a greedy decoder's next token).",
+    params=(
+        Param("dim", "int", -1, DIM_HELP, min=-9, max=8),
+        Param("keepdim", "bool", False, "Keep the dim with size 1."),
+    ),
+    infer_shape=_argmax_shape,
+    emit_forward=_argmax_call,
+    output_dtype=lambda p: "int64",
+    id_prefix="argmax",
+)
+
+FULL = LayerSpec(
+    type="full",
+    category="tensor",
+    help="A tensor holding one value, of a fixed size per sample (a decoder's start token); "
+    "its input gives only the batch size and the device.",
+    params=(
+        Param("size", "ints", [1], "Its size per sample, without the batch.", min=1, max=65536),
+        Param("fill_value", "float", 0.0, "The value in every place (a token id for int64)."),
+        Param(
+            "dtype",
+            "choice",
+            "int64",
+            "int64 for token ids, float32 otherwise.",
+            choices=("int64", "float32"),
+        ),
+    ),
+    infer_shape=_full_shape,
+    emit_forward=_full_call,
+    input_dtype="any",
+    output_dtype=lambda p: p["dtype"],
+    id_prefix="full",
+    min_rank=0,
+)
+
+
 def _split_spec(type_name, help_text, params, sizes_of, call):
     def emit(attr, xs, p, read, shapes):
         # Every part is unpacked (torch returns them all); parts nothing reads go to `_`.
@@ -362,4 +431,6 @@ SPECS = (
     ),
     _reduce("mean", "Averages over the chosen dims."),
     _reduce("sum", "Sums over the chosen dims."),
+    ARGMAX,
+    FULL,
 )

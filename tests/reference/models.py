@@ -625,3 +625,62 @@ class ConvNeXt(nn.Module):
     def forward(self, x):
         x = self.stage2(self.downsample(self.stage1(self.stem(x))))
         return self.head(self.norm(x.mean([-2, -1])))
+
+
+class BahdanauAttention(nn.Module):
+    """pytorch/tutorials seq2seq: additive attention, score = Va(tanh(Wa(query) + Ua(keys)))."""
+
+    def __init__(self, hidden_size):
+        super().__init__()
+        self.Wa = nn.Linear(hidden_size, hidden_size)
+        self.Ua = nn.Linear(hidden_size, hidden_size)
+        self.Va = nn.Linear(hidden_size, 1)
+
+    def forward(self, query, keys):  # (N, 1, H), (N, L, H)
+        scores = self.Va(torch.tanh(self.Wa(query) + self.Ua(keys)))  # (N, L, 1)
+        weights = F.softmax(scores.squeeze(2).unsqueeze(1), dim=-1)  # (N, 1, L)
+        return torch.bmm(weights, keys), weights
+
+
+class AttnDecoderRNN(nn.Module):
+    """pytorch/tutorials "NLP From Scratch: Translation with a Sequence to Sequence Network
+    and Attention": the attention decoder, decoding greedily for max_length steps from the
+    start token (its inference path, without teacher forcing). Each step embeds the last
+    token, attends over the encoder outputs with the hidden state as query, feeds the
+    embedding and context to a GRU, and takes the most likely word as the next token.
+
+    Batch-first states: the hidden state is (N, 1, H), transposed around the GRU call.
+    Returns log-probabilities (N, max_length, vocab), the last hidden state and the
+    attention weights (N, max_length, L).
+    """
+
+    def __init__(self, hidden_size=128, output_size=1000, max_length=10, dropout_p=0.1, sos=0):
+        super().__init__()
+        self.embedding = nn.Embedding(output_size, hidden_size)
+        self.attention = BahdanauAttention(hidden_size)
+        self.gru = nn.GRU(2 * hidden_size, hidden_size, batch_first=True)
+        self.out = nn.Linear(hidden_size, output_size)
+        self.dropout = nn.Dropout(dropout_p)
+        self.max_length = max_length
+        self.sos = sos
+
+    def forward(self, encoder_outputs, encoder_hidden):  # (N, L, H), (N, 1, H)
+        batch_size = encoder_outputs.size(0)
+        token = torch.empty(batch_size, 1, dtype=torch.long).fill_(self.sos)
+        hidden = encoder_hidden
+        outputs, attentions = [], []
+        for _ in range(self.max_length):
+            output, hidden, weights = self.forward_step(token, hidden, encoder_outputs)
+            outputs.append(output)
+            attentions.append(weights)
+            _, topi = output.topk(1)
+            token = topi.squeeze(-1).detach()  # the most likely word is the next input
+        log_probs = F.log_softmax(torch.cat(outputs, dim=1), dim=-1)
+        return log_probs, hidden, torch.cat(attentions, dim=1)
+
+    def forward_step(self, token, hidden, encoder_outputs):
+        embedded = self.dropout(self.embedding(token))  # (N, 1, H)
+        context, weights = self.attention(hidden, encoder_outputs)
+        state = hidden.transpose(0, 1).contiguous()  # (1, N, H)
+        output, state = self.gru(torch.cat((embedded, context), dim=2), state)
+        return self.out(output), state.transpose(0, 1), weights

@@ -435,3 +435,54 @@ def convnext(dims=(16, 32), depths=(1, 1), classes=10):
     r.add("LayerNorm", {"eps": 1e-6}, path="norm")
     r.add("Linear", {"out_features": classes}, path="head")
     return r
+
+
+def _decoder_step(r, i, token, hidden, keys, vocab, size):
+    """One step of the seq2seq attention decoder. Step 0 owns the layers; every later step
+    calls them again (`shares`), as the original's loop calls self.gru each time."""
+
+    def layer(type_name, params, path, inputs):
+        if i == 0:
+            return r.add(type_name, params, path=path, inputs=inputs)
+        shared = {**params, "shares": path.replace(".", "_")}
+        return r.add(type_name, shared, id=f"{path.replace('.', '_')}_{i + 1}", inputs=inputs)
+
+    embedded = layer(
+        "Embedding", {"num_embeddings": vocab, "embedding_dim": size}, "embedding", [token]
+    )
+    embedded = r.add("Dropout", {"p": 0.1}, inputs=[embedded])
+    query = layer("Linear", {"out_features": size}, "attention.Wa", [hidden])
+    projected = layer("Linear", {"out_features": size}, "attention.Ua", [keys])
+    r.add("Add", inputs=[query, projected])
+    r.add("Tanh")
+    layer("Linear", {"out_features": 1}, "attention.Va", [r.last])
+    r.add("squeeze", {"dim": 2})
+    r.add("unsqueeze", {"dim": 1})
+    weights = r.add("Softmax", {"dim": -1})
+    context = r.add("bmm", inputs=[weights, keys])
+    joined = r.add("Concat", {"dim": 2}, inputs=[embedded, context])
+    gru = layer("GRU", {"hidden_size": size, "return": "sequence"}, "gru", [joined, hidden])
+    output = layer("Linear", {"out_features": vocab}, "out", [gru])
+    return output, (gru, "h_n"), weights
+
+
+def attention_decoder(size=8, vocab=12, steps=3, length=5):
+    """pytorch/tutorials seq2seq AttnDecoderRNN, unrolled over its greedy decoding loop."""
+    r = Recipe("AttnDecoderRNN", [length, size])
+    keys = r.last
+    hidden = r.arch.add_node("Input", {"shape": [1, size]}, id="encoder_hidden")
+    token = r.add("full", {"size": [1], "fill_value": 0, "dtype": "int64"}, inputs=[keys])
+    outputs, attentions = [], []
+    for i in range(steps):
+        output, hidden, weights = _decoder_step(r, i, token, hidden, keys, vocab, size)
+        outputs.append(output)
+        attentions.append(weights)
+        r.add("argmax", {"dim": -1, "keepdim": True}, inputs=[output])
+        token = r.add("squeeze", {"dim": -1})
+    log_probs = r.add(
+        "LogSoftmax", {"dim": -1}, inputs=[r.add("Concat", {"dim": 1}, inputs=outputs)]
+    )
+    r.add("Output", id="log_probs", inputs=[log_probs])
+    r.add("Output", id="hidden", inputs=[hidden])
+    r.add("Output", id="attentions", inputs=[r.add("Concat", {"dim": 1}, inputs=attentions)])
+    return r

@@ -117,6 +117,12 @@ CASES = [
         recipe=recipes.mobilenet_v3_small,
     ),
     Case("convnext", "ConvNeXt()", ((3, 32, 32),), recipe=recipes.convnext),
+    Case(
+        "seq2seq_attention_decoder",
+        "AttnDecoderRNN(8, 12, 3)",
+        ((5, 8), (1, 8)),
+        recipe=recipes.attention_decoder,
+    ),
 ]
 
 

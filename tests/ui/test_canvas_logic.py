@@ -412,3 +412,23 @@ def test_a_new_canvas_mount_starts_its_own_count_and_ticks_apply_nothing():
     assert ticks == [] and ack == {"client": "new", "seq": 1}
     assert unseen_intents({"kind": "undo"}, ack) == ([{"kind": "undo"}], ack)  # a bare intent
     assert unseen_intents({"intents": [{"seq": 1}]}, ack) == ([], ack)  # no client: ignored
+
+
+def test_a_pasted_layer_and_its_sharer_keep_their_weights_together():
+    arch = lenet()
+    linear = {"out_features": 84}
+    clip = {
+        "kind": "paste",
+        "nodes": [
+            {"id": "fc2", "type": "Linear", "params": linear, "pos": [0, 0]},
+            {"id": "again", "type": "Linear", "params": {**linear, "shares": "fc2"}},
+            {"id": "lone", "type": "Linear", "params": {**linear, "shares": "fc2"}},
+        ],
+        "edges": [],
+    }
+    result = apply_intent(arch, {**clip, "nodes": clip["nodes"][:2]}, [])
+    copy, again = result.selected
+    assert copy != "fc2" and result.arch.params_of(again)["shares"] == copy
+    result = apply_intent(arch, {**clip, "nodes": clip["nodes"][2:]}, [])
+    # pasted without its owner, a sharer calls the original layer
+    assert result.arch.params_of(result.selected[0])["shares"] == "fc2"

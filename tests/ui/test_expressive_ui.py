@@ -44,3 +44,31 @@ def test_canvas_edges_from_output_ports_name_the_port_and_carry_its_shape():
     assert labels[("gru", "hidden")]["label"] == "h_n (2, 6)"
     assert labels[("gru", "hidden")]["source_port"] == "h_n"
     assert len({e["id"] for e in edges}) == len(edges)
+
+
+def test_the_inspector_shares_a_layers_weights_with_another_of_its_type(home):
+    from builder.codegen import generate_source
+
+    at = AppTest.from_file(str(APP), default_timeout=60).run()
+    at.session_state["selected"] = "relu1"
+    at.run()
+    layer_button(at, "Linear").click().run()
+    new = at.session_state["selected"]
+    assert at.session_state["arch"].inputs_of(new) == ["relu1"]
+    weights = at.selectbox(key=f"param_{new}_shares")
+    assert weights.options == ["its own", "shared with fc1", "shared with fc2"]
+
+    weights.set_value("fc1").run()
+    arch, analysis = at.session_state["arch"], at.session_state["analysis"]
+    assert arch.user_params_of(new) == {"out_features": 64, "shares": "fc1"}  # fc1's settings
+    assert analysis.ok, analysis.errors
+    assert analysis.nodes[new].params == 0  # fc1 holds the weights, counted once
+    assert analysis.total_params == analysis.nodes["fc1"].params + 64 * 10 + 10
+    assert generate_source(arch).count("self.fc1(") == 2
+    assert not at.error
+
+    at.selectbox(key=f"param_{new}_shares").set_value("fc2").run()
+    assert any("its input would need nn.Linear(64, 10)" in e.value for e in at.error)
+
+    at.selectbox(key=f"param_{new}_shares").set_value(None).run()
+    assert "shares" not in at.session_state["arch"].user_params_of(new)

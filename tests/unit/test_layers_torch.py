@@ -120,6 +120,16 @@ FUNCTION_CASES = [
     ("PadToMatch", [(3, 8, 8), (1, 6, 5)], {}, unet_pad, None),
     ("PadToMatch", [(3, 30, 30), (4, 60, 60)], {}, lambda x, s: F.pad(x, [15, 15, 15, 15]), None),
     ("chunk", [(4, 6)], {"chunks": 2, "dim": 2}, lambda x: torch.chunk(x, 2, dim=2)[1:], [1]),
+    ("argmax", [(3, 5)], {"dim": -1}, lambda x: x.argmax(-1), None),
+    ("argmax", [(3, 5)], {"dim": 1, "keepdim": True}, lambda x: x.argmax(1, keepdim=True), None),
+    ("full", [(3,)], {"fill_value": 2}, lambda x: torch.full((len(x), 1), 2), None),
+    (
+        "full",
+        [(3,)],
+        {"size": [2, 2], "fill_value": -0.5, "dtype": "float32"},
+        lambda x: torch.full((len(x), 2, 2), -0.5),
+        None,
+    ),
 ]
 
 
