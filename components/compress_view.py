@@ -148,16 +148,21 @@ def _render_form(original) -> None:
             "Fine-tune epochs", 0, 50, 2, key="compress_finetune", persist_state="session"
         )
     if kind == "distill":
-        c1.number_input("Epochs", 1, 100, 10, key="compress_epochs", persist_state="session")
+        c1.number_input("Epochs", 1, 2000, 10, key="compress_epochs", persist_state="session")
         c2.number_input(
             "Temperature", 0.5, 20.0, 4.0, 0.5, key="compress_temperature", persist_state="session"
         )
         c3.slider(
             "Weight of the teacher", 0.0, 1.0, 0.7, key="compress_alpha", persist_state="session"
         )
+        c1.number_input(
+            "Training data (%)", 1, 100, 100, key="compress_share", persist_state="session",
+            help="The share of the training split the student learns from; validation keeps "
+            "all of it. The teacher's soft targets help most when labelled data is scarce.",
+        )  # fmt: skip
         st.caption(
             f"The teacher is run {original.id}; the student is the graph on the canvas, "
-            "trained once with the teacher and once alone (same start, epochs and seed)."
+            "trained once with the teacher and once alone (same start, data, epochs and seed)."
         )
     st.button(
         "Compress",
@@ -181,6 +186,8 @@ def request_from_widgets() -> CompressRequest:
         options["epochs"] = int(S.get("compress_epochs", 10))
         options["temperature"] = float(S.get("compress_temperature", 4.0))
         options["alpha"] = float(S.get("compress_alpha", 0.7))
+        share = int(S.get("compress_share", 100))
+        options["train_fraction"] = share / 100 if share < 100 else None
     return CompressRequest(kind, **options)
 
 

@@ -25,6 +25,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--alpha", type=float, default=0.7, help="weight of the teacher's part")
     parser.add_argument("--epochs", type=int, default=10, help="distillation epochs")
     parser.add_argument("--finetune-epochs", type=int, default=0, help="epochs after pruning")
+    parser.add_argument(
+        "--fraction",
+        type=float,
+        metavar="F",
+        help="train (distil, fine-tune) on this share of the training split; validation "
+        "keeps all of it. A teacher helps most when labels are scarce, e.g. 0.05",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("-o", "--out", required=True, help="output folder")
     runs = parser.add_argument_group("run store", "the result is recorded as a run")
@@ -63,9 +70,10 @@ def run(args: argparse.Namespace) -> int:
         epochs=args.epochs,
         finetune_epochs=args.finetune_epochs,
         seed=args.seed,
+        train_fraction=args.fraction,
     )
     request.validate()
-    dataset = dataset_for(args.dataset, trained.settings)
+    dataset = dataset_for(args.dataset, trained.settings, request.train_fraction)
     result = compress_model(
         trained, dataset, request, args.out,
         store=None if args.no_record else store, project=args.project,

@@ -5,8 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 
-def dataset_for(name: str, settings: dict[str, Any]):
-    """Load the built-in set `name`; a bundle's config.json gives the seed and split it used."""
+def dataset_for(name: str, settings: dict[str, Any], fraction: float | None = None):
+    """Load the built-in set `name`; a bundle's config.json gives the seed and split it used.
+
+    fraction: train on that share of the training split only (the validation split is whole).
+    """
     from builder.data import load_dataset
 
     options: dict[str, Any] = {}
@@ -19,4 +22,6 @@ def dataset_for(name: str, settings: dict[str, Any]):
         if settings.get("task") == "reconstruction":
             options["task"] = "reconstruction"
     options.pop("seed", None)
+    if fraction is not None:
+        options["fraction"] = fraction
     return load_dataset(name, seed=seed, **options)

@@ -37,7 +37,8 @@ class CompressJob:
 
         try:
             trained = load_trained(self.run_id, self.store)
-            dataset = dataset_for(self.store.get(self.run_id).dataset or "", trained.settings)
+            name = self.store.get(self.run_id).dataset or ""
+            dataset = dataset_for(name, trained.settings, self.request.train_fraction)
             self.result = compress_model(
                 trained, dataset, self.request, self.out_dir, store=self.store, project=self.project
             )

@@ -33,6 +33,9 @@ class CompressRequest:
     epochs: int = 10  # distillation epochs
     finetune_epochs: int = 0
     seed: int = 0
+    # A share of the training split to learn from (validation keeps all of it): a teacher's
+    # soft targets help a student most when labelled data is scarce. None: all of it.
+    train_fraction: float | None = None
 
     def validate(self) -> None:
         if self.method not in METHODS:
@@ -53,6 +56,13 @@ class CompressRequest:
             )
         if self.method == "distill" and self.student is None:
             raise BuilderError("distillation needs a student graph", field="student")
+        fraction = self.train_fraction
+        if fraction is not None and not (isinstance(fraction, int | float) and 0 < fraction <= 1):
+            raise BuilderError(
+                f"the share of training data must be in (0, 1], not {fraction!r}",
+                field="fraction",
+                hint="e.g. 0.05 for 5% of the training split.",
+            )
 
 
 @dataclass
@@ -125,7 +135,8 @@ def _method_name(request: CompressRequest) -> str:
         return f"prune {kind} {request.sparsity:g}"
     if request.method == "quantize":
         return f"quantize {request.quantization} int8"
-    return f"distill T={request.temperature:g} alpha={request.alpha:g}"
+    share = f" on {request.train_fraction:.0%} of the data" if request.train_fraction else ""
+    return f"distill T={request.temperature:g} alpha={request.alpha:g}{share}"
 
 
 def _float_weights(arch, model) -> bytes:
@@ -201,6 +212,7 @@ def _distill(trained: Trained, dataset, request: CompressRequest) -> CompressRes
         "temperature": request.temperature,
         "alpha": request.alpha,
         "epochs": request.epochs,
+        "train_samples": len(dataset.x_train),
     }
     return CompressResult(
         report, request.student, distilled.model,

@@ -10,23 +10,31 @@ import zipfile
 import pytest
 
 from .conftest import screenshot
-from .test_app_browser import load_template, node, open_app
+from .test_app_browser import load_template, node, open_app, wait_idle
 
 pytestmark = pytest.mark.e2e
 
 
-def test_prune_a_finished_run_compare_and_load_the_export_in_plain_python(page, app_url, tmp_path):
+def train_digits_mlp(page, app_url) -> None:
+    """The MLP digits template, trained for 3 epochs in the Train tab."""
     frame = open_app(page, app_url)
     load_template(page, "MLP digits")
     node(frame, "fc2").wait_for()
     page.get_by_role("tab", name=re.compile("Train")).click()
     page.get_by_text("The network fits this dataset.").wait_for()
-    epochs = page.get_by_role("spinbutton", name="Epochs")
-    epochs.fill("3")
-    epochs.press("Enter")
+    set_number(page, "Epochs", 3)
     page.get_by_role("button", name=re.compile("Train$")).click()
     page.get_by_text(re.compile("Training finished: finished 3 epochs")).wait_for(timeout=90_000)
 
+
+def set_number(page, label: str, value: int) -> None:
+    box = page.get_by_role("spinbutton", name=label)
+    box.fill(str(value))
+    box.press("Enter")
+
+
+def test_prune_a_finished_run_compare_and_load_the_export_in_plain_python(page, app_url, tmp_path):
+    train_digits_mlp(page, app_url)
     page.get_by_role("tab", name=re.compile("Compress")).click()
     page.get_by_text("Channel pruning (smaller layers)").click()
     page.get_by_role("button", name=re.compile("^compress Compress$|^Compress$")).click()
@@ -60,6 +68,23 @@ def test_prune_a_finished_run_compare_and_load_the_export_in_plain_python(page, 
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "32 (3, 10)"
+
+
+def test_distil_on_a_share_of_the_labels_shows_both_students_curves(page, app_url):
+    train_digits_mlp(page, app_url)  # the teacher; the student is the same graph
+    page.get_by_role("tab", name=re.compile("Compress")).click()
+    page.get_by_text("Distil into the graph on the canvas").click()
+    set_number(page, "Training data (%)", 10)
+    set_number(page, "Epochs", 20)
+    wait_idle(page)
+    page.get_by_role("button", name=re.compile("^compress Compress$|^Compress$")).click()
+    page.get_by_text("distill T=4 alpha=0.7 on 10% of the data: done").wait_for(timeout=120_000)
+    chart = page.get_by_test_id("stPlotlyChart").last
+    chart.wait_for()
+    for legend in ("distilled student", "student alone"):
+        assert chart.get_by_text(legend).count() > 0
+    chart.scroll_into_view_if_needed()
+    screenshot(page, "compress_distill_share")
 
 
 def test_look_inside_explains_a_digits_model_with_attribution_maps(page, app_url):

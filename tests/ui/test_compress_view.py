@@ -86,3 +86,21 @@ def test_comparison_rows_and_curves_need_no_streamlit():
     assert comparison_rows(Record("a", {}), []) == []
     events = [{"kind": "epoch", "split": "val", "epoch": 1, "accuracy": 0.5}]
     assert len(distill_curves_figure(events, events).data) == 2
+
+
+def test_distilling_on_a_share_of_the_data_trains_the_student_on_that_share(finished_run):
+    at = AppTest.from_function(_page, default_timeout=60)
+    at.session_state["arch"] = load_template("mlp_digits")  # the student: the canvas graph
+    at.run()
+    at.radio(key="compress_method").set_value("Distil into the graph on the canvas").run()
+    at.number_input(key="compress_epochs").set_value(2)
+    at.number_input(key="compress_share").set_value(10)
+    at.button(key="compress_btn").click().run()
+    job = at.session_state["compress_job"]
+    assert job.join(timeout=120), "the distillation did not end"
+    assert job.state == "finished", job.message
+    assert job.request.train_fraction == 0.1
+    whole = len(load_dataset("digits").x_train)
+    assert job.result.report["train_samples"] == round(0.1 * whole)
+    at.run()
+    assert not at.exception

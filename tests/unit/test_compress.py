@@ -288,3 +288,32 @@ def test_cli_distill_from_a_teacher_with_other_outputs_is_refused_and_writes_not
     err = capsys.readouterr().err
     assert "teacher outputs (10,)" in err and "student outputs (3,)" in err
     assert not (tmp_path / "o").exists()
+
+
+def test_cli_distills_on_a_share_of_the_training_split_and_validates_on_all(
+    lenet, tmp_path, capsys
+):
+    from tests.conftest import chain
+
+    student = tmp_path / "student.json"
+    chain((1, 8, 8), "Flatten", ("Linear", {"out_features": 10}), name="Small").save(student)
+    code = main(["compress", "--distill-from", str(lenet), "--student", str(student),
+                 "--dataset", "digits", "--fraction", "0.05", "--epochs", "2", "--no-record",
+                 "-o", str(tmp_path / "o")])  # fmt: skip
+    assert code == 0
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    whole = dataset_for("digits", {})
+    assert report["train_samples"] == round(0.05 * len(whole.x_train)) < len(whole.x_train)
+    assert report["metric_before"] > 0.5  # the teacher, on the whole validation split
+
+
+@pytest.mark.parametrize("bad", ["0", "1.5", "-0.1"])
+def test_a_share_of_training_data_outside_zero_one_is_refused_with_one_line(
+    lenet, tmp_path, capsys, bad
+):
+    code = main(["compress", str(lenet), "--dataset", "digits", "--prune", "0.5",
+                 "--fraction", bad, "-o", str(tmp_path / "o")])  # fmt: skip
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "share of training data must be in (0, 1]" in err and "Traceback" not in err
+    assert not (tmp_path / "o").exists()
