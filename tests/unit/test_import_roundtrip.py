@@ -79,3 +79,19 @@ def test_per_node_weight_init_survives_export_then_import(tmp_path):
     assert conv1["weight_init"] == "normal(0, 0.02)" and conv1["bias_init"] == "zeros"
     assert result.arch.params_of("fc1")["weight_init"] == "uniform(-0.1, 0.1)"
     assert generate_source(result.arch) == source
+
+
+def test_shared_layers_export_then_import_to_the_same_graph_and_code(tmp_path):
+    """A greedy decoder's loop (three calls of one GRU) and siamese towers."""
+    from tests.unit.test_sharing import DECODER_SOURCE, siamese
+
+    path = tmp_path / "decoder.py"
+    path.write_text(DECODER_SOURCE, encoding="utf-8")
+    decoder = import_file(f"{path}:Decoder", [(1, 8)]).arch
+    for arch, shapes in ((decoder, [(1, 8)]), (siamese(), [(4,), (4,)])):
+        source = generate_source(arch)
+        path.write_text(source, encoding="utf-8")
+        result = import_file(f"{path}:{class_name_for(arch)}", shapes)
+        assert graph_signature(result.arch) == graph_signature(arch)
+        assert generate_source(result.arch) == source
+        assert result.comparison.max_diff == 0.0
