@@ -124,7 +124,7 @@ def insert_block(
         fresh[node_id] = arch.add_node(
             spec_type, block.user_params_of(node_id), id=arch.fresh_id(prefix), pos=pos
         )
-    sharing.follow_copies(arch, fresh)
+    sharing.follow_copies(arch, fresh, outside=False)
     for node_id in block.node_ids:
         pairs = zip(block.inputs_of(node_id), block.input_ports_of(node_id), strict=True)
         for src, source_port in pairs:

@@ -261,10 +261,11 @@ class Architecture:
             self.graph.nodes[succ]["inputs"] = [
                 new if s == old else s for s in self.inputs_of(succ)
             ]
-        for node_id in self.node_ids:  # the layers that call its layer follow the new name
+        for node_id in self.node_ids:  # layers that use its weights follow the new name
             params = self.graph.nodes[node_id]["params"]
-            if params.get("shares") == old:
-                params["shares"] = new
+            for key in ("shares", "tie_weight_to"):
+                if params.get(key) == old:
+                    params[key] = new
         if self.search:
             from .search.edit import rename_in_section
 

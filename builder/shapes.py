@@ -10,7 +10,7 @@ from .graph import Architecture
 from .layers import get_spec
 from .layers.base import Shape, ShapeError, fmt_shape
 from .layers.init import INIT_HELP, parse_init
-from .sharing import sharing_errors
+from .sharing import analysed, sharing_errors
 
 LARGE_LAYER_PARAMS = 50_000_000
 MAX_MODEL_BYTES = 4 * 1024**3  # float32 weights; refused before anything is allocated
@@ -329,8 +329,11 @@ def _tie_problem(arch, nodes, node_id, target) -> tuple[str, str] | None:
             f"there is no Embedding named {target!r} to share a weight with",
             "Give the id of an Embedding node.",
         )
+    owner = arch.params_of(target).get("shares")
+    if owner:
+        return f"{target} uses {owner}'s weights", f"Tie the weight to {owner}."
     mine, theirs = nodes.get(node_id), nodes.get(target)
-    if mine is None or theirs is None or not mine.input_shapes or not theirs.input_shapes:
+    if not (analysed(mine) and analysed(theirs)):
         return None  # an unconnected or broken node already has its own error
     params = arch.params_of(target)
     wanted = (params["num_embeddings"], params["embedding_dim"])

@@ -6,8 +6,9 @@ node that owns the layer. The generated code then builds the layer once and call
 each place (`self.gru(...)` twice), so the weights are trained, counted and saved once,
 under the owner's name, exactly as a hand-written module that calls `self.gru` in a loop.
 
-Because the call is the owner's layer, the sharer must be the same layer: same type, same
-settings and the same input sizes. Its own init is not used and its trainable switch
+Because the call is the owner's layer, the sharer must be the same layer: same type, the
+settings that build it and inputs of the same sizes (options of the call itself, such as a
+recurrent layer's `return`, may differ). Its own init is not used and its trainable switch
 follows the owner's.
 """
 
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
     from .graph import Architecture
     from .shapes import NodeInfo
 
-# Params that are the sharer's own business, not the layer's: they may differ from the owner's.
+# Params a sharer keeps out of the layer it calls: the owner's init is the one that runs.
 OWN_PARAMS = {"shares", "weight_init", "bias_init"}
 
 
@@ -57,13 +58,19 @@ def share_layer(arch: Architecture, node_id: str, owner: str | None) -> None:
     arch.set_params(node_id, {**settings, "shares": owner})
 
 
-def follow_copies(arch: Architecture, fresh: dict[str, str]) -> None:
+def follow_copies(arch: Architecture, fresh: dict[str, str], *, outside: bool = True) -> None:
     """After copying nodes (old id -> new id): a copied sharer whose owner was copied too
-    calls the copy, so a pasted pair or a reused block keeps its own weights together."""
+    calls the copy, so a pasted pair or a reused block keeps its own weights together.
+
+    outside=False (a saved block brought into another graph): a sharer whose owner was not
+    among the copies gets its own weights, rather than binding to whatever has that id here.
+    """
     for new in fresh.values():
         owner = arch.params_of(new).get("shares")
         if owner in fresh:
             arch.update_params(new, shares=fresh[owner])
+        elif owner and not outside:
+            share_layer(arch, new, None)
 
 
 def sharing_errors(arch: Architecture, nodes: dict[str, NodeInfo]) -> list[BuilderError]:
@@ -86,32 +93,46 @@ def _problem(arch, nodes, node_id: str, owner: str) -> tuple[str, str] | None:
             f"there is no {kind} named {owner!r} to share weights with",
             f"Give the id of another {kind}" + (f": {close}." if close else "."),
         )
-    if arch.params_of(owner).get("shares"):
-        root = arch.params_of(owner)["shares"]
-        return f"{owner} shares {root}'s weights itself", f"Set shares to {root}."
-    mine, theirs = arch.params_of(node_id), arch.params_of(owner)
-    differ = [k for k in mine if k not in OWN_PARAMS and mine.get(k) != theirs.get(k)]
-    if differ:
-        name = differ[0]
+    root = arch.params_of(owner).get("shares")
+    if root == node_id:
         return (
-            f"it calls {owner}'s layer, so it needs {owner}'s settings: "
-            f"{name} is {mine.get(name)!r} here and {theirs.get(name)!r} there",
-            f"Set {name} to {theirs.get(name)!r}, or clear shares.",
+            f"it and {owner} each share the other's weights",
+            "Clear shares on one of the two; the other then owns the layer.",
         )
-    return _input_problem(arch, nodes, node_id, owner)
+    if root:
+        return f"{owner} shares {root}'s weights itself", f"Set shares to {root}."
+    return _layer_problem(arch, nodes, node_id, owner)
 
 
-def _input_problem(arch, nodes, node_id: str, owner: str) -> tuple[str, str] | None:
+def analysed(info: NodeInfo | None) -> bool:
+    """The node's shapes are known and sound, so its layer can be built from them."""
+    return info is not None and info.error is None and info.output_shape is not None
+
+
+def _layer_problem(arch, nodes, node_id: str, owner: str) -> tuple[str, str] | None:
+    """Would this node's settings and inputs build the very layer the owner has?
+
+    Only what builds the layer must match; options of the call itself (a recurrent layer's
+    `return`, attention's `is_causal`) may differ from place to place.
+    """
     mine, theirs = nodes.get(node_id), nodes.get(owner)
-    if mine is None or theirs is None or not mine.input_shapes or not theirs.input_shapes:
+    if not (analysed(mine) and analysed(theirs)):
         return None  # an unconnected or broken node already has its own error
     spec = get_spec(arch.type_of(node_id))
-    params = arch.params_of(owner)
-    built_here = spec.emit_init(mine.input_shapes, params)
-    built_there = spec.emit_init(theirs.input_shapes, params)
-    if built_here != built_there:
+    own, owners = arch.params_of(node_id), arch.params_of(owner)
+    layer = spec.emit_init(theirs.input_shapes, owners)
+    for name, value in own.items():
+        changed = {**owners, name: value}
+        if name not in OWN_PARAMS and spec.emit_init(theirs.input_shapes, changed) != layer:
+            return (
+                f"it calls {owner}'s layer, so it needs {owner}'s settings: "
+                f"{name} is {value!r} here and {owners.get(name)!r} there",
+                f"Set {name} to {owners.get(name)!r}, or clear shares.",
+            )
+    built_here = spec.emit_init(mine.input_shapes, owners)
+    if built_here != layer:
         return (
-            f"its input would need {built_here}, but {owner}'s layer is {built_there}",
+            f"its input would need {built_here}, but {owner}'s layer is {layer}",
             f"Feed it inputs of the sizes {owner} gets.",
         )
     return None

@@ -232,6 +232,8 @@ def render_inspector() -> None:
     for param in spec.params:
         if param.name == "shares":
             _shares_widget(arch, node_id, params.get("shares"))
+        elif params.get("shares") and param.name in sharing.OWN_PARAMS:
+            continue  # a sharer's layer is its owner's: the owner's init applies
         elif not param.name.startswith("_"):
             _param_widget(node_id, param, params.get(param.name, param.default))
     if info is not None and info.params:

@@ -12,6 +12,7 @@ from torch import nn
 
 from builder.compress import measure, output, prune, quantize
 from builder.compress.source import Trained
+from builder.data.embedded import check_fraction
 from builder.errors import BuilderError
 from builder.graph import Architecture
 
@@ -56,13 +57,8 @@ class CompressRequest:
             )
         if self.method == "distill" and self.student is None:
             raise BuilderError("distillation needs a student graph", field="student")
-        fraction = self.train_fraction
-        if fraction is not None and not (isinstance(fraction, int | float) and 0 < fraction <= 1):
-            raise BuilderError(
-                f"the share of training data must be in (0, 1], not {fraction!r}",
-                field="fraction",
-                hint="e.g. 0.05 for 5% of the training split.",
-            )
+        if self.train_fraction is not None:
+            check_fraction(self.train_fraction)
 
 
 @dataclass
@@ -84,6 +80,8 @@ def compress_model(
     """Run the request on a trained model, write the bundle to out_dir, return the comparison.
 
     With a run store, the result is also recorded as a run (report["run"] is its id).
+    `dataset` is what the training parts learn from: for request.train_fraction, load it
+    with `dataset_for(name, settings, request.train_fraction)`.
     """
     request.validate()
     torch.manual_seed(request.seed)
@@ -135,7 +133,7 @@ def _method_name(request: CompressRequest) -> str:
         return f"prune {kind} {request.sparsity:g}"
     if request.method == "quantize":
         return f"quantize {request.quantization} int8"
-    share = f" on {request.train_fraction:.0%} of the data" if request.train_fraction else ""
+    share = f" on {100 * request.train_fraction:.3g}% of the data" if request.train_fraction else ""
     return f"distill T={request.temperature:g} alpha={request.alpha:g}{share}"
 
 

@@ -102,6 +102,13 @@ def check_channel_prunable(arch: Architecture) -> None:
                 node=node_id,
                 hint="It handles Conv1d, Conv2d, Linear and BatchNorm; use global pruning (without --structured).",
             )
+        owner = arch.params_of(node_id).get("shares")
+        if owner:
+            raise BuilderError(
+                f"structured pruning cannot resize a layer used at two places ({owner} and here)",
+                node=node_id,
+                hint="Use global pruning (without --structured), which keeps every size.",
+            )
 
 
 def prune_channels(

@@ -60,7 +60,8 @@ def load_dataset(
     check_dataset_options({k: v for k, v in given.items() if k in DATASET_FIELDS}, prefix="")
     rng = np.random.default_rng(seed)
     # A share of the training split only, so a small-data run still validates on everything.
-    train_fraction = _train_fraction(options.pop("fraction", None))
+    fraction = options.pop("fraction", None)
+    train_fraction = 1.0 if fraction is None else check_fraction(fraction)
     if task == "reconstruction":
         x, _, _, _, extra = make(rng, n_samples, None, **options)
         if extra.get("dtype") == "int64":
@@ -103,9 +104,8 @@ def load_dataset(
     )
 
 
-def _train_fraction(fraction) -> float:
-    if fraction is None:
-        return 1.0
+def check_fraction(fraction) -> float:
+    """A share of the training split in (0, 1], or a BuilderError naming the field."""
     if isinstance(fraction, bool) or not isinstance(fraction, int | float) or not 0 < fraction <= 1:
         raise BuilderError("fraction must be a share in (0, 1]", field="fraction", hint="e.g. 0.1.")
     return float(fraction)

@@ -109,6 +109,7 @@ def token_attributions(
     from captum.attr import LayerIntegratedGradients
 
     from builder.codegen import attribute_names
+    from builder.sharing import owner_of
 
     embeddings = [n for n in arch.topological_order() if arch.type_of(n) == "Embedding"]
     if not embeddings:
@@ -118,7 +119,7 @@ def token_attributions(
             hint="This model reads no token ids.",
         )
     wrapped = _explainable(model)
-    layer = getattr(wrapped.model, attribute_names(arch)[embeddings[0]])
+    layer = getattr(wrapped.model, attribute_names(arch)[owner_of(arch, embeddings[0])])
     x = x.detach().cpu().long()
     targets = _targets(wrapped, x, target)
     values, delta = LayerIntegratedGradients(wrapped, layer).attribute(

@@ -250,8 +250,9 @@ def _topk(node):
 
 
 def full_node(node, first_input) -> Mapped | None:
-    """`torch.full((N, 1), v)` or `torch.empty(N, 1).fill_(v)` with the batch as its first
-    size: a `full` node, fed by forward's first input for the batch size and the device.
+    """`torch.full((N, 1), v)` or `torch.empty(N, 1).fill_(v)` of token ids with the batch
+    as its first size: a `full` node, fed by forward's first input for the batch size and
+    the device.
 
     Export sees the batch as the number it ran with; the comparison at another batch size,
     after the import, proves that the size was the batch.
@@ -265,10 +266,12 @@ def full_node(node, first_input) -> Mapped | None:
             return None
     value = node.args[1]
     made = node.meta.get("val")
-    dtype = {torch.int64: "int64", torch.float32: "float32"}.get(getattr(made, "dtype", None))
-    if dtype is None or made.dim() < 1 or made.shape[0] != CAPTURE_BATCH:
+    # Token ids only: a float constant (a -inf attention mask over 2 steps) stays a constant.
+    if getattr(made, "dtype", None) != torch.int64 or not isinstance(value, int | float):
         return None
-    params = {"size": list(made.shape[1:]), "fill_value": float(value), "dtype": dtype}
+    if made.dim() < 1 or made.shape[0] != CAPTURE_BATCH:
+        return None
+    params = {"size": list(made.shape[1:]), "fill_value": float(value), "dtype": "int64"}
     return Mapped("full", without_defaults("full", params), [first_input])
 
 

@@ -270,7 +270,14 @@ FULL = LayerSpec(
     "its input gives only the batch size and the device.",
     params=(
         Param("size", "ints", [1], "Its size per sample, without the batch.", min=1, max=65536),
-        Param("fill_value", "float", 0.0, "The value in every place (a token id for int64)."),
+        Param(
+            "fill_value",
+            "float",
+            0.0,
+            "The value in every place (a token id for int64).",
+            min=-1e15,
+            max=1e15,
+        ),
         Param(
             "dtype",
             "choice",

@@ -6,6 +6,7 @@ from typing import Any
 
 from builder.errors import BuilderError
 from builder.search.space import SearchSpace, parse_space
+from builder.sharing import follow_copies
 
 
 def apply_trial(arch, config, params: dict[str, Any], space: SearchSpace | None = None):
@@ -75,14 +76,16 @@ def _repeat_block(arch, nodes: list[str], times: int) -> dict[str, list[str]]:
         arch.disconnect(last, dst)
     tail = last
     for k in range(2, times + 1):
+        fresh = {}
         for node_id in nodes:
-            copy_id = _fresh(arch, f"{node_id}_r{k}")
+            copy_id = fresh[node_id] = _fresh(arch, f"{node_id}_r{k}")
             arch.add_node(arch.type_of(node_id), arch.user_params_of(node_id), id=copy_id)
             if not arch.trainable_of(node_id):
                 arch.set_trainable(copy_id, False)  # a copy of a frozen layer stays frozen
             arch.connect(tail, copy_id)
             made[node_id].append(copy_id)
             tail = copy_id
+        follow_copies(arch, fresh)  # a repeated block's shared layer is its own copy's
     for dst, port in downstream:
         arch.connect(tail, dst, port)
     return made

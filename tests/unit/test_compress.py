@@ -315,5 +315,5 @@ def test_a_share_of_training_data_outside_zero_one_is_refused_with_one_line(
                  "--fraction", bad, "-o", str(tmp_path / "o")])  # fmt: skip
     assert code == 1
     err = capsys.readouterr().err
-    assert "share of training data must be in (0, 1]" in err and "Traceback" not in err
+    assert "fraction: fraction must be a share in (0, 1]" in err and "Traceback" not in err
     assert not (tmp_path / "o").exists()

@@ -229,3 +229,82 @@ class Decoder(nn.Module):
             token = output.argmax(dim=-1)
         return torch.cat(outputs, dim=1)
 """
+
+
+def test_a_sharer_fed_what_its_layer_cannot_take_gets_an_error_not_a_crash():
+    arch = Architecture("broken")
+    arch.add_node("Input", {"shape": [4]}, id="x")
+    arch.add_node("Linear", {"out_features": 3}, id="fc")
+    arch.add_node("mean", {"dim": [1]}, id="scalar")  # one value per sample: (N,)
+    arch.add_node("Linear", {"out_features": 3, "shares": "fc"}, id="fc_2")
+    for src, dst in (("x", "fc"), ("x", "scalar"), ("scalar", "fc_2")):
+        arch.connect(src, dst)
+    errors = errors_of(arch)
+    assert errors and all("fc_2.shares" not in e for e in errors)  # its own error says why
+
+
+def test_two_layers_sharing_each_other_are_told_to_clear_one():
+    arch = siamese()
+    arch.update_params("fc", shares="fc_2")
+    assert any("fc_2 each share the other's weights" in e for e in errors_of(arch))
+
+
+def test_a_weight_tied_to_a_sharing_embedding_is_pointed_at_its_owner():
+    arch = Architecture("tied")
+    arch.add_node("Input", {"shape": [5], "dtype": "int64"}, id="tokens")
+    arch.add_node("Embedding", {"num_embeddings": 9, "embedding_dim": 4}, id="emb")
+    arch.add_node(
+        "Embedding", {"num_embeddings": 9, "embedding_dim": 4, "shares": "emb"}, id="emb2"
+    )
+    arch.add_node("Linear", {"out_features": 9, "tie_weight_to": "emb2"}, id="decoder")
+    arch.add_node("Add", id="both")
+    for src, dst in (("tokens", "emb"), ("tokens", "emb2"), ("emb", "both"), ("emb2", "both")):
+        arch.connect(src, dst)
+    arch.connect("both", "decoder")
+    assert "decoder.tie_weight_to: emb2 uses emb's weights. Tie the weight to emb." in errors_of(
+        arch
+    )
+    arch.update_params("decoder", tie_weight_to="emb")
+    assert analyse(arch).ok
+    arch.rename_node("emb", "encoder")  # a tie follows a rename, as a share does
+    assert arch.params_of("decoder")["tie_weight_to"] == "encoder"
+    assert arch.params_of("emb2")["shares"] == "encoder"
+
+
+def test_per_call_options_may_differ_from_the_owners():
+    """One GRU read as a whole sequence at one place and for its last step at another."""
+    arch = Architecture("gru twice")
+    arch.add_node("Input", {"shape": [6, 4]}, id="x")
+    arch.add_node("GRU", {"hidden_size": 4, "return": "sequence"}, id="gru")
+    arch.add_node("GRU", {"hidden_size": 4, "return": "last", "shares": "gru"}, id="gru_2")
+    arch.connect("x", "gru")
+    arch.connect("gru", "gru_2")
+    assert analyse(arch).ok, errors_of(arch)
+    model = compile_model(arch)
+    x = torch.randn(2, 6, 4)
+    assert torch.allclose(model(x), model.gru(model.gru(x)[0])[0][:, -1])
+
+
+def test_a_saved_block_brought_into_another_graph_keeps_no_outside_share(tmp_path):
+    from builder.blocks import insert_block
+
+    block = Architecture("Towers")
+    block.add_node("Linear", {"out_features": 3}, id="a")
+    block.add_node("Linear", {"out_features": 3, "shares": "a"}, id="b")
+    block.add_node("Linear", {"out_features": 3, "shares": "elsewhere"}, id="c")
+    target = siamese()
+    insert_block(target, block)
+    added = [n for n in target.node_ids if n not in siamese().node_ids]
+    assert {n: target.params_of(n).get("shares") for n in added} == {
+        "a1": None,
+        "b1": "a1",  # the copy calls the copied layer
+        "c1": None,  # its owner stayed behind: its own weights, not some "elsewhere" here
+    }
+
+
+def test_structured_pruning_refuses_a_shared_layer_by_name():
+    from builder.compress.prune import check_channel_prunable
+    from builder.errors import BuilderError
+
+    with pytest.raises(BuilderError, match=r"fc_2: structured pruning cannot resize a layer used"):
+        check_channel_prunable(siamese())
