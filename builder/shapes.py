@@ -391,6 +391,15 @@ def find_warnings(arch: Architecture, analysis: Analysis) -> list[BuilderWarning
                         hint="Raise num_layers above 1, or add a Dropout layer after it.",
                     )
                 )
+        owner = arch.params_of(node_id).get("shares")
+        if owner and not arch.trainable_of(node_id) and arch.trainable_of(owner):
+            warnings.append(
+                BuilderWarning(
+                    f"is frozen, but its weights are {owner}'s, which still train",
+                    node=node_id,
+                    hint=f"Freeze {owner} to keep the shared weights fixed.",
+                )
+            )
         info = analysis.nodes.get(node_id)
         if info is not None and info.params > LARGE_LAYER_PARAMS:
             warnings.append(

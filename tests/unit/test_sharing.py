@@ -113,9 +113,14 @@ def test_renaming_the_owner_keeps_the_sharers_pointing_at_it():
 def test_graph_json_keeps_the_share_and_a_frozen_sharer_has_no_attribute_of_its_own():
     arch = Architecture.from_json(siamese().to_json_string())
     assert arch.params_of("fc_2")["shares"] == "fc"
-    arch.set_trainable("fc", False)
     arch.set_trainable("fc_2", False)
+    assert (
+        "fc_2: is frozen, but its weights are fc's, which still train. Freeze fc to keep "
+        "the shared weights fixed." in [str(w) for w in analyse(arch).warnings]
+    )
+    arch.set_trainable("fc", False)
     assert _frozen_attributes(arch) == ["fc"]
+    assert not analyse(arch).warnings
 
 
 def test_argmax_gives_token_ids_and_full_a_start_token_per_sample():
