@@ -32,9 +32,9 @@ def owner_of(arch: Architecture, node_id: str) -> str:
     return arch.params_of(node_id).get("shares") or node_id
 
 
-def sharers(arch: Architecture) -> set[str]:
-    """Nodes that call another node's layer (they own no weights)."""
-    return {n for n in arch.node_ids if arch.params_of(n).get("shares")}
+def sharers(arch: Architecture) -> list[str]:
+    """Nodes that call another node's layer (they own no weights), in graph order."""
+    return [n for n in arch.node_ids if arch.params_of(n).get("shares")]
 
 
 def candidates(arch: Architecture, node_id: str) -> list[str]:
@@ -76,7 +76,7 @@ def follow_copies(arch: Architecture, fresh: dict[str, str], *, outside: bool = 
 def sharing_errors(arch: Architecture, nodes: dict[str, NodeInfo]) -> list[BuilderError]:
     """One error per sharer whose owner is missing, of another kind, or a different layer."""
     errors = []
-    for node_id in sorted(sharers(arch), key=arch.node_ids.index):
+    for node_id in sharers(arch):
         problem = _problem(arch, nodes, node_id, arch.params_of(node_id)["shares"])
         if problem:
             errors.append(BuilderError(problem[0], node=node_id, field="shares", hint=problem[1]))

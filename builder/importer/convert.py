@@ -21,7 +21,7 @@ from ..graph import ID_PATTERN, Architecture
 from ..layers import REGISTRY
 from .assemble import Assembly
 from .functions import full_node, map_function
-from .mapped import Alias, Mapped
+from .mapped import Alias, Mapped, OneOfTwo
 from .module_calls import ModuleCalls
 from .modules import is_torch_leaf
 from .nodes import Conversion, Downstream, Pending, flat_args, getitem, sanitise, swaps_batch
@@ -48,8 +48,8 @@ class Converter(ModuleCalls, Assembly):
         self.problems: list[Problem] = []
         self.taken: set[str] = set()
         self.constant: set[Any] = set()  # fx nodes computed without any input
-        self.values_and_indices: set[str] = set()  # torch.max(x, dim) nodes: (values, indices)
-        self.indices_only: set[str] = set()  # x.topk(1) nodes: argmax, (values, indices)
+        # torch.max(x, dim) and x.topk(1) nodes: which item of (values, indices) each is
+        self.one_of_two: dict[str, OneOfTwo] = {}
         self.first_input = None  # the fx node of forward's first argument
         self.skip: set[Any] = set()  # ops already folded into a module's node
         self.swapped: dict[Any, Any] = {}  # x.transpose(0, 1) -> x (recurrent states)
@@ -202,10 +202,8 @@ class Converter(ModuleCalls, Assembly):
         inputs = [self._value(a, node) for a in mapped.inputs]
         pending = Pending(node_id, mapped.type, mapped.params, inputs, describe(node, self.source))
         pending.param_target = mapped.extra.get("param_target")
-        if mapped.extra.get("values_and_indices"):
-            self.values_and_indices.add(node_id)
-        if mapped.extra.get("indices"):
-            self.indices_only.add(node_id)
+        if "one_of_two" in mapped.extra:
+            self.one_of_two[node_id] = mapped.extra["one_of_two"]
         self._add(pending, [node])
 
     def _merge_chain(self, node, mapped: Mapped) -> Mapped | None:
@@ -243,24 +241,13 @@ class Converter(ModuleCalls, Assembly):
         source_id, port = self._value(node.args[0], node)
         if port is None and self.nodes[source_id].type in ("split", "chunk"):
             return source_id, f"part{node.args[1]}"
-        if port is None and source_id in self.values_and_indices:
-            if node.args[1] == 0:
+        pair = self.one_of_two.get(source_id) if port is None else None
+        if pair is not None:
+            if node.args[1] == pair.kept:
                 return source_id, None
-            if not node.users:  # torch.export unpacks both items; unread indices are fine
-                return source_id, "indices"
-            raise Unsupported(
-                "reads the indices of torch.max(x, dim), which have no layer type",
-                "Use only the values (torch.max(x, dim)[0], or x.amax(dim)).",
-            )
-        if port is None and source_id in self.indices_only:
-            if node.args[1] == 1:
-                return source_id, None
-            if not node.users:
-                return source_id, "values"
-            raise Unsupported(
-                "reads the values of x.topk(1), which have no layer type",
-                "Take them with x.amax(dim, keepdim=True).",
-            )
+            if not node.users:  # torch.export unpacks both items; the unread one is fine
+                return source_id, pair.dropped
+            raise Unsupported(pair.message, pair.hint)
         raise Unsupported("takes one part of a multi-output op that has no output ports")
 
     def _value(self, arg, user) -> tuple[str, str | None]:

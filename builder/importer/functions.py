@@ -13,7 +13,7 @@ import torch
 from ..layers import REGISTRY
 from ..layers.merge import broadcastable
 from .capture import CAPTURE_BATCH
-from .mapped import Alias, Mapped, arg, is_tensor, shape_of, without_defaults
+from .mapped import Alias, Mapped, OneOfTwo, arg, is_tensor, shape_of, without_defaults
 from .problems import Unsupported
 from .spatial import adaptive_pool, pad, pool, shuffle, upsample
 
@@ -226,7 +226,13 @@ def _max(node):
             "Take the max over one dim: torch.max(x, dim=2).values (SequenceMean, reduce max).",
         )
     params = without_defaults("SequenceMean", {"dim": dim, "reduce": "max"})
-    return Mapped("SequenceMean", params, [node.args[0]], {"values_and_indices": True})
+    values = OneOfTwo(
+        0,
+        "indices",
+        "reads the indices of torch.max(x, dim), which have no layer type",
+        "Use only the values (torch.max(x, dim)[0], or x.amax(dim)).",
+    )
+    return Mapped("SequenceMean", params, [node.args[0]], {"one_of_two": values})
 
 
 def _argmax(node):
@@ -246,7 +252,15 @@ def _topk(node):
             "A greedy decoder's x.topk(1) or x.argmax(dim) maps to argmax.",
         )
     params = {"dim": arg(node, 2, "dim", -1), "keepdim": True}
-    return Mapped("argmax", without_defaults("argmax", params), [node.args[0]], {"indices": True})
+    indices = OneOfTwo(
+        1,
+        "values",
+        "reads the values of x.topk(1), which have no layer type",
+        "Take them with x.amax(dim, keepdim=True).",
+    )
+    return Mapped(
+        "argmax", without_defaults("argmax", params), [node.args[0]], {"one_of_two": indices}
+    )
 
 
 def full_node(node, first_input) -> Mapped | None:

@@ -23,6 +23,17 @@ class Alias:
     source: Any  # the fx node whose value this op passes on
 
 
+@dataclass(frozen=True)
+class OneOfTwo:
+    """An op returning (values, indices) whose node stands for one of them: `kept` is that
+    item's index; reading the other one (`dropped`) is refused with message and hint."""
+
+    kept: int
+    dropped: str
+    message: str
+    hint: str
+
+
 def shape_of(node) -> tuple[int, ...]:
     value = node.meta.get("val")
     return tuple(value.shape) if isinstance(value, torch.Tensor) else ()

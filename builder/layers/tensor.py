@@ -220,11 +220,8 @@ def _reduce(type_name: str, help_text: str) -> LayerSpec:
 
 
 def _argmax_shape(shapes, p):
-    shape = shapes[0]
-    axis = _dim(p["dim"], shape)
-    if p["keepdim"]:
-        return (*shape[:axis], 1, *shape[axis + 1 :])
-    return (*shape[:axis], *shape[axis + 1 :])
+    # The shape of a reduction over its one dim (the index of the max takes its place).
+    return _reduce_shape(shapes, {"dim": [p["dim"]], "keepdim": p["keepdim"]})
 
 
 def _argmax_call(attr, xs, p):

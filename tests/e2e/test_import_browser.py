@@ -21,15 +21,21 @@ def fill(page, label: str, text: str) -> None:
     wait_idle(page)
 
 
-def test_pasted_pytorch_code_opens_as_a_graph_on_the_canvas(page, app_url):
+def import_reference_model(page, app_url, expression: str, shapes: str):
+    """Paste tests/reference/models.py into the Import panel and import `expression`;
+    returns the canvas frame."""
     frame = open_app(page, app_url)
     sidebar = page.get_by_test_id("stSidebar")
     sidebar.get_by_text("Import PyTorch code").click()
     fill(page, "…or paste the code", MODELS.read_text(encoding="utf-8"))
-    fill(page, "Class or constructor call", "MnistNet")
-    fill(page, "Input shapes (no batch; ';' between inputs)", "1,28,28")
+    fill(page, "Class or constructor call", expression)
+    fill(page, "Input shapes (no batch; ';' between inputs)", shapes)
     sidebar.get_by_role("button", name="Import", exact=True).click()
+    return frame
 
+
+def test_pasted_pytorch_code_opens_as_a_graph_on_the_canvas(page, app_url):
+    frame = import_reference_model(page, app_url, "MnistNet", "1,28,28")
     page.get_by_text("Imported “MnistNet”").wait_for(timeout=120_000)
     for node_id in ("x", "conv1", "conv2", "dropout1", "fc1", "fc2"):
         node(frame, node_id).wait_for()
@@ -40,14 +46,7 @@ def test_pasted_pytorch_code_opens_as_a_graph_on_the_canvas(page, app_url):
 
 def test_a_greedy_decoder_imports_unrolled_with_its_steps_sharing_one_layer(page, app_url):
     """pytorch/tutorials' seq2seq attention decoder: a loop over self.gru and friends."""
-    frame = open_app(page, app_url)
-    sidebar = page.get_by_test_id("stSidebar")
-    sidebar.get_by_text("Import PyTorch code").click()
-    fill(page, "…or paste the code", MODELS.read_text(encoding="utf-8"))
-    fill(page, "Class or constructor call", "AttnDecoderRNN(8, 12, 3)")
-    fill(page, "Input shapes (no batch; ';' between inputs)", "5,8; 1,8")
-    sidebar.get_by_role("button", name="Import", exact=True).click()
-
+    frame = import_reference_model(page, app_url, "AttnDecoderRNN(8, 12, 3)", "5,8; 1,8")
     page.get_by_text("Imported “AttnDecoderRNN”").wait_for(timeout=120_000)
     for node_id in ("token", "gru", "gru_2", "gru_3", "attention_Wa_3", "log_probs"):
         node(frame, node_id).wait_for()
