@@ -30,10 +30,11 @@ SERVE = ("--server.address", "127.0.0.1", "--server.port")
 
 # Armed before a real key press: note when the keydown reaches the page, then wait (frame
 # by frame) until the node is gone or back; resolves to the milliseconds in between.
+# `layercraftPressedAt` keeps the keydown's time for the split below.
 ARM_JS = """([nodeId, wantPresent]) => {
   window.layercraftRoundTrip = new Promise((resolve) => {
     let start = null;
-    document.addEventListener("keydown", () => { start = performance.now(); }, {capture: true, once: true});
+    document.addEventListener("keydown", () => { start = window.layercraftPressedAt = performance.now(); }, {capture: true, once: true});
     const poll = () => {
       const present = !!document.querySelector(`.react-flow__node[data-id="${nodeId}"]`);
       if (start !== null && present === wantPresent) resolve(performance.now() - start);
@@ -45,24 +46,18 @@ ARM_JS = """([nodeId, wantPresent]) => {
 }"""
 
 
-# Installed before the page loads: notes when each websocket message leaves and arrives, so
-# a round trip splits into the server's part (until its last reply arrives) and the
-# browser's (from there until the canvas is redrawn).
+# Installed before the page loads: notes when each websocket message arrives, so a round
+# trip splits into the server's part (until its last reply arrives) and the browser's
+# (from there until the canvas is redrawn).
 WIRE_JS = """(() => {
-  window.layercraftWire = [];
+  window.layercraftArrivals = [];
   const Native = window.WebSocket;
-  class Logged extends Native {
+  window.WebSocket = class extends Native {
     constructor(...args) {
       super(...args);
-      this.addEventListener("message", () => window.layercraftWire.push(["in", performance.now()]));
+      this.addEventListener("message", () => window.layercraftArrivals.push(performance.now()));
     }
-    send(data) {
-      window.layercraftWire.push(["out", performance.now()]);
-      return super.send(data);
-    }
-  }
-  window.WebSocket = Logged;
-  document.addEventListener("keydown", () => window.layercraftWire.push(["key", performance.now()]), {capture: true});
+  };
 })();"""
 
 wire_splits: list[float] = []  # key press -> last reply arrived, for each timed key
@@ -70,14 +65,14 @@ wire_splits: list[float] = []  # key press -> last reply arrived, for each timed
 
 def timed_key(page, key: str, node_id: str, want_present: bool) -> float:
     page.evaluate(ARM_JS, [node_id, want_present])
-    page.evaluate("window.layercraftWire = []")
+    page.evaluate("window.layercraftArrivals = []")
     page.keyboard.press(key)
     total = page.evaluate("window.layercraftRoundTrip")
-    wire = page.evaluate("window.layercraftWire")
-    pressed = [t for kind, t in wire if kind == "key"]
-    arrivals = [t for kind, t in wire if kind == "in"]
-    if pressed and arrivals:
-        wire_splits.append(min(max(arrivals) - pressed[0], total))
+    pressed, arrivals = page.evaluate("[window.layercraftPressedAt, window.layercraftArrivals]")
+    # Only the replies that came before the redraw: a later message is not on its path.
+    before_redraw = [t - pressed for t in arrivals if t - pressed <= total]
+    if before_redraw:
+        wire_splits.append(max(before_redraw))
     return total
 
 
