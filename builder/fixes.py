@@ -70,8 +70,8 @@ def node_fixes(
     if dataset is not None and analysis.ok:
         from .data import check_compatibility, suggest_fix
 
-        problem = check_compatibility(arch, dataset)
-        fixed = suggest_fix(arch, dataset) if problem is not None else None
+        problem = check_compatibility(arch, dataset, analysis=analysis, explain=False)
+        fixed = suggest_fix(arch, dataset, analysis=analysis) if problem is not None else None
         if fixed is not None and problem.node in arch:
             fixes[problem.node] = Fix(problem.node, "dataset", f"fit {dataset.name}", fixed)
     return fixes

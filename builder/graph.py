@@ -331,8 +331,20 @@ class Architecture:
         self.layout = {"direction": check_direction(direction)}
 
     def copy(self) -> Architecture:
-        """An independent deep copy."""
-        return copy.deepcopy(self)
+        """An independent deep copy.
+
+        Made field by field: `copy.deepcopy` of a 200-node graph took ~2 ms, and one canvas
+        edit copies the graph several times (the edit itself, then each checked fix).
+        """
+        twin = Architecture.__new__(Architecture)
+        for key, value in self.__dict__.items():
+            if key != "graph":
+                twin.__dict__[key] = copy.deepcopy(value)
+        twin.graph = self.graph.copy()  # new attribute dicts, values still shared ...
+        for _, data in twin.graph.nodes(data=True):
+            for key, value in data.items():
+                data[key] = _plain_copy(value)  # ... so params, inputs and pos are copied
+        return twin
 
     def _node(self, node_id: str) -> dict[str, Any]:
         try:
@@ -419,3 +431,14 @@ class Architecture:
             if err.node is None and err.edge is None and err.file is None:
                 err.file = str(path)
             raise
+
+
+def _plain_copy(value: Any) -> Any:
+    """A copy of JSON-like data (dicts, lists, tuples of scalars), much faster than deepcopy."""
+    if isinstance(value, dict):
+        return {k: _plain_copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain_copy(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_plain_copy(v) for v in value)
+    return value

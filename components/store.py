@@ -123,14 +123,14 @@ def save_project(
             and meta["revision"] != expected_revision
         ):
             raise StaleRevision(meta["revision"])
-        _write_atomic(path, arch.to_json_string() + "\n")
+        write_atomic(path, arch.to_json_string() + "\n")
         revision = meta["revision"] + 1
         meta = {"revision": revision, "owner": meta["owner"] or owner}
-        _write_atomic(meta_path(project_id), json.dumps(meta) + "\n")
+        write_atomic(meta_path(project_id), json.dumps(meta) + "\n")
     return revision
 
 
-def _write_atomic(path: Path, text: str) -> None:
+def write_atomic(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(text, encoding="utf-8")

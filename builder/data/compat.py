@@ -48,9 +48,19 @@ def _expected_output(dataset: Dataset) -> tuple[tuple[int, ...], ...]:
     return (tuple(dataset.input_shape),)
 
 
-def check_compatibility(arch, dataset: Dataset) -> BuilderError | None:
-    """None when `dataset` can train `arch`; else the first mismatch, with the fix in its hint."""
+def check_compatibility(
+    arch, dataset: Dataset, *, analysis=None, explain: bool = True
+) -> BuilderError | None:
+    """None when `dataset` can train `arch`; else the first mismatch, with the fix in its hint.
+
+    `analysis` is arch's, when the caller has it. `explain=False` leaves out the hint of an
+    Input mismatch, which tries the change on a copy (a caller that makes the fix itself
+    does not need it).
+    """
     from builder.shapes import analyse  # late: the core may still be loading
+
+    def hint(change: dict, fix: str, otherwise: str) -> str | None:
+        return _hint_if_clean(arch, node, change, fix, otherwise) if explain else None
 
     node = _input_node(arch)
     if isinstance(node, BuilderError):
@@ -63,9 +73,7 @@ def check_compatibility(arch, dataset: Dataset) -> BuilderError | None:
             f"{dataset.name} gives {kind} ({dataset.dtype}) but the Input expects {want_dtype}",
             node=node,
             field="dtype",
-            hint=_hint_if_clean(
-                arch,
-                node,
+            hint=hint(
                 {"dtype": dataset.dtype},
                 f'Set the Input dtype to "{dataset.dtype}".',
                 f"this network cannot take {kind}: pick a dataset of {want_dtype} inputs, or build a network for {kind}.",
@@ -76,15 +84,13 @@ def check_compatibility(arch, dataset: Dataset) -> BuilderError | None:
             f"{dataset.name} gives {format_shape(dataset.input_shape)} {kind} but the Input expects {format_shape(want_shape)}",
             node=node,
             field="shape",
-            hint=_hint_if_clean(
-                arch,
-                node,
+            hint=hint(
                 {"shape": list(dataset.input_shape)},
                 f"Set the Input shape to {list(dataset.input_shape)}.",
                 f"this network is built for {format_shape(want_shape)} inputs: pick a dataset of that shape, or change its layers for {format_shape(dataset.input_shape)}.",
             ),
         )
-    analysis = analyse(arch)
+    analysis = analysis or analyse(arch)
     if analysis.errors:
         return analysis.errors[0]
     out = _output_node(arch)
@@ -145,16 +151,17 @@ def _resizable_layer(arch, out: str) -> str | None:
         node = inputs[0]
 
 
-def suggest_fix(arch, dataset: Dataset):
-    """A fixed copy of `arch` (Input shape/dtype set, last Linear resized) or None if that is not enough."""
-    if check_compatibility(arch, dataset) is None:
+def suggest_fix(arch, dataset: Dataset, *, analysis=None):
+    """A fixed copy of `arch` (Input shape/dtype set, last Linear resized) or None if that is
+    not enough (or nothing needs fixing). `analysis` is arch's, when the caller has it."""
+    if check_compatibility(arch, dataset, analysis=analysis, explain=False) is None:
         return None
     fixed = arch.copy()
     node = _input_node(fixed)
     if isinstance(node, BuilderError):
         return None
     fixed.update_params(node, shape=list(dataset.input_shape), dtype=dataset.dtype)
-    error = check_compatibility(fixed, dataset)
+    error = check_compatibility(fixed, dataset, explain=False)
     if error is not None and dataset.task in ("classification", "regression"):
         out = _output_node(fixed)
         target = None if isinstance(out, BuilderError) else _resizable_layer(fixed, out)
@@ -168,5 +175,5 @@ def suggest_fix(arch, dataset: Dataset):
                 width = width[0] if len(width) == 1 else None
             if width:
                 fixed.update_params(target, out_features=int(width))
-                error = check_compatibility(fixed, dataset)
+                error = check_compatibility(fixed, dataset, explain=False)
     return fixed if error is None else None

@@ -287,3 +287,21 @@ def test_numpy_numbers_from_widgets_are_stored_as_plain_python():
     value = arch.params_of("fc1")["out_features"]
     assert value == 5 and type(value) is int
     json.dumps(arch.to_json())
+
+
+def test_copy_is_independent_of_the_original():
+    arch = Architecture("Copied")
+    x = arch.add_node("Input", {"shape": [1, 8, 8]}, id="x")
+    conv = arch.add_node("Conv2d", {"out_channels": 4, "kernel_size": [3, 3]}, id="conv2d1")
+    flat = arch.add_node("Flatten", id="flatten1", pos=(10.0, 20.0))
+    arch.connect(x, conv)
+    arch.connect(conv, flat)
+    twin = arch.copy()
+    assert twin.to_json() == arch.to_json()
+    twin.update_params("conv2d1", out_channels=8, kernel_size=[5, 5])
+    twin.disconnect("conv2d1", "flatten1")
+    twin.layout["direction"] = "RIGHT"
+    assert arch.params_of("conv2d1")["out_channels"] == 4
+    assert list(arch.params_of("conv2d1")["kernel_size"]) == [3, 3]
+    assert arch.inputs_of("flatten1") == ["conv2d1"]
+    assert arch.layout.get("direction") != "RIGHT"
