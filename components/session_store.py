@@ -47,12 +47,13 @@ def _history_from(steps: Any) -> History | None:
 def load_session(project_id: str) -> dict[str, Any]:
     """{"history": History | None, "settings": dict}; empty when nothing (readable) is saved."""
     try:
-        paths = session_path(project_id), history_path(project_id)
+        session_file, history_file = session_path(project_id), history_path(project_id)
     except BuilderError:
         return {"history": None, "settings": {}}
-    data = _read_json(paths[0])
+    data = _read_json(session_file)
     data = data if isinstance(data, dict) else {}
-    history = _history_from(_read_json(paths[1])) or _history_from(data.get("history"))
+    # A session file from before the history had its own may still hold one.
+    history = _history_from(_read_json(history_file)) or _history_from(data.get("history"))
     settings = data.get("settings")
     return {"history": history, "settings": settings if isinstance(settings, dict) else {}}
 
@@ -65,7 +66,7 @@ def save_session(
         write_atomic(history_path(project_id), history.to_json_text(KEPT_STEPS))
     if settings is not None:
         path = session_path(project_id)
-        current = _read_json(path) if path.is_file() else None
+        current = _read_json(path)  # None when there is none yet (or it cannot be read)
         current = current if isinstance(current, dict) else {}
         current["settings"] = settings
         write_atomic(path, json.dumps(current))

@@ -59,12 +59,13 @@ def check_compatibility(
     """
     from builder.shapes import analyse  # late: the core may still be loading
 
-    def hint(change: dict, fix: str, otherwise: str) -> str | None:
-        return _hint_if_clean(arch, node, change, fix, otherwise) if explain else None
-
     node = _input_node(arch)
     if isinstance(node, BuilderError):
         return node
+
+    def hint(change: dict, fix: str, otherwise: str) -> str | None:
+        return _hint_if_clean(arch, node, change, fix, otherwise) if explain else None
+
     params = arch.params_of(node)
     want_shape, want_dtype = tuple(params["shape"]), params.get("dtype", "float32")
     kind = kind_of_input(dataset)
