@@ -47,10 +47,32 @@ def render_problems(analysis: Analysis) -> None:
         st.success("The network is valid: every shape fits.", icon=":material/check_circle:")
 
 
+# Up to this many layers the per-layer table starts open. Past it the table starts folded:
+# a 200-row table is read on demand, and drawn on every edit it was the largest part of the
+# browser's redraw after the canvas (bench/canvas_roundtrip.py).
+OPEN_TABLE_UP_TO = 60
+
+
 def render_summary(arch: Architecture, analysis: Analysis) -> None:
     st.subheader("Model summary")
     render_problems(analysis)
-    st.dataframe(
+    st.markdown(totals_line(analysis))
+    render_layer_table(arch, analysis)
+
+
+def render_layer_table(arch: Architecture, analysis: Analysis) -> None:
+    """The per-layer table in an expander that keeps the user's choice; folded, it is not
+    built or sent at all (the expander reruns the tab when opened)."""
+    table = st.expander(
+        f"Per-layer table ({len(analysis.nodes)} layers)",
+        expanded=len(analysis.nodes) <= OPEN_TABLE_UP_TO,
+        key="summary_table",
+        on_change="rerun",
+        icon=":material/table_rows:",
+    )
+    if not table.open:
+        return
+    table.dataframe(
         summary_rows(arch, analysis),
         hide_index=True,
         width="stretch",
@@ -59,4 +81,3 @@ def render_summary(arch: Architecture, analysis: Analysis) -> None:
             "MACs": st.column_config.NumberColumn(format="localized"),
         },
     )
-    st.markdown(totals_line(analysis))

@@ -162,19 +162,23 @@ def suggest_fix(arch, dataset: Dataset, *, analysis=None):
     if isinstance(node, BuilderError):
         return None
     fixed.update_params(node, shape=list(dataset.input_shape), dtype=dataset.dtype)
-    error = check_compatibility(fixed, dataset, explain=False)
-    if error is not None and dataset.task in ("classification", "regression"):
-        out = _output_node(fixed)
-        target = None if isinstance(out, BuilderError) else _resizable_layer(fixed, out)
-        if target is not None:
-            width = (
-                dataset.num_classes
-                if dataset.task == "classification"
-                else _expected_output(dataset)[0]
-            )
-            if isinstance(width, tuple):
-                width = width[0] if len(width) == 1 else None
-            if width:
-                fixed.update_params(target, out_features=int(width))
-                error = check_compatibility(fixed, dataset, explain=False)
-    return fixed if error is None else None
+    _resize_head(fixed, dataset)
+    # One check of the copy with both changes: this runs on every edit of a graph that
+    # does not fit the dataset, and each check analyses the whole graph.
+    return fixed if check_compatibility(fixed, dataset, explain=False) is None else None
+
+
+def _resize_head(arch, dataset: Dataset) -> None:
+    """Sets the last Linear's width to what the task expects, unless it already gives an
+    accepted one. A Linear's width does not depend on its input, so this can be decided
+    before the graph is analysed."""
+    if dataset.task not in ("classification", "regression"):
+        return
+    out = _output_node(arch)
+    target = None if isinstance(out, BuilderError) else _resizable_layer(arch, out)
+    if target is None:
+        return
+    want = _expected_output(dataset)
+    if (arch.params_of(target).get("out_features"),) in want or len(want[0]) != 1:
+        return
+    arch.update_params(target, out_features=int(want[0][0]))

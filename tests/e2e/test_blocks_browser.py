@@ -113,6 +113,10 @@ def test_a_block_saved_to_my_blocks_is_dropped_back_with_fresh_ids(page, app_url
 
     item = page.locator("[data-block='residual_block_1']")
     item.wait_for()
+    # Only My blocks items are draggable blocks: the inspector's own buttons (keyed
+    # block_save, block_fold ...) share the key prefix but are not saved blocks.
+    assert page.locator("[data-block]").count() == 1
+    assert page.get_by_role("button", name="Save to My blocks").get_attribute("draggable") != "true"
     item.drag_to(page.locator(".react-flow__pane"), target_position={"x": 620, "y": 160})
     graph = wait_saved(page, app_url, lambda g: len(g["groups"]) == 3)
     new = graph["groups"][2]

@@ -157,3 +157,24 @@ def test_suggest_fix_gives_none_when_the_graph_cannot_take_the_data():
 def test_suggest_fix_gives_none_when_already_compatible():
     arch = Architecture.load(f"{TEMPLATES}/mlp_digits.json")
     assert suggest_fix(arch, load_dataset("digits")) is None
+
+
+def test_suggest_fix_resizes_the_head_only_when_its_width_is_not_accepted():
+    moons = load_dataset("moons", n_samples=40)
+    arch = Architecture("binary head")
+    x = arch.add_node("Input", {"shape": [5]})
+    hidden = arch.add_node("Linear", {"out_features": 8})
+    act = arch.add_node("ReLU", {})
+    head = arch.add_node("Linear", {"out_features": 1})
+    arch.connect(x, hidden)
+    arch.connect(hidden, act)
+    arch.connect(act, head)
+    # A single logit is a valid binary head: only the Input changes.
+    fixed = suggest_fix(arch, moons)
+    assert fixed.params_of(x)["shape"] == [2]
+    assert fixed.params_of(head)["out_features"] == 1
+    # Three outputs are not: the head is resized to the two classes.
+    arch.update_params(head, out_features=3)
+    fixed = suggest_fix(arch, moons)
+    assert fixed.params_of(head)["out_features"] == 2
+    assert check_compatibility(fixed, moons) is None

@@ -18,7 +18,7 @@ import {
   type OnBeforeDelete,
   type OnSelectionChangeParams,
 } from "@xyflow/react";
-import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import { useCallback, useEffect, useRef, useState } from "react";
 import { canvasSvg, downloadPng, downloadSvg } from "./exportImage";
 import { LayerNode, onlyHere, type LayerFlowNode } from "./LayerNode";
 import { RoutedEdge } from "./RoutedEdge";
@@ -34,6 +34,10 @@ const PASTE_OFFSET = 40;
 const TOOLBAR_ROOM = 56; // a long net starts below the toolbar
 const SELECT_DEBOUNCE_MS = 120;
 const LIVE_TICK_MS = 1000;
+const DELETE_KEYS = ["Backspace", "Delete"];
+const MULTI_KEYS = ["Shift", "Control", "Meta"];
+const PAN_BUTTONS = [1, 2]; // middle and right drag pan; a left drag selects
+const PRO_OPTIONS = { hideAttribution: true };
 
 type Clip = Omit<Extract<Intent, { kind: "paste" }>, "kind">;
 let clipboard: Clip | null = null; // shared by every canvas on the page, like a real clipboard
@@ -483,10 +487,24 @@ function Editor({ data, send }: { data: CanvasData; send: Send }) {
     return { left: at.x - (box?.left ?? 0) + 12, top: at.y - (box?.top ?? 0) + 12 };
   };
 
+  // Every handler given to React Flow keeps its identity across renders: React Flow hands
+  // them to each node and edge wrapper, and a new one redraws all of them (on 200 nodes, most
+  // of an edit's time in this bundle).
   const minimapColor = useCallback((n: LayerFlowNode) => n.data.color, []);
   const focusCanvas = useCallback(() => wrapper.current?.focus({ preventScroll: true }), []);
-  const deleteKeys = useMemo(() => ["Backspace", "Delete"], []);
-  const multiKeys = useMemo(() => ["Shift", "Control", "Meta"], []);
+  const onPaneClick = useCallback(() => {
+    setMenu(null);
+    focusCanvas();
+  }, [focusCanvas]);
+  const onNodeDoubleClick = useCallback(
+    (_: React.MouseEvent, n: LayerFlowNode) => (n.data.block ? onExpand(n.id) : undefined),
+    [onExpand],
+  );
+  const onNodeContextMenu = useCallback(
+    (e: React.MouseEvent, n: LayerFlowNode) => openMenu("node", n.id, e),
+    [openMenu],
+  );
+  const onEdgeContextMenu = useCallback((e: React.MouseEvent, ed: Edge) => openMenu("edge", ed.id, e), [openMenu]);
 
   return (
     <div
@@ -511,23 +529,20 @@ function Editor({ data, send }: { data: CanvasData; send: Send }) {
         onSelectionChange={onSelectionChange}
         onDragOver={onDragOver}
         onDrop={onDrop}
-        onPaneClick={() => {
-          setMenu(null);
-          focusCanvas();
-        }}
+        onPaneClick={onPaneClick}
         onNodeClick={focusCanvas}
-        onNodeDoubleClick={(_, n) => (n.data.block ? onExpand(n.id) : undefined)}
-        onNodeContextMenu={(e, n) => openMenu("node", n.id, e)}
-        onEdgeContextMenu={(e, ed) => openMenu("edge", ed.id, e)}
-        deleteKeyCode={deleteKeys}
-        multiSelectionKeyCode={multiKeys}
+        onNodeDoubleClick={onNodeDoubleClick}
+        onNodeContextMenu={onNodeContextMenu}
+        onEdgeContextMenu={onEdgeContextMenu}
+        deleteKeyCode={DELETE_KEYS}
+        multiSelectionKeyCode={MULTI_KEYS}
         selectionOnDrag
-        panOnDrag={[1, 2]}
+        panOnDrag={PAN_BUTTONS}
         panOnScroll
         selectionMode={"partial" as never}
         minZoom={0.2}
         maxZoom={2}
-        proOptions={{ hideAttribution: true }}
+        proOptions={PRO_OPTIONS}
       >
         <Background gap={20} size={1} />
         <ViewportPortal>

@@ -20,27 +20,36 @@ function decorateKeyed(root: ParentNode, prefix: string, attr: "layerType" | "bl
   });
 }
 
-function decorate(root: ParentNode): void {
-  decorateKeyed(root, currentPrefix, "layerType");
-  decorateKeyed(root, BLOCK_PREFIX, "block");
+// The palette and My blocks live in the sidebar. Looking only there keeps each pass small,
+// and leaves alone buttons elsewhere whose keys share a prefix (the block inspector's
+// "block_save" is no saved block).
+const SIDEBAR = '[data-testid="stSidebar"]';
+let decorated: Element | null = null; // the sidebar the last pass looked in
+
+function decorate(): void {
+  const sidebar = document.querySelector(SIDEBAR);
+  if (!sidebar) return;
+  decorated = sidebar;
+  decorateKeyed(sidebar, currentPrefix, "layerType");
+  decorateKeyed(sidebar, BLOCK_PREFIX, "block");
 }
 
-// Each pass queries the whole page. Run per mutation, it cost 5-7 ms per canvas edit on 200
-// nodes (every node redraw is a mutation), so changes inside the canvas are skipped and
-// the rest are folded into one pass per frame.
+// Run per mutation over the whole page, a pass cost 5-10 ms per canvas edit on 200 nodes
+// (every node redraw is a mutation). So only a change in the sidebar (or a new sidebar)
+// asks for one, and those are folded into one pass per frame.
 function decorateSoon(): void {
   if (decorating) return;
   decorating = true;
   window.requestAnimationFrame(() => {
     decorating = false;
-    decorate(document);
+    decorate();
   });
 }
 
-function outsideCanvas(record: MutationRecord): boolean {
-  const node = record.target;
-  const element = node instanceof Element ? node : node.parentElement;
-  return !element?.closest(".react-flow");
+function touchesPalette(records: MutationRecord[]): boolean {
+  const sidebar = document.querySelector(SIDEBAR);
+  if (!sidebar) return false;
+  return sidebar !== decorated || records.some((record) => sidebar.contains(record.target));
 }
 
 function onDragStart(event: DragEvent): void {
@@ -58,7 +67,7 @@ export function installPaletteDrag(prefix: string): void {
   decorateSoon();
   if (observer) return;
   observer = new MutationObserver((records) => {
-    if (records.some(outsideCanvas)) decorateSoon();
+    if (touchesPalette(records)) decorateSoon();
   });
   observer.observe(document.body, { childList: true, subtree: true });
   document.addEventListener("dragstart", onDragStart);
